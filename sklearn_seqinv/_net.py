@@ -1,0 +1,209 @@
+"""The skorch layer: a NeuralNet whose loss is METHOD.md's stage loss.
+
+``GatedNet`` adds, per batch, the mean per-domain task risk, a domain-invariance penalty
+(V-REx or IRMv1), the expected-L0 sparsity term of the gates and an optional redundancy term,
+and records each term per epoch in skorch's history. Batches are sliced straight from tensors
+(domain-balanced when the data has several domains) instead of going through a DataLoader
+that would collate sample by sample.
+"""
+
+import math
+
+import torch
+from skorch import NeuralNet
+from torch.utils.data import Dataset
+
+from .nn.losses import (
+    domain_risks,
+    irm_penalty,
+    redundancy_penalty,
+    sparsity_penalty,
+    vrex_penalty,
+)
+
+_TERMS = ("task_loss", "invariance_penalty", "sparsity_penalty", "redundancy_penalty")
+
+
+class ArrayDataset(Dataset):
+    """Tensors of one fit or predict call: ``X`` (guidance then gated columns), ``y``, domains."""
+
+    def __init__(self, X, y=None, domain=None):
+        self.X = X
+        self.y = y
+        self.domain = domain
+
+    def __len__(self):
+        return self.X.shape[0]
+
+    def __getitem__(self, index):
+        target = None if self.y is None else (self.y[index], self.domain[index])
+        return self.X[index], target
+
+
+class BatchIterator:
+    """Yield ``(X, (y, domain))`` batches by slicing tensors.
+
+    In training, rows are shuffled with the torch global generator (the estimator seeds it
+    inside ``torch.random.fork_rng``, so the caller's state is untouched). With ``balance``,
+    each batch draws the same number of rows from every domain, cycling through reshuffled
+    copies of the smaller domains, as DomainBed does.
+    """
+
+    def __init__(self, dataset, batch_size, training=False, balance=False):
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.training = training
+        self.balance = balance
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def _order(self):
+        n = len(self.dataset)
+        if not self.training:
+            return None
+        if not self.balance:
+            return torch.randperm(n)
+        return self._balanced_order()
+
+    def _balanced_order(self):
+        domain = self.dataset.domain.cpu()
+        codes = torch.unique(domain)
+        n_batches = len(self)
+        quota = max(1, self.batch_size // len(codes))
+        per_domain = []
+        for code in codes:
+            members = torch.nonzero(domain == code).flatten()
+            repeats = math.ceil(n_batches * quota / len(members))
+            drawn = torch.cat([members[torch.randperm(len(members))] for _ in range(repeats)])
+            per_domain.append(drawn[: n_batches * quota].view(n_batches, quota))
+        return torch.cat(per_domain, dim=1).flatten()
+
+    def __iter__(self):
+        data = self.dataset
+        order = self._order()
+        n = len(data) if order is None else len(order)
+        step = self.batch_size
+        if order is not None and self.balance:
+            step = len(order) // len(self)
+        for start in range(0, n, step):
+            if order is None:
+                index = slice(start, start + step)
+            else:
+                index = order[start : start + step].to(data.X.device)
+            target = None if data.y is None else (data.y[index], data.domain[index])
+            yield data.X[index], target
+
+
+class GatedNet(NeuralNet):
+    """skorch net for a ``GatedHead`` module trained with the stage loss.
+
+    Parameters
+    ----------
+    module : type or nn.Module
+        Usually :class:`~sklearn_seqinv.nn.GatedHead`.
+    *args, **kwargs
+        Passed to :class:`skorch.NeuralNet`; ``criterion`` must return per-sample losses
+        (``reduction="none"``).
+    sparsity_weights : Tensor of shape (n_features,) or None, default=None
+        Weight of each gate's open probability; ``None`` disables the sparsity term.
+    invariance : {"vrex", "irm"} or None, default="vrex"
+        Invariance penalty over the per-domain risks.
+    invariance_weight : float, default=10.0
+        Weight of the invariance penalty once warmed up.
+    invariance_warmup : int, default=10
+        Epochs over which the invariance weight ramps linearly from 0 to its full value.
+    redundancy : float, default=0.0
+        Weight of the cross-correlation penalty between gated features and guidance.
+    n_domains : int, default=1
+        Number of domain codes in the training data.
+    balance_domains : bool, default=True
+        Draw domain-balanced training batches when there are several domains.
+    """
+
+    def __init__(
+        self,
+        module,
+        *args,
+        sparsity_weights=None,
+        invariance="vrex",
+        invariance_weight=10.0,
+        invariance_warmup=10,
+        redundancy=0.0,
+        n_domains=1,
+        balance_domains=True,
+        **kwargs,
+    ):
+        super().__init__(module, *args, **kwargs)
+        self.sparsity_weights = sparsity_weights
+        self.invariance = invariance
+        self.invariance_weight = invariance_weight
+        self.invariance_warmup = invariance_warmup
+        self.redundancy = redundancy
+        self.n_domains = n_domains
+        self.balance_domains = balance_domains
+
+    def get_iterator(self, dataset, training=False):
+        balance = training and self.balance_domains and self.n_domains > 1
+        return BatchIterator(dataset, self.batch_size, training=training, balance=balance)
+
+    def current_invariance_weight(self):
+        """Invariance weight of the running epoch (linear warm-up)."""
+        if self.invariance is None:
+            return 0.0
+        epoch = max(len(self.history) - 1, 0)
+        if self.invariance_warmup <= 0:
+            return float(self.invariance_weight)
+        return float(self.invariance_weight) * min(1.0, epoch / self.invariance_warmup)
+
+    def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
+        self._epoch_invariance_weight = self.current_invariance_weight()
+        self._term_sums = torch.zeros(len(_TERMS))
+        self._term_count = 0
+
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
+        means = (self._term_sums / max(self._term_count, 1)).tolist()
+        for name, value in zip(_TERMS, means):
+            self.history.record(name, value)
+        self.history.record("invariance_weight", self._epoch_invariance_weight)
+        gate = self.module_.gate
+        if gate is not None:
+            self.history.record("open_gates", int((gate.gate_values() > 0).sum()))
+
+    def per_sample_loss(self, outputs, target):
+        """Task loss of each sample (multi-output regression averages over outputs)."""
+        losses = self.criterion_(outputs, target)
+        return losses.mean(dim=1) if losses.dim() > 1 else losses
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        outputs, gated = y_pred
+        target, domain = y_true
+        losses = self.per_sample_loss(outputs, target)
+        risks = domain_risks(losses, domain, self.n_domains)
+        terms = [risks.mean(), None, None, None]
+        total = terms[0]
+        inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
+        if self.invariance == "vrex":
+            terms[1] = vrex_penalty(risks)
+        elif self.invariance == "irm":
+            terms[1] = irm_penalty(outputs, target, domain, self.n_domains, self.per_sample_loss)
+        if terms[1] is not None and inv_weight > 0:
+            total = total + inv_weight * terms[1]
+        gate = self.module_.gate
+        if gate is not None and self.sparsity_weights is not None:
+            terms[2] = sparsity_penalty(gate.open_probability(), self.sparsity_weights)
+            total = total + terms[2]
+        n_guidance = self.module_.n_guidance
+        if self.redundancy > 0 and n_guidance > 0:
+            terms[3] = redundancy_penalty(gated, X[:, :n_guidance])
+            total = total + self.redundancy * terms[3]
+        if training:
+            self._accumulate(terms)
+        return total
+
+    def _accumulate(self, terms):
+        values = [0.0 if t is None else t.detach().float() for t in terms]
+        self._term_sums += torch.stack([torch.as_tensor(v).cpu() for v in values])
+        self._term_count += 1

@@ -1,0 +1,104 @@
+"""Input checks and seeding shared by the estimators."""
+
+import contextlib
+import numbers
+
+import numpy as np
+import torch
+from sklearn.utils import check_array, check_random_state
+
+_MAX_SEED = 2**31 - 1
+
+
+def check_sample_domain(sample_domain, n_samples):
+    """Return integer domain codes ``0..n_domains-1`` and the domain labels.
+
+    ``None`` means a single unnamed domain. Labels may be ints or strings.
+    """
+    if sample_domain is None:
+        return np.zeros(n_samples, dtype=np.int64), np.array([0])
+    domain = np.asarray(sample_domain)
+    if domain.ndim != 1:
+        domain = np.ravel(domain) if domain.ndim == 2 and 1 in domain.shape else domain
+    if domain.ndim != 1:
+        raise ValueError(
+            f"sample_domain must be 1-dimensional with one label per sample; got shape "
+            f"{np.shape(sample_domain)}."
+        )
+    if domain.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_domain has {domain.shape[0]} labels but X has {n_samples} samples; "
+            "pass one domain label per row of X."
+        )
+    if domain.dtype.kind == "f" and not np.isfinite(domain).all():
+        raise ValueError("sample_domain contains NaN or infinity; every row needs a domain label.")
+    if domain.dtype.kind == "O" and any(label is None for label in domain):
+        raise ValueError("sample_domain contains None; every row needs a domain label.")
+    try:
+        labels, codes = np.unique(domain, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(
+            "sample_domain labels must be all numbers or all strings, not a mix."
+        ) from exc
+    return codes.astype(np.int64), labels
+
+
+def check_guidance(guidance, n_samples, *, n_expected=None):
+    """Validate guidance features: a finite float array of shape (n_samples, k).
+
+    ``n_expected`` is the number of guidance columns seen in ``fit``; at predict time a
+    missing or differently shaped guidance is an error that says what ``fit`` saw.
+    """
+    if guidance is None:
+        if n_expected:
+            raise ValueError(
+                f"This estimator was fitted with guidance of {n_expected} columns (the selected "
+                "features of the earlier modalities); pass the same columns as guidance=... "
+                "when predicting."
+            )
+        return np.empty((n_samples, 0), dtype=np.float32)
+    guidance = check_array(
+        guidance, dtype=[np.float32, np.float64], input_name="guidance", ensure_min_features=0
+    )
+    if guidance.shape[0] != n_samples:
+        raise ValueError(
+            f"guidance has {guidance.shape[0]} rows but X has {n_samples}; guidance must hold "
+            "the earlier modalities' selected features for the same samples."
+        )
+    if n_expected is not None and guidance.shape[1] != n_expected:
+        raise ValueError(
+            f"guidance has {guidance.shape[1]} columns but the estimator was fitted with "
+            f"{n_expected}."
+        )
+    return guidance
+
+
+def draw_seed(random_state):
+    """A torch seed from ``random_state`` without drawing from numpy's global generator."""
+    if random_state is None:
+        return int(np.random.default_rng().integers(_MAX_SEED))
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state) % _MAX_SEED
+    return int(check_random_state(random_state).randint(_MAX_SEED))
+
+
+def check_device(device):
+    """Return ``device`` as a ``torch.device``, with a clear error when it is unavailable."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a valid torch device.") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but CUDA is not available here.")
+    return dev
+
+
+@contextlib.contextmanager
+def seeded_torch(seed, device):
+    """Seed torch inside ``fork_rng`` so the caller's global RNG state is left untouched."""
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield

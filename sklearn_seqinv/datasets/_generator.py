@@ -1,0 +1,213 @@
+"""A seeded generator of multi-domain, multi-modality data with known invariant features."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+__all__ = ["make_multimodal_domains"]
+
+_SHAPES = {
+    "mosi": {"text": 768, "video": 20, "audio": 5},
+    "mosei": {"text": 768, "video": 35, "audio": 74},
+}
+_DEFAULT_ROLES = {
+    # modality: (invariant, redundant with the first modality, spurious)
+    "text": (4, 0, 2),
+    "video": (2, 3, 4),
+    "audio": (2, 2, 2),
+}
+_FALLBACK_ROLES = (2, 2, 2)
+# How much each modality's own invariant factor drives the sentiment: text most, then audio,
+# then video, so video adds a little that text lacks (METHOD.md's premise).
+_FACTOR_WEIGHTS = {"text": 1.0, "audio": 0.5, "video": 0.5}
+
+
+def _roles(modalities, key, default_index):
+    return {name: _DEFAULT_ROLES.get(name, _FALLBACK_ROLES)[default_index] for name in modalities}
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 2, None, closed="left")],
+        "n_domains": [Interval(Integral, 1, None, closed="left")],
+        "modalities": [dict, StrOptions(set(_SHAPES)), None],
+        "n_invariant": [dict, None],
+        "n_redundant": [dict, None],
+        "n_spurious": [dict, None],
+        "task": [StrOptions({"classification", "regression"})],
+        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "spurious_strength": [Interval(Real, 0, None, closed="left")],
+        "flip_domains": ["array-like", None],
+        "style_shift": [Interval(Real, 0, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="neither")],
+        "as_frame": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_multimodal_domains(
+    n_samples=600,
+    *,
+    n_domains=3,
+    modalities=None,
+    n_invariant=None,
+    n_redundant=None,
+    n_spurious=None,
+    task="classification",
+    n_classes=2,
+    spurious_strength=1.5,
+    flip_domains=None,
+    style_shift=0.5,
+    noise=1.0,
+    as_frame=False,
+    random_state=None,
+):
+    """Generate multi-domain, multi-modality data whose invariant features are known.
+
+    A latent sentiment ``t`` is a weighted sum of one factor ``h_m`` per modality (text
+    weighs most), plus a little noise; ``y`` is ``t`` cut into classes or scaled to
+    ``[-3, 3]``. Every column of a modality plays one role:
+
+    * invariant: ``a_j * h_m + noise`` in every domain (its own modality's factor);
+    * redundant: ``a_j * h_first + noise``, a copy of the first modality's information;
+    * spurious: ``b_e * s(y) + noise`` with a per-domain strength ``b_e`` whose sign flips in
+      ``flip_domains``: predictive inside a domain, misleading across domains;
+    * noise: pure noise.
+
+    Each domain then adds its own offset to every column (style: lighting, camera, show).
+    Columns are shuffled inside each modality; the roles are returned.
+
+    Parameters
+    ----------
+    n_samples : int, default=600
+        Number of rows, split evenly across domains.
+    n_domains : int, default=3
+        Number of domains.
+    modalities : dict of str to int, {"mosi", "mosei"} or None, default=None
+        Columns per modality, in order. ``None`` gives ``{"text": 24, "video": 16}``;
+        ``"mosi"`` / ``"mosei"`` give the MMSA widths (text 768, video 20 / 35, audio 5 / 74).
+    n_invariant, n_redundant, n_spurious : dict of str to int or None, default=None
+        Columns of each role per modality. Defaults: text 4 invariant and 2 spurious; video 2
+        invariant, 3 redundant with text and 4 spurious; audio 2 of each.
+    task : {"classification", "regression"}, default="classification"
+        Class labels ``0..n_classes-1`` or scores in ``[-3, 3]``.
+    n_classes : int, default=2
+        Number of classes (quantiles of ``t``).
+    spurious_strength : float, default=1.5
+        Mean absolute tie of spurious columns to the label.
+    flip_domains : array-like of int or None, default=None
+        Domains where the spurious tie changes sign; ``None`` flips the last domain.
+    style_shift : float, default=0.5
+        Standard deviation of the per-domain column offsets.
+    noise : float, default=1.0
+        Standard deviation of the per-column noise.
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame with columns ``<modality>_<j>``.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    data : Bunch
+        ``X`` (n_samples, n_features), ``y``, ``sample_domain`` (ints), ``modalities``
+        (name -> column indices of X), ``invariant``, ``redundant``, ``spurious`` (name ->
+        column indices of X), ``feature_names``, ``spurious_ties`` (n_domains,), ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_seqinv.datasets import make_multimodal_domains
+    >>> data = make_multimodal_domains(n_samples=90, random_state=0)
+    >>> data.X.shape, sorted(data.modalities)
+    ((90, 40), ['text', 'video'])
+    >>> len(data.invariant["text"]), len(data.spurious["video"])
+    (4, 4)
+    """
+    rng = check_random_state(random_state)
+    if modalities is None:
+        modalities = {"text": 24, "video": 16}
+    elif isinstance(modalities, str):
+        modalities = dict(_SHAPES[modalities])
+    roles = {
+        "invariant": {**_roles(modalities, "invariant", 0), **(n_invariant or {})},
+        "redundant": {**_roles(modalities, "redundant", 1), **(n_redundant or {})},
+        "spurious": {**_roles(modalities, "spurious", 2), **(n_spurious or {})},
+    }
+    names = list(modalities)
+    for name in names:
+        used = sum(roles[role][name] for role in roles)
+        if used > modalities[name]:
+            raise ValueError(
+                f"Modality {name!r} has {modalities[name]} columns but its roles need {used}."
+            )
+    if n_domains > n_samples:
+        raise ValueError(f"n_domains={n_domains} is larger than n_samples={n_samples}.")
+
+    domain = np.sort(np.arange(n_samples) % n_domains)
+    factors = {name: rng.standard_normal(n_samples) for name in names}
+    weights = np.array([_FACTOR_WEIGHTS.get(name, 0.5) for name in names])
+    weights[0] = 1.0
+    latent = sum(w * factors[name] for w, name in zip(weights, names))
+    latent = latent + 0.3 * rng.standard_normal(n_samples)
+    latent = latent / latent.std()
+    y, signed = _targets(latent, task, n_classes)
+
+    flips = [n_domains - 1] if flip_domains is None else list(flip_domains)
+    ties = spurious_strength * rng.uniform(0.5, 1.5, n_domains)
+    ties[[f for f in flips if 0 <= f < n_domains]] *= -1.0 if n_domains > 1 else 1.0
+
+    blocks, found = [], {role: {} for role in roles}
+    offset = 0
+    for name in names:
+        width = modalities[name]
+        block = noise * rng.standard_normal((n_samples, width))
+        perm = rng.permutation(width)
+        cursor = 0
+        sources = {
+            "invariant": factors[name],
+            "redundant": factors[names[0]],
+            "spurious": ties[domain] * signed,
+        }
+        for role, source in sources.items():
+            count = roles[role][name]
+            cols = np.sort(perm[cursor : cursor + count])
+            cursor += count
+            loadings = rng.uniform(0.6, 1.2, count)
+            block[:, cols] += source[:, None] * loadings
+            found[role][name] = cols + offset
+        block += style_shift * rng.standard_normal((n_domains, width))[domain]
+        blocks.append(block)
+        offset += width
+
+    X = np.hstack(blocks)
+    feature_names = [f"{name}_{j}" for name in names for j in range(modalities[name])]
+    groups, start = {}, 0
+    for name in names:
+        groups[name] = np.arange(start, start + modalities[name])
+        start += modalities[name]
+    if as_frame:
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=feature_names)
+    return Bunch(
+        X=X,
+        y=y,
+        sample_domain=domain,
+        modalities=groups,
+        feature_names=feature_names,
+        spurious_ties=ties,
+        DESCR=make_multimodal_domains.__doc__.split("\n\n")[0],
+        **found,
+    )
+
+
+def _targets(latent, task, n_classes):
+    """Labels from the latent sentiment, and a centred label signal for spurious columns."""
+    if task == "regression":
+        y = np.clip(1.5 * latent, -3.0, 3.0)
+        return y, y / y.std()
+    cuts = np.quantile(latent, np.linspace(0, 1, n_classes + 1)[1:-1])
+    y = np.searchsorted(cuts, latent).astype(np.int64)
+    signed = (y - y.mean()) / y.std()
+    return y, signed

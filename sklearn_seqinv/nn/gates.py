@@ -1,0 +1,135 @@
+"""Learnable feature gates (pure torch).
+
+Two gates share one small interface so the estimator never branches on the kind:
+
+* ``forward(x)`` returns the gated input ``z * x``; ``z`` is stochastic in training mode and
+  deterministic in evaluation mode.
+* ``gate_values()`` returns the deterministic gate in ``[0, 1]`` per feature.
+* ``open_probability()`` returns, per feature, the probability that the stochastic gate is
+  non-zero: the differentiable expected-L0 term of the sparsity penalty.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+__all__ = ["HardConcreteGate", "StochasticGate", "make_gate"]
+
+
+class StochasticGate(nn.Module):
+    """Gaussian stochastic gate of Yamada et al. (ICML 2020).
+
+    ``z = clamp(mu + 0.5 + sigma * eps, 0, 1)`` with ``eps ~ N(0, 1)`` in training mode and
+    ``clamp(mu + 0.5, 0, 1)`` in evaluation mode.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of gated features.
+    sigma : float, default=0.5
+        Standard deviation of the injected noise.
+    init : float, default=0.5
+        Initial value of ``mu``; ``0.5`` opens every gate fully at the start, so the head first
+        sees all features and the sparsity term closes the useless ones.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gate = StochasticGate(3).eval()
+    >>> gate(torch.ones(2, 3))
+    tensor([[1., 1., 1.],
+            [1., 1., 1.]], grad_fn=<MulBackward0>)
+    """
+
+    def __init__(self, n_features, sigma=0.5, init=0.5):
+        super().__init__()
+        self.sigma = float(sigma)
+        self.mu = nn.Parameter(torch.full((n_features,), float(init)))
+
+    def _gate(self):
+        if self.training:
+            noise = torch.randn_like(self.mu) * self.sigma
+            return torch.clamp(self.mu + 0.5 + noise, 0.0, 1.0)
+        return torch.clamp(self.mu + 0.5, 0.0, 1.0)
+
+    def forward(self, x):
+        return x * self._gate()
+
+    def gate_values(self):
+        """Deterministic gate per feature, in ``[0, 1]``."""
+        return torch.clamp(self.mu + 0.5, 0.0, 1.0)
+
+    def open_probability(self):
+        """``P(z_j > 0) = Phi((mu_j + 0.5) / sigma)`` per feature."""
+        return 0.5 * (1.0 + torch.erf((self.mu + 0.5) / (self.sigma * math.sqrt(2.0))))
+
+
+class HardConcreteGate(nn.Module):
+    """Hard-concrete L0 gate of Louizos et al. (ICLR 2018).
+
+    Parameters
+    ----------
+    n_features : int
+        Number of gated features.
+    temperature : float, default=2/3
+        Temperature ``beta`` of the concrete distribution.
+    init : float, default=0.9
+        Initial deterministic gate value before stretching, so most gates start open.
+    limits : tuple of float, default=(-0.1, 1.1)
+        Stretch interval ``(gamma, zeta)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> gate = HardConcreteGate(2).eval()
+    >>> bool(((gate.gate_values() >= 0) & (gate.gate_values() <= 1)).all())
+    True
+    """
+
+    def __init__(self, n_features, temperature=2.0 / 3.0, init=0.9, limits=(-0.1, 1.1)):
+        super().__init__()
+        self.temperature = float(temperature)
+        self.gamma, self.zeta = (float(v) for v in limits)
+        log_alpha = math.log(init) - math.log(1.0 - init)
+        self.log_alpha = nn.Parameter(torch.full((n_features,), log_alpha))
+
+    def _stretch(self, s):
+        return torch.clamp(s * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
+
+    def forward(self, x):
+        if self.training:
+            u = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
+            logits = (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
+            return x * self._stretch(torch.sigmoid(logits))
+        return x * self.gate_values()
+
+    def gate_values(self):
+        """Deterministic gate per feature, in ``[0, 1]``."""
+        return self._stretch(torch.sigmoid(self.log_alpha))
+
+    def open_probability(self):
+        """``P(z_j > 0)`` of the stretched concrete distribution per feature."""
+        shift = self.temperature * math.log(-self.gamma / self.zeta)
+        return torch.sigmoid(self.log_alpha - shift)
+
+
+def make_gate(kind, n_features, noise=0.5):
+    """Build the gate named ``kind`` ("stg" or "hard_concrete"), or ``None`` for no gate.
+
+    ``noise`` is ``sigma`` of the Gaussian gate and the temperature of the hard-concrete one.
+
+    Examples
+    --------
+    >>> make_gate("stg", 4).mu.shape
+    torch.Size([4])
+    >>> make_gate(None, 4) is None
+    True
+    """
+    if kind is None:
+        return None
+    if kind == "stg":
+        return StochasticGate(n_features, sigma=noise)
+    if kind == "hard_concrete":
+        return HardConcreteGate(n_features, temperature=noise)
+    raise ValueError(f"Unknown gate {kind!r}; expected 'stg', 'hard_concrete' or None.")

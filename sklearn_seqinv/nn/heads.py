@@ -1,0 +1,83 @@
+"""Prediction heads and the gated module that ties a gate to a head (pure torch)."""
+
+import torch
+from torch import nn
+
+from .gates import make_gate
+
+__all__ = ["GatedHead", "make_head"]
+
+
+def make_head(n_inputs, n_outputs, hidden_units=0):
+    """A linear head, or a one-hidden-layer ReLU MLP when ``hidden_units > 0``.
+
+    Examples
+    --------
+    >>> make_head(4, 2)
+    Linear(in_features=4, out_features=2, bias=True)
+    >>> len(make_head(4, 2, hidden_units=8))
+    3
+    """
+    if hidden_units == 0:
+        return nn.Linear(n_inputs, n_outputs)
+    return nn.Sequential(
+        nn.Linear(n_inputs, hidden_units), nn.ReLU(), nn.Linear(hidden_units, n_outputs)
+    )
+
+
+class GatedHead(nn.Module):
+    """Gate the last ``n_features`` columns of the input, then predict with a head.
+
+    The input holds ``[guidance, x]`` side by side: the first ``n_guidance`` columns are the
+    already-selected features of earlier modalities and are never gated. Packing both into one
+    tensor keeps batching a single slice.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of gated columns.
+    n_outputs : int
+        Number of outputs (classes, or regression targets).
+    n_guidance : int, default=0
+        Number of leading guidance columns.
+    gate : {"stg", "hard_concrete"} or None, default="stg"
+        Gate kind; ``None`` passes ``x`` through (a plain head, the ERM baseline).
+    gate_noise : float, default=0.5
+        Noise scale of the gate.
+    hidden_units : int, default=0
+        Hidden width of the head; 0 gives a linear head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> module = GatedHead(n_features=3, n_outputs=2, n_guidance=1)
+    >>> logits, gated = module(torch.ones(5, 4))
+    >>> logits.shape, gated.shape
+    (torch.Size([5, 2]), torch.Size([5, 3]))
+    """
+
+    def __init__(
+        self, n_features, n_outputs, n_guidance=0, gate="stg", gate_noise=0.5, hidden_units=0
+    ):
+        super().__init__()
+        self.n_guidance = n_guidance
+        self.gate = make_gate(gate, n_features, gate_noise)
+        self.head = make_head(n_guidance + n_features, n_outputs, hidden_units)
+
+    def forward(self, X):
+        x = X[:, self.n_guidance :]
+        gated = x if self.gate is None else self.gate(x)
+        inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
+        return self.head(inputs), gated
+
+    def gate_values(self):
+        """Deterministic gate per gated feature (all ones without a gate)."""
+        n_features = self.head_inputs - self.n_guidance
+        if self.gate is None:
+            return torch.ones(n_features)
+        return self.gate.gate_values()
+
+    @property
+    def head_inputs(self):
+        first = self.head if isinstance(self.head, nn.Linear) else self.head[0]
+        return first.in_features

@@ -1,0 +1,144 @@
+"""Penalties as plain functions on tensors (pure torch, no estimator state).
+
+``domain`` arguments are integer codes ``0..n_domains-1``, one per sample of the batch.
+Domains with no sample in the batch are ignored, and every invariance penalty is zero when
+fewer than two domains are present, so single-source training still works.
+"""
+
+import torch
+
+__all__ = [
+    "domain_risks",
+    "irm_penalty",
+    "redundancy_penalty",
+    "sparsity_penalty",
+    "vrex_penalty",
+]
+
+
+def domain_risks(losses, domain, n_domains):
+    """Mean loss per domain present in the batch.
+
+    Parameters
+    ----------
+    losses : Tensor of shape (n,)
+        Per-sample task losses.
+    domain : LongTensor of shape (n,)
+        Domain code of each sample.
+    n_domains : int
+        Number of domain codes.
+
+    Returns
+    -------
+    risks : Tensor of shape (n_present,)
+        The risks of the domains that have at least one sample in the batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> domain_risks(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 2]), 3)
+    tensor([2., 5.])
+    """
+    totals = torch.zeros(n_domains, dtype=losses.dtype, device=losses.device)
+    totals = totals.index_add(0, domain, losses)
+    counts = torch.bincount(domain, minlength=n_domains)
+    present = counts > 0
+    return totals[present] / counts[present].to(losses.dtype)
+
+
+def vrex_penalty(risks):
+    """V-REx penalty (Krueger et al., 2021): variance of the per-domain risks.
+
+    Examples
+    --------
+    >>> import torch
+    >>> vrex_penalty(torch.tensor([1.0, 3.0]))
+    tensor(1.)
+    >>> vrex_penalty(torch.tensor([2.0]))
+    tensor(0.)
+    """
+    if risks.numel() < 2:
+        return risks.sum() * 0.0
+    return ((risks - risks.mean()) ** 2).mean()
+
+
+def irm_penalty(outputs, target, domain, n_domains, loss_fn):
+    """IRMv1 penalty (Arjovsky et al., 2019), vectorized over domains.
+
+    Each domain ``e`` gets its own dummy scale ``w_e = 1`` on the outputs; since the risk of
+    domain ``e`` depends on ``w_e`` alone, one gradient call gives every ``dR_e / dw_e``. The
+    penalty is the mean of their squares over the domains present.
+
+    Parameters
+    ----------
+    outputs : Tensor of shape (n, n_outputs)
+        Logits (classification) or predictions (regression).
+    target : Tensor
+        Targets accepted by ``loss_fn``.
+    domain : LongTensor of shape (n,)
+        Domain code of each sample.
+    n_domains : int
+        Number of domain codes.
+    loss_fn : callable
+        ``loss_fn(outputs, target)`` returning per-sample losses.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.nn import functional as F
+    >>> out = torch.tensor([[2.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    >>> pen = irm_penalty(out, torch.tensor([0, 1]), torch.tensor([0, 1]), 2,
+    ...                   lambda o, t: F.cross_entropy(o, t, reduction="none"))
+    >>> bool(pen > 0)
+    True
+    """
+    counts = torch.bincount(domain, minlength=n_domains)
+    if int((counts > 0).sum()) < 2:
+        return outputs.sum() * 0.0
+    scale = torch.ones(n_domains, dtype=outputs.dtype, device=outputs.device, requires_grad=True)
+    scaled = outputs * scale[domain].unsqueeze(1)
+    risks = domain_risks(loss_fn(scaled, target), domain, n_domains)
+    (grads,) = torch.autograd.grad(risks.sum(), scale, create_graph=True)
+    return (grads[counts > 0] ** 2).mean()
+
+
+def sparsity_penalty(open_probability, weights):
+    """Weighted expected number of open gates: ``sum_j weights_j * P(z_j > 0)``.
+
+    With ``weights = sparsity / d`` this is METHOD.md's ``sparsity * R_sparse``; per-feature
+    weights let one gate vector span several modalities, each normalized by its own width.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sparsity_penalty(torch.tensor([1.0, 0.0, 0.5]), torch.full((3,), 0.1))
+    tensor(0.1500)
+    """
+    return (open_probability * weights).sum()
+
+
+def redundancy_penalty(gated, guidance, eps=1e-8):
+    """Mean squared cross-correlation between gated features and the guidance.
+
+    Parameters
+    ----------
+    gated : Tensor of shape (n, d)
+        Gated features of the modality being fitted.
+    guidance : Tensor of shape (n, k)
+        Selected features of the earlier modalities.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[0.0], [1.0], [2.0]])
+    >>> round(float(redundancy_penalty(x, 2 * x)), 4)
+    1.0
+    """
+    if gated.shape[0] < 2 or gated.shape[1] == 0 or guidance.shape[1] == 0:
+        return gated.sum() * 0.0
+    a = gated - gated.mean(0, keepdim=True)
+    b = guidance - guidance.mean(0, keepdim=True)
+    a = a / (a.pow(2).mean(0, keepdim=True).sqrt() + eps)
+    b = b / (b.pow(2).mean(0, keepdim=True).sqrt() + eps)
+    corr = a.T @ b / gated.shape[0]
+    return corr.pow(2).mean()

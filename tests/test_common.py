@@ -1,0 +1,18 @@
+"""scikit-learn's estimator checks over every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_seqinv import InvariantMaskSelector
+
+# Short training keeps the ~50 checks fast; every check still fits the real model.
+ESTIMATORS = [InvariantMaskSelector(max_epochs=15, random_state=0)]
+
+# Expected failures, one place, each with its reason. Empty: every check passes.
+EXPECTED_FAILED_CHECKS = {}
+
+
+@parametrize_with_checks(
+    ESTIMATORS, expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est), {})
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
