@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from .nn.losses import (
     domain_risks,
     irm_penalty,
+    mean_risk,
     redundancy_penalty,
     sparsity_penalty,
     vrex_penalty,
@@ -159,14 +160,14 @@ class GatedNet(NeuralNet):
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_begin(net, dataset_train, dataset_valid, **kwargs)
         self._epoch_invariance_weight = self.current_invariance_weight()
-        self._term_sums = torch.zeros(len(_TERMS))
-        self._term_count = 0
+        self._batch_terms = []
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
-        means = (self._term_sums / max(self._term_count, 1)).tolist()
-        for name, value in zip(_TERMS, means):
-            self.history.record(name, value)
+        if self._batch_terms:
+            means = torch.stack(self._batch_terms).mean(dim=0).tolist()
+            for name, value in zip(_TERMS, means):
+                self.history.record(name, value)
         self.history.record("invariance_weight", self._epoch_invariance_weight)
         gate = self.module_.gate
         if gate is not None:
@@ -181,12 +182,12 @@ class GatedNet(NeuralNet):
         outputs, gated = y_pred
         target, domain = y_true
         losses = self.per_sample_loss(outputs, target)
-        risks = domain_risks(losses, domain, self.n_domains)
-        terms = [risks.mean(), None, None, None]
+        risks, present = domain_risks(losses, domain, self.n_domains)
+        terms = [mean_risk(risks, present), None, None, None]
         total = terms[0]
         inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
         if self.invariance == "vrex":
-            terms[1] = vrex_penalty(risks)
+            terms[1] = vrex_penalty(risks, present)
         elif self.invariance == "irm":
             terms[1] = irm_penalty(outputs, target, domain, self.n_domains, self.per_sample_loss)
         if terms[1] is not None and inv_weight > 0:
@@ -200,10 +201,6 @@ class GatedNet(NeuralNet):
             terms[3] = redundancy_penalty(gated, X[:, :n_guidance])
             total = total + self.redundancy * terms[3]
         if training:
-            self._accumulate(terms)
+            zero = total.new_zeros(())
+            self._batch_terms.append(torch.stack([zero if t is None else t for t in terms]).detach())
         return total
-
-    def _accumulate(self, terms):
-        values = [0.0 if t is None else t.detach().float() for t in terms]
-        self._term_sums += torch.stack([torch.as_tensor(v).cpu() for v in values])
-        self._term_count += 1

@@ -286,7 +286,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             criterion__reduction="none",
             optimizer=optimizer,
             lr=self.lr,
-            optimizer__param_groups=[("head.*", {"weight_decay": self.weight_decay})],
+            **self._param_groups(),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None,
@@ -313,6 +313,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 UserWarning,
             )
         return self
+
+    def _param_groups(self):
+        # A separate group only when needed: every extra group costs an optimizer pass per step.
+        if self.weight_decay == 0:
+            return {}
+        return {"optimizer__param_groups": [("head.*", {"weight_decay": self.weight_decay})]}
 
     def _encode_target(self, y):
         if self.task_ == "classification":

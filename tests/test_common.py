@@ -2,10 +2,27 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv import (
+    InvariantMaskSelector,
+    SequentialModalityClassifier,
+    SequentialModalityRegressor,
+)
 
-# Short training keeps the ~50 checks fast; every check still fits the real model.
-ESTIMATORS = [InvariantMaskSelector(max_epochs=15, random_state=0)]
+
+def _two_modalities():
+    """The documented minimal configuration: even columns are 'text', odd columns 'video'."""
+    return [
+        ("text", InvariantMaskSelector(max_epochs=15, random_state=0), slice(0, None, 2)),
+        ("video", InvariantMaskSelector(max_epochs=15, random_state=0), slice(1, None, 2)),
+    ]
+
+
+# Short training keeps the checks fast; every check still fits the real model.
+ESTIMATORS = [
+    InvariantMaskSelector(max_epochs=15, random_state=0),
+    SequentialModalityClassifier(_two_modalities()),
+    SequentialModalityRegressor(_two_modalities()),
+]
 
 # Expected failures, one place, each with its reason. Empty: every check passes.
 EXPECTED_FAILED_CHECKS = {}

@@ -5,6 +5,7 @@ from .heads import GatedHead, make_head
 from .losses import (
     domain_risks,
     irm_penalty,
+    mean_risk,
     redundancy_penalty,
     sparsity_penalty,
     vrex_penalty,
@@ -18,6 +19,7 @@ __all__ = [
     "irm_penalty",
     "make_gate",
     "make_head",
+    "mean_risk",
     "redundancy_penalty",
     "sparsity_penalty",
     "vrex_penalty",

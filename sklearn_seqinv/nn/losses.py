@@ -9,6 +9,7 @@ import torch
 
 __all__ = [
     "domain_risks",
+    "mean_risk",
     "irm_penalty",
     "redundancy_penalty",
     "sparsity_penalty",
@@ -17,7 +18,10 @@ __all__ = [
 
 
 def domain_risks(losses, domain, n_domains):
-    """Mean loss per domain present in the batch.
+    """Mean loss of every domain, and which domains have samples in the batch.
+
+    Computed without boolean indexing so a training step never waits on a data-dependent
+    shape; absent domains get a risk of 0 and ``present = False``.
 
     Parameters
     ----------
@@ -30,36 +34,55 @@ def domain_risks(losses, domain, n_domains):
 
     Returns
     -------
-    risks : Tensor of shape (n_present,)
-        The risks of the domains that have at least one sample in the batch.
+    risks : Tensor of shape (n_domains,)
+        Mean loss per domain (0 where absent).
+    present : BoolTensor of shape (n_domains,)
+        Whether the domain has at least one sample.
 
     Examples
     --------
     >>> import torch
-    >>> domain_risks(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 2]), 3)
-    tensor([2., 5.])
+    >>> risks, present = domain_risks(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 2]), 3)
+    >>> risks, present
+    (tensor([2., 0., 5.]), tensor([ True, False,  True]))
     """
     totals = torch.zeros(n_domains, dtype=losses.dtype, device=losses.device)
     totals = totals.index_add(0, domain, losses)
     counts = torch.bincount(domain, minlength=n_domains)
-    present = counts > 0
-    return totals[present] / counts[present].to(losses.dtype)
+    return totals / counts.clamp(min=1).to(losses.dtype), counts > 0
 
 
-def vrex_penalty(risks):
-    """V-REx penalty (Krueger et al., 2021): variance of the per-domain risks.
+def mean_risk(risks, present):
+    """Mean of the risks of the present domains (METHOD.md's ``mean_e R_e``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> mean_risk(torch.tensor([2.0, 0.0, 5.0]), torch.tensor([True, False, True]))
+    tensor(3.5000)
+    """
+    weights = present.to(risks.dtype)
+    return (risks * weights).sum() / weights.sum()
+
+
+def vrex_penalty(risks, present=None):
+    """V-REx penalty (Krueger et al., 2021): variance of the risks of the present domains.
+
+    Zero when fewer than two domains are present.
 
     Examples
     --------
     >>> import torch
     >>> vrex_penalty(torch.tensor([1.0, 3.0]))
     tensor(1.)
-    >>> vrex_penalty(torch.tensor([2.0]))
+    >>> vrex_penalty(torch.tensor([2.0, 7.0]), torch.tensor([True, False]))
     tensor(0.)
     """
-    if risks.numel() < 2:
-        return risks.sum() * 0.0
-    return ((risks - risks.mean()) ** 2).mean()
+    if present is None:
+        present = torch.ones_like(risks, dtype=torch.bool)
+    weights = present.to(risks.dtype)
+    centred = (risks - mean_risk(risks, present)) * weights
+    return (centred**2).sum() / weights.sum()
 
 
 def irm_penalty(outputs, target, domain, n_domains, loss_fn):
@@ -97,7 +120,7 @@ def irm_penalty(outputs, target, domain, n_domains, loss_fn):
         return outputs.sum() * 0.0
     scale = torch.ones(n_domains, dtype=outputs.dtype, device=outputs.device, requires_grad=True)
     scaled = outputs * scale[domain].unsqueeze(1)
-    risks = domain_risks(loss_fn(scaled, target), domain, n_domains)
+    risks, _ = domain_risks(loss_fn(scaled, target), domain, n_domains)
     (grads,) = torch.autograd.grad(risks.sum(), scale, create_graph=True)
     return (grads[counts > 0] ** 2).mean()
 

@@ -1,0 +1,456 @@
+"""Learning in order: SequentialModalityClassifier and SequentialModalityRegressor."""
+
+import time
+
+import numpy as np
+from sklearn.base import (
+    ClassifierMixin,
+    RegressorMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import Bunch
+from sklearn.utils._metadata_requests import (
+    MetadataRouter,
+    MethodMapping,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metaestimators import _BaseComposition, available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_is_fitted,
+    column_or_1d,
+    has_fit_parameter,
+    validate_data,
+)
+
+from ._columns import resolve_columns
+from ._selector import InvariantMaskSelector
+
+__all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
+
+
+def _final_has(method):
+    def check(self):
+        final = getattr(self, "final_estimator_", self.final_estimator)
+        if final is None:
+            return True
+        return hasattr(final, method)
+
+    return check
+
+
+class _BaseSequentialModality(TransformerMixin, _BaseComposition):
+    """Fit one selector per modality, in the given order, each guided by the ones before."""
+
+    __metadata_request__fit = {"sample_domain": True}
+
+    _parameter_constraints = {
+        "modalities": [list],
+        "final_estimator": [HasMethods(["fit", "predict"]), None],
+        "strategy": [StrOptions({"sequential", "joint", "independent"})],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, modalities, *, final_estimator=None, strategy="sequential", verbose=0):
+        self.modalities = modalities
+        self.final_estimator = final_estimator
+        self.strategy = strategy
+        self.verbose = verbose
+
+    @property
+    def _modalities(self):
+        # Invalid values must not break get_params/set_params; fit reports them.
+        try:
+            return [(name, selector) for name, selector, _ in self.modalities]
+        except (TypeError, ValueError):
+            return self.modalities
+
+    @_modalities.setter
+    def _modalities(self, value):
+        try:
+            self.modalities = [
+                (name, selector, columns)
+                for (name, selector), (_, _, columns) in zip(value, self.modalities)
+            ]
+        except (TypeError, ValueError):
+            self.modalities = value
+
+    def get_params(self, deep=True):
+        """Parameters, with each modality's selector reachable as ``<name>__<param>``."""
+        return self._get_params("_modalities", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters; ``<name>=estimator`` replaces a modality's selector."""
+        self._set_params("_modalities", **params)
+        return self
+
+    def get_metadata_routing(self):
+        """Route ``sample_domain`` (and other requested metadata) to every selector."""
+        router = MetadataRouter(owner=type(self).__name__).add_self_request(self)
+        for name, selector, _ in self.modalities:
+            router.add(**{name: selector}, method_mapping=MethodMapping().add("fit", "fit"))
+        if self.final_estimator is not None:
+            router.add(
+                final_estimator=self.final_estimator,
+                method_mapping=MethodMapping().add("fit", "fit"),
+            )
+        return router
+
+    def _check_modalities(self):
+        if not self.modalities:
+            raise ValueError("modalities must list at least one (name, selector, columns).")
+        for entry in self.modalities:
+            if not (isinstance(entry, tuple) and len(entry) == 3):
+                raise ValueError(
+                    f"Each entry of modalities must be a (name, selector, columns) tuple; got "
+                    f"{entry!r}."
+                )
+        self._validate_names([name for name, _, _ in self.modalities])
+        for name, selector, _ in self.modalities:
+            if not hasattr(selector, "fit") or not hasattr(selector, "transform"):
+                raise TypeError(f"The selector of modality {name!r} must have fit and transform.")
+            if self.strategy == "joint" and not isinstance(selector, InvariantMaskSelector):
+                raise TypeError(
+                    "strategy='joint' trains one set of gates over all modalities and needs an "
+                    f"InvariantMaskSelector for every modality; {name!r} has {selector!r}."
+                )
+
+    def _column_groups(self, X_raw):
+        names = getattr(self, "feature_names_in_", None)
+        groups = []
+        for name, _, columns in self.modalities:
+            cols = resolve_columns(
+                X_raw, columns, self.n_features_in_, names, name=f"modality {name!r}"
+            )
+            if len(cols) == 0:
+                raise ValueError(
+                    f"Modality {name!r} selects no column of X (X has {self.n_features_in_} "
+                    "feature(s))."
+                )
+            groups.append(cols)
+        return groups
+
+    def _routed_params(self, sample_domain):
+        if _routing_enabled():
+            return process_routing(self, "fit", sample_domain=sample_domain)
+        params = Bunch(final_estimator=Bunch(fit={}))
+        for name, selector, _ in self.modalities:
+            wants = sample_domain is not None and has_fit_parameter(selector, "sample_domain")
+            params[name] = Bunch(fit={"sample_domain": sample_domain} if wants else {})
+        return params
+
+    def _log(self, message, start):
+        if self.verbose:
+            print(f"[{type(self).__name__}] {message} ({time.perf_counter() - start:.1f}s)")
+
+    def _fit(self, X, y, sample_domain):
+        self._check_modalities()
+        X_raw = X
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        y = self._check_target(y)
+        groups = self._column_groups(X_raw)
+        routed = self._routed_params(sample_domain)
+        fitted = []
+        start = time.perf_counter()
+        if self.strategy == "joint":
+            fitted = self._fit_joint(X, y, groups, sample_domain)
+        else:
+            guidance = np.empty((X.shape[0], 0), dtype=X.dtype)
+            for step, ((name, selector, _), cols) in enumerate(zip(self.modalities, groups)):
+                params = dict(routed[name].fit)
+                if self.strategy == "sequential" and guidance.shape[1]:
+                    if has_fit_parameter(selector, "guidance"):
+                        params["guidance"] = guidance
+                est = clone(selector).fit(X[:, cols], y, **params)
+                fitted.append((name, est, cols))
+                guidance = np.hstack([guidance, est.transform(X[:, cols])])
+                self._log(f"({step + 1} of {len(groups)}) fitted modality {name!r}", start)
+        self.modalities_ = fitted
+        self.named_modalities_ = Bunch(**{name: est for name, est, _ in fitted})
+        self.final_estimator_ = self._fit_final(X, y, routed, sample_domain)
+        self._log("fitted the final predictor", start)
+        return self
+
+    def _fit_joint(self, X, y, groups, sample_domain):
+        # One gate vector over all modalities, each modality's sparsity normalized by its width.
+        cols = np.concatenate(groups)
+        weights = np.concatenate(
+            [np.full(len(g), sel.sparsity / len(g)) for (_, sel, _), g in zip(self.modalities, groups)]
+        )
+        joint = clone(self.modalities[-1][1])
+        joint._fit(X[:, cols], y, sample_domain=sample_domain, feature_sparsity=weights)
+        self.joint_selector_ = joint
+        return [(name, joint, g) for (name, _, _), g in zip(self.modalities, groups)]
+
+    def _fit_final(self, X, y, routed, sample_domain):
+        if self.final_estimator is not None:
+            return clone(self.final_estimator).fit(
+                self._selected(X), y, **routed["final_estimator"].fit
+            )
+        if self.strategy == "independent":
+            head = clone(self.modalities[-1][1])
+            if not isinstance(head, InvariantMaskSelector):
+                raise TypeError(
+                    "strategy='independent' without final_estimator trains an "
+                    "InvariantMaskSelector head (gate=None) on the selected features; give "
+                    "final_estimator= when the last selector is another estimator."
+                )
+            head.set_params(gate=None)
+            return head.fit(self._selected(X), y, sample_domain=sample_domain)
+        last = self.modalities_[-1][1]
+        if not hasattr(last, "predict"):
+            raise TypeError(
+                f"The last modality's selector {last!r} cannot predict; give final_estimator=."
+            )
+        return None
+
+    def _supports(self):
+        if self.strategy == "joint":
+            mask = self.joint_selector_.get_support()
+            sizes = np.cumsum([len(cols) for _, _, cols in self.modalities_])[:-1]
+            return np.split(mask, sizes)
+        return [est.get_support() for _, est, _ in self.modalities_]
+
+    def _selected(self, X, n_modalities=None):
+        pairs = list(zip(self.modalities_, self._supports()))[:n_modalities]
+        return np.hstack([X[:, cols[mask]] for (_, _, cols), mask in pairs])
+
+    def _final_outputs(self, X, method):
+        check_is_fitted(self, "modalities_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if self.final_estimator_ is not None:
+            return getattr(self.final_estimator_, method)(self._selected(X))
+        if self.strategy == "joint":
+            cols = np.concatenate([cols for _, _, cols in self.modalities_])
+            return getattr(self.joint_selector_, method)(X[:, cols])
+        _, last, last_cols = self.modalities_[-1]
+        guided = self.strategy == "sequential" and len(self.modalities_) > 1
+        guidance = self._selected(X, n_modalities=-1) if guided else None
+        return getattr(last, method)(X[:, last_cols], guidance=guidance)
+
+    def predict(self, X):
+        """Predict with the last stage's head, or with ``final_estimator_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            All modalities side by side, as in ``fit``.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted labels or scores.
+        """
+        return self._final_outputs(X, "predict")
+
+    def transform(self, X):
+        """The selected columns of every modality, side by side, in modality order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            All modalities side by side.
+
+        Returns
+        -------
+        X_selected : ndarray of shape (n_samples, n_selected)
+            Selected features; names from :meth:`get_feature_names_out`.
+        """
+        check_is_fitted(self, "modalities_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return self._selected(X)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names ``<modality>__<column>`` of the selected columns.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored beyond validation; names come from ``feature_names_in_`` or ``x<i>``.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str
+        """
+        check_is_fitted(self, "modalities_")
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        out = [
+            f"{name}__{names[col]}"
+            for (name, _, cols), mask in zip(self.modalities_, self._supports())
+            for col in cols[mask]
+        ]
+        return np.asarray(out, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+_SHARED_PARAMETERS = """
+    Parameters
+    ----------
+    modalities : list of (str, estimator, columns) tuples
+        The learning order. ``columns`` may be a slice, integer indices, a boolean mask,
+        DataFrame column names or a callable such as
+        :func:`~sklearn.compose.make_column_selector`. Each selector is usually an
+        :class:`InvariantMaskSelector`; any scikit-learn selector works with
+        ``strategy="independent"`` and a ``final_estimator``.
+    final_estimator : estimator or None, default=None
+        ``None`` predicts with the last stage's head on ``[guidance, gates * x_last]``; an
+        estimator is fitted on the concatenated selected features instead.
+    strategy : {"sequential", "joint", "independent"}, default="sequential"
+        ``"sequential"``: each modality is fitted with the selected features of the earlier
+        ones as guidance (reverse the list for video-first). ``"joint"``: one gate vector and
+        one head over all modalities at once (the last selector's settings, each modality's
+        sparsity normalized by its width). ``"independent"``: no guidance; without a
+        ``final_estimator`` a head (the last selector with ``gate=None``) is fitted on the
+        selected features. The other ablations are selector parameters: ``invariance=None``
+        (ERM) and ``sparsity=0``.
+    verbose : int, default=0
+        Print a line per fitted modality.
+
+    Attributes
+    ----------
+    modalities_ : list of (str, fitted estimator, ndarray) tuples
+        Fitted selector and column indices of each modality (with ``strategy="joint"`` all
+        entries share ``joint_selector_``).
+    named_modalities_ : Bunch
+        Fitted selectors by modality name.
+    final_estimator_ : estimator or None
+        The fitted final estimator or head; ``None`` when the last stage predicts.
+    n_features_in_ : int
+        Number of columns of ``X``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+"""
+
+
+class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
+    __doc__ = (
+        """Select invariant features modality by modality, in order, then classify.
+
+    Text first, then video guided by the selected text features (Zhao et al., ACM MM 2024):
+    the video selector only keeps what the text selection lacks and drops spurious,
+    domain-specific video features.
+"""
+        + _SHARED_PARAMETERS
+        + """    classes_ : ndarray
+        Class labels.
+
+    Examples
+    --------
+    >>> from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
+    >>> from sklearn_seqinv.datasets import make_multimodal_domains
+    >>> data = make_multimodal_domains(n_samples=300, random_state=0)
+    >>> clf = SequentialModalityClassifier([
+    ...     ("text", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["text"]),
+    ...     ("video", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["video"]),
+    ... ])
+    >>> clf.fit(data.X, data.y, sample_domain=data.sample_domain).predict(data.X).shape
+    (300,)
+    """
+    )
+
+    def _check_target(self, y):
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"Classification needs samples of at least 2 classes; got 1 class "
+                f"({self.classes_[0]!r})."
+            )
+        return y
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_domain=None):
+        """Fit the selectors in order, then the final predictor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            All modalities side by side.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Domain label of each row, routed to every selector.
+
+        Returns
+        -------
+        self : SequentialModalityClassifier
+        """
+        return self._fit(X, y, sample_domain)
+
+    @available_if(_final_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of the final predictor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            All modalities side by side.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        return self._final_outputs(X, "predict_proba")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
+    __doc__ = (
+        """Select invariant features modality by modality, in order, then regress.
+
+    The twin of :class:`SequentialModalityClassifier` for continuous sentiment scores (MOSI
+    and MOSEI labels in ``[-3, 3]``); the selectors train with a squared or absolute error.
+"""
+        + _SHARED_PARAMETERS
+        + """
+    Examples
+    --------
+    >>> from sklearn_seqinv import InvariantMaskSelector, SequentialModalityRegressor
+    >>> from sklearn_seqinv.datasets import make_multimodal_domains
+    >>> data = make_multimodal_domains(n_samples=300, task="regression", random_state=0)
+    >>> reg = SequentialModalityRegressor([
+    ...     ("text", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["text"]),
+    ...     ("video", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["video"]),
+    ... ])
+    >>> reg.fit(data.X, data.y, sample_domain=data.sample_domain).predict(data.X).shape
+    (300,)
+    """
+    )
+
+    def _check_target(self, y):
+        return column_or_1d(y, warn=True).astype(np.float64)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_domain=None):
+        """Fit the selectors in order, then the final predictor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            All modalities side by side.
+        y : array-like of shape (n_samples,)
+            Continuous targets.
+        sample_domain : array-like of shape (n_samples,), default=None
+            Domain label of each row, routed to every selector.
+
+        Returns
+        -------
+        self : SequentialModalityRegressor
+        """
+        return self._fit(X, y, sample_domain)

@@ -1,0 +1,46 @@
+"""Shared fixtures: seeded multi-domain data from the library's own generator."""
+
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv.datasets import make_multimodal_domains
+
+
+def text_domains(seed=0, n_samples=900, task="classification"):
+    """One modality of 30 columns: 4 invariant, 4 spurious, 22 noise; 3 domains; standardized."""
+    data = make_multimodal_domains(
+        n_samples=n_samples,
+        modalities={"text": 30},
+        n_invariant={"text": 4},
+        n_spurious={"text": 4},
+        task=task,
+        random_state=seed,
+    )
+    data.X = StandardScaler().fit_transform(data.X)
+    return data
+
+
+@pytest.fixture(scope="session")
+def make_text_domains():
+    """Factory of :func:`text_domains` datasets for tests that need several seeds."""
+    return text_domains
+
+
+@pytest.fixture(scope="session")
+def domains():
+    return text_domains(seed=0)
+
+
+@pytest.fixture(scope="session")
+def small_domains():
+    data = make_multimodal_domains(n_samples=120, modalities={"text": 8}, n_invariant={"text": 2},
+                                   n_spurious={"text": 1}, random_state=0)
+    data.X = StandardScaler().fit_transform(data.X)
+    return data
+
+
+@pytest.fixture(scope="session")
+def fitted_selector(domains):
+    selector = InvariantMaskSelector(random_state=0)
+    return selector.fit(domains.X, domains.y, sample_domain=domains.sample_domain)

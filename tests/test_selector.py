@@ -1,0 +1,286 @@
+"""Behaviour of InvariantMaskSelector: selection quality, API, routing, errors."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, cross_validate
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_seqinv import InvariantMaskSelector
+
+
+def _selection_counts(selector, data):
+    selected = set(selector.get_support(indices=True))
+    invariant, spurious = set(data.invariant["text"]), set(data.spurious["text"])
+    return selected, invariant, spurious
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_invariance_penalty_recovers_invariant_columns(make_text_domains, seed):
+    data = make_text_domains(seed)
+    selector = InvariantMaskSelector(random_state=seed)
+    selector.fit(data.X, data.y, sample_domain=data.sample_domain)
+    selected, invariant, spurious = _selection_counts(selector, data)
+    recall = len(selected & invariant) / len(invariant)
+    precision = len(selected & invariant) / len(selected)
+    assert recall >= 0.75
+    assert precision >= 0.75
+    assert not selected & spurious
+
+
+def test_without_invariance_penalty_spurious_columns_are_taken(make_text_domains):
+    taken = 0
+    for seed in (0, 1, 2):
+        data = make_text_domains(seed)
+        selector = InvariantMaskSelector(invariance=None, random_state=seed)
+        selector.fit(data.X, data.y, sample_domain=data.sample_domain)
+        selected, _, spurious = _selection_counts(selector, data)
+        taken += len(selected & spurious)
+    assert taken >= 3
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10_000),
+    low=st.floats(0.0, 1.0),
+    factor=st.floats(2.0, 8.0),
+)
+def test_larger_sparsity_never_selects_more(make_text_domains, seed, low, factor):
+    data = make_text_domains(seed % 5, n_samples=240)
+    params = dict(max_epochs=30, random_state=seed)
+    fit = lambda s: InvariantMaskSelector(sparsity=s, **params).fit(  # noqa: E731
+        data.X, data.y, sample_domain=data.sample_domain
+    )
+    assert fit(low * factor + 0.1).get_support().sum() <= fit(low).get_support().sum()
+
+
+def test_gates_are_in_unit_interval_and_support_matches_threshold(fitted_selector):
+    gates = fitted_selector.gates_
+    assert gates.shape == (fitted_selector.n_features_in_,)
+    assert ((gates >= 0) & (gates <= 1)).all()
+    np.testing.assert_array_equal(fitted_selector.get_support(), gates > 0.5)
+
+
+def test_transform_keeps_rows_and_selected_columns(fitted_selector, domains):
+    Xt = fitted_selector.transform(domains.X)
+    support = fitted_selector.get_support(indices=True)
+    np.testing.assert_array_equal(Xt, domains.X[:, support])
+
+
+def test_history_records_each_loss_term(fitted_selector):
+    history = fitted_selector.history_
+    assert len(history) == fitted_selector.max_epochs
+    for key in ("train_loss", "task_loss", "invariance_penalty", "sparsity_penalty"):
+        assert np.isfinite(history[-1, key])
+    assert history[0, "invariance_weight"] == 0.0
+    assert history[-1, "invariance_weight"] == fitted_selector.invariance_weight
+
+
+def test_same_random_state_gives_same_gates_and_leaves_global_rng(small_domains):
+    torch.manual_seed(123)
+    np.random.seed(123)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    fit = lambda: InvariantMaskSelector(max_epochs=10, random_state=7).fit(  # noqa: E731
+        small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain
+    )
+    np.testing.assert_array_equal(fit().gates_, fit().gates_)
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+
+
+def test_unseeded_fit_leaves_numpy_global_rng(small_domains):
+    state = np.random.get_state()[1].copy()
+    InvariantMaskSelector(max_epochs=2).fit(small_domains.X, small_domains.y)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_pickle_round_trip_keeps_predictions(fitted_selector, domains):
+    restored = pickle.loads(pickle.dumps(fitted_selector))
+    np.testing.assert_array_equal(restored.predict(domains.X), fitted_selector.predict(domains.X))
+    np.testing.assert_array_equal(restored.gates_, fitted_selector.gates_)
+    unfitted = pickle.loads(pickle.dumps(InvariantMaskSelector(sparsity=2.0)))
+    assert unfitted.get_params() == InvariantMaskSelector(sparsity=2.0).get_params()
+
+
+def test_clone_is_unfitted_with_same_params(fitted_selector):
+    copy = clone(fitted_selector)
+    assert copy.get_params() == fitted_selector.get_params()
+    with pytest.raises(NotFittedError):
+        copy.transform(np.zeros((2, fitted_selector.n_features_in_)))
+
+
+def test_pandas_output_keeps_column_names(small_domains):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(small_domains.X, columns=[f"f{i}" for i in range(8)])
+    selector = InvariantMaskSelector(max_epochs=10, random_state=0).set_output(transform="pandas")
+    out = selector.fit(frame, small_domains.y).transform(frame)
+    assert list(out.columns) == list(selector.get_feature_names_out())
+    assert set(out.columns) <= set(frame.columns)
+
+
+def test_guidance_is_required_at_predict_time_when_fitted_with_it(small_domains):
+    guidance = small_domains.X[:, :2]
+    selector = InvariantMaskSelector(max_epochs=5, random_state=0)
+    selector.fit(small_domains.X, small_domains.y, guidance=guidance)
+    assert selector.n_guidance_features_ == 2
+    with pytest.raises(ValueError, match="fitted with guidance of 2 columns"):
+        selector.predict(small_domains.X)
+    assert selector.predict(small_domains.X, guidance=guidance).shape == small_domains.y.shape
+
+
+def test_regression_task_predicts_continuous_scores(make_text_domains):
+    data = make_text_domains(0, n_samples=300, task="regression")
+    selector = InvariantMaskSelector(max_epochs=30, random_state=0)
+    selector.fit(data.X, data.y, sample_domain=data.sample_domain)
+    assert selector.task_ == "regression"
+    assert not hasattr(selector, "predict_proba")
+    assert selector.score(data.X, data.y) > 0.3
+
+
+@pytest.mark.parametrize("gate", ["hard_concrete", None])
+@pytest.mark.parametrize("invariance", ["irm", "vrex"])
+def test_alternative_gates_and_penalties_fit(small_domains, gate, invariance):
+    selector = InvariantMaskSelector(gate=gate, invariance=invariance, max_epochs=10,
+                                     random_state=0)
+    selector.fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
+    assert np.isfinite(selector.history_[-1, "invariance_penalty"])
+    if gate is None:
+        assert selector.get_support().all()
+
+
+def test_max_features_keeps_the_strongest_gates(fitted_selector):
+    selector = clone(fitted_selector).set_params(max_features=2)
+    selector.gates_, selector.net_ = fitted_selector.gates_, fitted_selector.net_
+    selector.n_features_in_ = fitted_selector.n_features_in_
+    assert selector.get_support().sum() == 2
+    assert set(selector.get_support(indices=True)) <= set(fitted_selector.get_support(indices=True))
+
+
+def test_selection_is_never_empty(small_domains):
+    selector = InvariantMaskSelector(sparsity=500.0, max_epochs=30, random_state=0)
+    with pytest.warns(UserWarning, match="keeping the strongest feature"):
+        selector.fit(small_domains.X, small_domains.y)
+    assert selector.get_support().sum() == 1
+
+
+def test_verbose_prints_epoch_log(small_domains, capsys):
+    InvariantMaskSelector(max_epochs=2, verbose=1).fit(small_domains.X, small_domains.y)
+    out = capsys.readouterr().out
+    assert "epoch" in out and "sparsity_penalty" in out
+
+
+def test_predict_proba_rows_sum_to_one(fitted_selector, domains):
+    proba = fitted_selector.predict_proba(domains.X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    assert proba.shape == (len(domains.y), 2)
+
+
+def _grid(**fit_params):
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("select", InvariantMaskSelector(max_epochs=8, random_state=0)),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    return GridSearchCV(pipe, {"select__sparsity": [0.1, 1.0]}, cv=LeaveOneGroupOut())
+
+
+def test_grid_search_routes_sample_domain_with_metadata_routing(small_domains, monkeypatch):
+    seen = []
+    original = InvariantMaskSelector.fit
+
+    def spy(self, X, y, *, sample_domain=None, guidance=None):
+        seen.append(None if sample_domain is None else len(np.unique(sample_domain)))
+        return original(self, X, y, sample_domain=sample_domain, guidance=guidance)
+
+    monkeypatch.setattr(InvariantMaskSelector, "fit", spy)
+    d = small_domains
+    with config_context(enable_metadata_routing=True):
+        grid = _grid().fit(d.X, d.y, groups=d.sample_domain, sample_domain=d.sample_domain)
+    assert seen and all(n == 2 for n in seen[:-1]) and seen[-1] == 3
+    assert grid.best_params_["select__sparsity"] in (0.1, 1.0)
+
+
+def test_grid_search_routes_sample_domain_without_metadata_routing(small_domains):
+    d = small_domains
+    grid = _grid().fit(d.X, d.y, groups=d.sample_domain, select__sample_domain=d.sample_domain)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+    assert grid.best_estimator_.named_steps["select"].domains_.tolist() == [0, 1, 2]
+
+
+def test_cross_validate_by_domain_with_routing(small_domains):
+    d = small_domains
+    pipe = Pipeline([("select", InvariantMaskSelector(max_epochs=5, random_state=0)),
+                     ("clf", LogisticRegression())])
+    with config_context(enable_metadata_routing=True):
+        result = cross_validate(pipe, d.X, d.y, cv=LeaveOneGroupOut(),
+                                params={"groups": d.sample_domain,
+                                        "sample_domain": d.sample_domain})
+    assert len(result["test_score"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        (lambda X, y, d: (np.where(X > 1, np.nan, X), y, d), ValueError, "NaN"),
+        (lambda X, y, d: (np.where(X > 1, np.inf, X), y, d), ValueError, "infinity"),
+        (lambda X, y, d: (X[:, 0], y, d), ValueError, "2D array"),
+        (lambda X, y, d: (X, y[:-1], d), ValueError, "inconsistent numbers of samples"),
+        (lambda X, y, d: (X, y, d[:-1]), ValueError, "sample_domain has 119 labels"),
+        (lambda X, y, d: (X, np.zeros_like(y), d), ValueError, "at least 2 classes"),
+        (lambda X, y, d: (X, y, np.stack([d, d], axis=1)), ValueError, "1-dimensional"),
+    ],
+    ids=["nan", "inf", "1d", "y-length", "domain-length", "one-class", "domain-2d"],
+)
+def test_bad_fit_input_raises_clear_error(small_domains, change, error, match):
+    X, y, d = change(small_domains.X, small_domains.y, small_domains.sample_domain)
+    with pytest.raises(error, match=match):
+        InvariantMaskSelector(max_epochs=1).fit(X, y, sample_domain=d)
+
+
+def test_guidance_length_mismatch_raises(small_domains):
+    with pytest.raises(ValueError, match="guidance has 5 rows"):
+        InvariantMaskSelector(max_epochs=1).fit(small_domains.X, small_domains.y,
+                                                guidance=np.zeros((5, 2)))
+
+
+def test_column_count_change_between_fit_and_transform_raises(fitted_selector, domains):
+    with pytest.raises(ValueError, match="features"):
+        fitted_selector.transform(domains.X[:, :-1])
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [("sparsity", -1.0), ("invariance", "dro"), ("gate", "relu"), ("threshold", 1.5),
+     ("max_epochs", 0), ("optimizer", "rmsprop"), ("batch_size", 2.5)],
+)
+def test_invalid_parameter_names_the_parameter(small_domains, param, value):
+    selector = InvariantMaskSelector().set_params(**{param: value})
+    with pytest.raises(ValueError, match=f"'{param}' parameter"):
+        selector.fit(small_domains.X, small_domains.y)
+
+
+def test_unavailable_device_raises_value_error(small_domains):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        InvariantMaskSelector(device="cuda").fit(small_domains.X, small_domains.y)
+
+
+def test_no_warning_on_read_only_input(small_domains):
+    X = small_domains.X.copy()
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        InvariantMaskSelector(max_epochs=2).fit(X, small_domains.y).transform(X)
