@@ -82,9 +82,13 @@ def main(argv=None):
         max_epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed
     )
     common = dict(
-        epochs=args.epochs, batch_size=args.batch_size, lr=selector.lr,
-        sparsity=selector.sparsity, weight=selector.invariance_weight,
-        warmup=selector.invariance_warmup, seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=selector.lr,
+        sparsity=selector.sparsity,
+        weight=selector.invariance_weight,
+        warmup=selector.invariance_warmup,
+        seed=args.seed,
     )
 
     def best_of(fn):
@@ -102,9 +106,13 @@ def main(argv=None):
     ratio = ours / hand
     result = {
         "claim": f"InvariantMaskSelector.fit <= {args.max_ratio}x a hand-written torch loop",
-        "n_samples": args.n_samples, "n_features": args.n_features, "epochs": args.epochs,
-        "batch_size": args.batch_size, "torch_threads": torch.get_num_threads(),
-        "selector_seconds": round(ours, 3), "hand_written_seconds": round(hand, 3),
+        "n_samples": args.n_samples,
+        "n_features": args.n_features,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "selector_seconds": round(ours, 3),
+        "hand_written_seconds": round(hand, 3),
         "ratio": round(ratio, 3),
     }
     RESULTS.mkdir(exist_ok=True)
@@ -112,8 +120,10 @@ def main(argv=None):
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     table = "| rows | columns | epochs | selector (s) | hand-written loop (s) | ratio |\n"
     table += "|---:|---:|---:|---:|---:|---:|\n"
-    table += (f"| {args.n_samples} | {args.n_features} | {args.epochs} | {ours:.2f} | "
-              f"{hand:.2f} | {ratio:.2f} |\n")
+    table += (
+        f"| {args.n_samples} | {args.n_features} | {args.epochs} | {ours:.2f} | "
+        f"{hand:.2f} | {ratio:.2f} |\n"
+    )
     (RESULTS / f"{stem}.md").write_text(table)
     print(table)
     assert ratio <= args.max_ratio, f"ratio {ratio:.2f} exceeds {args.max_ratio}"

@@ -43,9 +43,7 @@ def resolve_columns(X, key, n_features, feature_names=None, *, name="columns"):
         return np.flatnonzero(values)
     if values.dtype.kind in "iu":
         if values.min() < -n_features or values.max() >= n_features:
-            raise ValueError(
-                f"Column index out of range in {name}: X has {n_features} feature(s)."
-            )
+            raise ValueError(f"Column index out of range in {name}: X has {n_features} feature(s).")
         return np.arange(n_features)[values]
     if values.dtype.kind in "UO":
         names = _names(feature_names, key, name)

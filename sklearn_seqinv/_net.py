@@ -202,5 +202,7 @@ class GatedNet(NeuralNet):
             total = total + self.redundancy * terms[3]
         if training:
             zero = total.new_zeros(())
-            self._batch_terms.append(torch.stack([zero if t is None else t for t in terms]).detach())
+            self._batch_terms.append(
+                torch.stack([zero if t is None else t for t in terms]).detach()
+            )
         return total

@@ -11,13 +11,13 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import Bunch
-from sklearn.utils._metadata_requests import (
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
     _routing_enabled,
     process_routing,
 )
-from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition, available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -92,11 +92,13 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         """Route ``sample_domain`` (and other requested metadata) to every selector."""
         router = MetadataRouter(owner=type(self).__name__).add_self_request(self)
         for name, selector, _ in self.modalities:
-            router.add(**{name: selector}, method_mapping=MethodMapping().add("fit", "fit"))
+            router.add(
+                **{name: selector}, method_mapping=MethodMapping().add(caller="fit", callee="fit")
+            )
         if self.final_estimator is not None:
             router.add(
                 final_estimator=self.final_estimator,
-                method_mapping=MethodMapping().add("fit", "fit"),
+                method_mapping=MethodMapping().add(caller="fit", callee="fit"),
             )
         return router
 
@@ -179,7 +181,10 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         # One gate vector over all modalities, each modality's sparsity normalized by its width.
         cols = np.concatenate(groups)
         weights = np.concatenate(
-            [np.full(len(g), sel.sparsity / len(g)) for (_, sel, _), g in zip(self.modalities, groups)]
+            [
+                np.full(len(g), sel.sparsity / len(g))
+                for (_, sel, _), g in zip(self.modalities, groups)
+            ]
         )
         joint = clone(self.modalities[-1][1])
         joint._fit(X[:, cols], y, sample_domain=sample_domain, feature_sparsity=weights)
@@ -350,9 +355,10 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
     >>> from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
     >>> from sklearn_seqinv.datasets import make_multimodal_domains
     >>> data = make_multimodal_domains(n_samples=300, random_state=0)
+    >>> selector = InvariantMaskSelector(max_epochs=20, random_state=0)
     >>> clf = SequentialModalityClassifier([
-    ...     ("text", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["text"]),
-    ...     ("video", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["video"]),
+    ...     ("text", selector, data.modalities["text"]),
+    ...     ("video", selector, data.modalities["video"]),
     ... ])
     >>> clf.fit(data.X, data.y, sample_domain=data.sample_domain).predict(data.X).shape
     (300,)
@@ -424,9 +430,10 @@ class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
     >>> from sklearn_seqinv import InvariantMaskSelector, SequentialModalityRegressor
     >>> from sklearn_seqinv.datasets import make_multimodal_domains
     >>> data = make_multimodal_domains(n_samples=300, task="regression", random_state=0)
+    >>> selector = InvariantMaskSelector(max_epochs=20, random_state=0)
     >>> reg = SequentialModalityRegressor([
-    ...     ("text", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["text"]),
-    ...     ("video", InvariantMaskSelector(max_epochs=20, random_state=0), data.modalities["video"]),
+    ...     ("text", selector, data.modalities["text"]),
+    ...     ("video", selector, data.modalities["video"]),
     ... ])
     >>> reg.fit(data.X, data.y, sample_domain=data.sample_domain).predict(data.X).shape
     (300,)

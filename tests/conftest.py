@@ -8,12 +8,18 @@ from sklearn_seqinv.datasets import make_multimodal_domains
 
 
 def text_domains(seed=0, n_samples=900, task="classification"):
-    """One modality of 30 columns: 4 invariant, 4 spurious, 22 noise; 3 domains; standardized."""
+    """One modality of 30 columns: 4 invariant, 4 spurious, 22 noise; 3 domains; standardized.
+
+    The spurious tie flips sign in domain 2 only, so it is strong in the pooled data (ERM
+    takes it) while its strength still varies across the domains (an invariance penalty can
+    see it).
+    """
     data = make_multimodal_domains(
         n_samples=n_samples,
         modalities={"text": 30},
         n_invariant={"text": 4},
         n_spurious={"text": 4},
+        flip_domains=[2],
         task=task,
         random_state=seed,
     )
@@ -34,8 +40,13 @@ def domains():
 
 @pytest.fixture(scope="session")
 def small_domains():
-    data = make_multimodal_domains(n_samples=120, modalities={"text": 8}, n_invariant={"text": 2},
-                                   n_spurious={"text": 1}, random_state=0)
+    data = make_multimodal_domains(
+        n_samples=120,
+        modalities={"text": 8},
+        n_invariant={"text": 2},
+        n_spurious={"text": 1},
+        random_state=0,
+    )
     data.X = StandardScaler().fit_transform(data.X)
     return data
 
@@ -44,3 +55,22 @@ def small_domains():
 def fitted_selector(domains):
     selector = InvariantMaskSelector(random_state=0)
     return selector.fit(domains.X, domains.y, sample_domain=domains.sample_domain)
+
+
+def two_modalities(seed=0, n_samples=1200, n_domains=4, **kwargs):
+    """Text and video over ``n_domains`` domains, standardized (see make_multimodal_domains)."""
+    data = make_multimodal_domains(
+        n_samples=n_samples, n_domains=n_domains, random_state=seed, **kwargs
+    )
+    data.X = StandardScaler().fit_transform(data.X)
+    return data
+
+
+@pytest.fixture(scope="session")
+def make_two_modalities():
+    return two_modalities
+
+
+@pytest.fixture(scope="session")
+def multimodal():
+    return two_modalities(seed=0, n_samples=360, n_domains=3)

@@ -150,8 +150,9 @@ def test_regression_task_predicts_continuous_scores(make_text_domains):
 @pytest.mark.parametrize("gate", ["hard_concrete", None])
 @pytest.mark.parametrize("invariance", ["irm", "vrex"])
 def test_alternative_gates_and_penalties_fit(small_domains, gate, invariance):
-    selector = InvariantMaskSelector(gate=gate, invariance=invariance, max_epochs=10,
-                                     random_state=0)
+    selector = InvariantMaskSelector(
+        gate=gate, invariance=invariance, max_epochs=10, random_state=0
+    )
     selector.fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
     assert np.isfinite(selector.history_[-1, "invariance_penalty"])
     if gate is None:
@@ -221,12 +222,20 @@ def test_grid_search_routes_sample_domain_without_metadata_routing(small_domains
 
 def test_cross_validate_by_domain_with_routing(small_domains):
     d = small_domains
-    pipe = Pipeline([("select", InvariantMaskSelector(max_epochs=5, random_state=0)),
-                     ("clf", LogisticRegression())])
+    pipe = Pipeline(
+        [
+            ("select", InvariantMaskSelector(max_epochs=5, random_state=0)),
+            ("clf", LogisticRegression()),
+        ]
+    )
     with config_context(enable_metadata_routing=True):
-        result = cross_validate(pipe, d.X, d.y, cv=LeaveOneGroupOut(),
-                                params={"groups": d.sample_domain,
-                                        "sample_domain": d.sample_domain})
+        result = cross_validate(
+            pipe,
+            d.X,
+            d.y,
+            cv=LeaveOneGroupOut(),
+            params={"groups": d.sample_domain, "sample_domain": d.sample_domain},
+        )
     assert len(result["test_score"]) == 3
 
 
@@ -251,8 +260,9 @@ def test_bad_fit_input_raises_clear_error(small_domains, change, error, match):
 
 def test_guidance_length_mismatch_raises(small_domains):
     with pytest.raises(ValueError, match="guidance has 5 rows"):
-        InvariantMaskSelector(max_epochs=1).fit(small_domains.X, small_domains.y,
-                                                guidance=np.zeros((5, 2)))
+        InvariantMaskSelector(max_epochs=1).fit(
+            small_domains.X, small_domains.y, guidance=np.zeros((5, 2))
+        )
 
 
 def test_column_count_change_between_fit_and_transform_raises(fitted_selector, domains):
@@ -262,8 +272,15 @@ def test_column_count_change_between_fit_and_transform_raises(fitted_selector, d
 
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("sparsity", -1.0), ("invariance", "dro"), ("gate", "relu"), ("threshold", 1.5),
-     ("max_epochs", 0), ("optimizer", "rmsprop"), ("batch_size", 2.5)],
+    [
+        ("sparsity", -1.0),
+        ("invariance", "dro"),
+        ("gate", "relu"),
+        ("threshold", 1.5),
+        ("max_epochs", 0),
+        ("optimizer", "rmsprop"),
+        ("batch_size", 2.5),
+    ],
 )
 def test_invalid_parameter_names_the_parameter(small_domains, param, value):
     selector = InvariantMaskSelector().set_params(**{param: value})

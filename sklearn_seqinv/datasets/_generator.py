@@ -57,7 +57,7 @@ def make_multimodal_domains(
     n_spurious=None,
     task="classification",
     n_classes=2,
-    spurious_strength=1.5,
+    spurious_strength=1.0,
     flip_domains=None,
     style_shift=0.5,
     noise=1.0,
@@ -95,10 +95,13 @@ def make_multimodal_domains(
         Class labels ``0..n_classes-1`` or scores in ``[-3, 3]``.
     n_classes : int, default=2
         Number of classes (quantiles of ``t``).
-    spurious_strength : float, default=1.5
-        Mean absolute tie of spurious columns to the label.
+    spurious_strength : float, default=1.0
+        Mean absolute tie of spurious columns to the label; each domain draws its strength
+        uniformly in ``[0.25, 1.75]`` times this.
     flip_domains : array-like of int or None, default=None
-        Domains where the spurious tie changes sign; ``None`` flips the last domain.
+        Domains where the spurious tie changes sign. ``None`` flips the odd-numbered domains
+        (1, 3, ...), so the tie changes sign inside the training domains of every
+        leave-one-domain-out split, which is what lets an invariance penalty detect it.
     style_shift : float, default=0.5
         Standard deviation of the per-domain column offsets.
     noise : float, default=1.0
@@ -153,8 +156,8 @@ def make_multimodal_domains(
     latent = latent / latent.std()
     y, signed = _targets(latent, task, n_classes)
 
-    flips = [n_domains - 1] if flip_domains is None else list(flip_domains)
-    ties = spurious_strength * rng.uniform(0.5, 1.5, n_domains)
+    flips = list(range(1, n_domains, 2)) if flip_domains is None else list(flip_domains)
+    ties = spurious_strength * rng.uniform(0.25, 1.75, n_domains)
     ties[[f for f in flips if 0 <= f < n_domains]] *= -1.0 if n_domains > 1 else 1.0
 
     blocks, found = [], {role: {} for role in roles}

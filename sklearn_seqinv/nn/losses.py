@@ -9,8 +9,8 @@ import torch
 
 __all__ = [
     "domain_risks",
-    "mean_risk",
     "irm_penalty",
+    "mean_risk",
     "redundancy_penalty",
     "sparsity_penalty",
     "vrex_penalty",
