@@ -13,7 +13,9 @@ _MAX_SEED = 2**31 - 1
 def check_sample_domain(sample_domain, n_samples):
     """Return integer domain codes ``0..n_domains-1`` and the domain labels.
 
-    ``None`` means a single unnamed domain. Labels may be ints or strings.
+    ``None`` means a single unnamed domain. Labels may be ints or strings. Codes follow the
+    order in which labels first appear in the rows, so renaming the domains changes nothing
+    in training (the same codes, the same batches, the same gates).
     """
     if sample_domain is None:
         return np.zeros(n_samples, dtype=np.int64), np.array([0])
@@ -35,12 +37,15 @@ def check_sample_domain(sample_domain, n_samples):
     if domain.dtype.kind == "O" and any(label is None for label in domain):
         raise ValueError("sample_domain contains None; every row needs a domain label.")
     try:
-        labels, codes = np.unique(domain, return_inverse=True)
+        labels, first, codes = np.unique(domain, return_index=True, return_inverse=True)
     except TypeError as exc:
         raise TypeError(
             "sample_domain labels must be all numbers or all strings, not a mix."
         ) from exc
-    return codes.astype(np.int64), labels
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[codes].astype(np.int64), labels[order]
 
 
 def check_guidance(guidance, n_samples, *, n_expected=None):

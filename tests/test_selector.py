@@ -301,3 +301,21 @@ def test_no_warning_on_read_only_input(small_domains):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         InvariantMaskSelector(max_epochs=2).fit(X, small_domains.y).transform(X)
+
+
+@settings(max_examples=4, deadline=None, derandomize=True)
+@given(names=st.permutations(["books", "dvd", "kitchen"]))
+def test_renaming_domains_leaves_the_gates_unchanged(small_domains, names):
+    d = small_domains
+    fit = lambda domain: InvariantMaskSelector(max_epochs=8, random_state=0).fit(  # noqa: E731
+        d.X, d.y, sample_domain=domain
+    )
+    renamed = np.asarray(names)[d.sample_domain]
+    np.testing.assert_array_equal(fit(renamed).gates_, fit(d.sample_domain).gates_)
+
+
+@settings(max_examples=10, deadline=None)
+@given(rows=st.integers(1, 120))
+def test_transform_keeps_every_row(fitted_selector, domains, rows):
+    Xt = fitted_selector.transform(domains.X[:rows])
+    assert Xt.shape == (rows, fitted_selector.get_support().sum())

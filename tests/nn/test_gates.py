@@ -1,0 +1,55 @@
+"""Pure-torch gates: ranges and sparsity terms, without scikit-learn or skorch."""
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sklearn_seqinv.nn import HardConcreteGate, StochasticGate, make_gate
+
+finite = st.floats(-10, 10, allow_nan=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(mu=arrays("float32", st.integers(1, 20), elements=finite), seed=st.integers(0, 1000))
+def test_stochastic_gate_values_stay_in_unit_interval(mu, seed):
+    gate = StochasticGate(len(mu))
+    gate.mu.data = torch.from_numpy(mu)
+    torch.manual_seed(seed)
+    x = torch.ones(3, len(mu))
+    for mode in (True, False):
+        z = gate.train(mode)(x)
+        assert ((z >= 0) & (z <= 1)).all()
+    p = gate.open_probability()
+    assert ((p >= 0) & (p <= 1)).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(log_alpha=arrays("float32", st.integers(1, 20), elements=finite))
+def test_hard_concrete_gate_values_stay_in_unit_interval(log_alpha):
+    gate = HardConcreteGate(len(log_alpha))
+    gate.log_alpha.data = torch.from_numpy(log_alpha)
+    for mode in (True, False):
+        z = gate.train(mode)(torch.ones(4, len(log_alpha)))
+        assert ((z >= 0) & (z <= 1)).all()
+
+
+def test_open_probability_grows_with_the_gate_parameter():
+    gate = StochasticGate(3)
+    gate.mu.data = torch.tensor([-1.0, 0.0, 1.0])
+    p = gate.open_probability()
+    assert p[0] < p[1] < p[2]
+    assert torch.isclose(p[1], torch.tensor(0.8413), atol=1e-4)  # Phi(0.5 / 0.5) = Phi(1)
+
+
+def test_deterministic_gate_is_used_in_eval_mode():
+    gate = StochasticGate(2).eval()
+    gate.mu.data = torch.tensor([-0.8, 0.2])
+    torch.testing.assert_close(gate(torch.ones(1, 2)), torch.tensor([[0.0, 0.7]]))
+
+
+def test_make_gate_rejects_unknown_kind():
+    import pytest
+
+    with pytest.raises(ValueError, match="Unknown gate 'relu'"):
+        make_gate("relu", 3)

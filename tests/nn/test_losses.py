@@ -1,0 +1,82 @@
+"""Penalties as plain tensor functions."""
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
+
+from sklearn_seqinv.nn import (
+    domain_risks,
+    irm_penalty,
+    mean_risk,
+    redundancy_penalty,
+    sparsity_penalty,
+    vrex_penalty,
+)
+
+
+def _ce(outputs, target):
+    return F.cross_entropy(outputs, target, reduction="none")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5), st.integers(0, 3)), min_size=1, max_size=30))
+def test_domain_risks_match_numpy_group_means(rows):
+    losses = torch.tensor([r[0] for r in rows], dtype=torch.float64)
+    domain = torch.tensor([r[1] for r in rows])
+    risks, present = domain_risks(losses, domain, 4)
+    for e in range(4):
+        members = [r[0] for r in rows if r[1] == e]
+        assert bool(present[e]) == bool(members)
+        if members:
+            assert np.isclose(float(risks[e]), np.mean(members))
+    expected = np.mean([np.mean([r[0] for r in rows if r[1] == e]) for e in set(domain.tolist())])
+    assert np.isclose(float(mean_risk(risks, present)), expected)
+
+
+def test_vrex_is_zero_for_equal_risks_and_one_domain():
+    assert float(vrex_penalty(torch.tensor([0.7, 0.7, 0.7]))) == 0.0
+    assert float(vrex_penalty(torch.tensor([0.3, 9.0]), torch.tensor([True, False]))) == 0.0
+    assert float(vrex_penalty(torch.tensor([1.0, 3.0]))) == 1.0
+
+
+def test_irm_penalty_is_zero_with_one_domain_and_positive_with_two():
+    torch.manual_seed(0)
+    outputs = torch.randn(8, 2, requires_grad=True)
+    target = torch.randint(0, 2, (8,))
+    one = irm_penalty(outputs, target, torch.zeros(8, dtype=torch.long), 2, _ce)
+    two = irm_penalty(outputs, target, torch.arange(8) % 2, 2, _ce)
+    assert one.item() == 0.0
+    assert two.item() > 0.0
+    two.backward()
+    assert outputs.grad is not None
+
+
+def test_irm_penalty_matches_a_per_domain_loop():
+    torch.manual_seed(1)
+    outputs = torch.randn(10, 3)
+    target = torch.randint(0, 3, (10,))
+    domain = torch.arange(10) % 2
+    expected = []
+    for e in range(2):
+        scale = torch.ones((), requires_grad=True)
+        rows = domain == e
+        risk = _ce(outputs[rows] * scale, target[rows]).mean()
+        (grad,) = torch.autograd.grad(risk, scale)
+        expected.append(grad**2)
+    got = irm_penalty(outputs, target, domain, 2, _ce)
+    torch.testing.assert_close(got, torch.stack(expected).mean())
+
+
+def test_sparsity_penalty_weights_each_gate():
+    value = sparsity_penalty(torch.tensor([1.0, 0.5]), torch.tensor([0.2, 0.4]))
+    torch.testing.assert_close(value, torch.tensor(0.4))
+
+
+def test_redundancy_penalty_is_high_for_copies_and_low_for_independent_features():
+    torch.manual_seed(0)
+    a, b = torch.randn(500, 2), torch.randn(500, 2)
+    assert float(redundancy_penalty(a, a)) > 0.45
+    assert float(redundancy_penalty(a, b)) < 0.01
+    assert float(redundancy_penalty(a, torch.empty(500, 0))) == 0.0
