@@ -74,3 +74,14 @@ def make_two_modalities():
 @pytest.fixture(scope="session")
 def multimodal():
     return two_modalities(seed=0, n_samples=360, n_domains=3)
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    """``../shared/data`` beside the checkout; tests that use it skip when it is absent."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if not folder.is_dir():
+        pytest.skip("../shared/data is absent")
+    return folder

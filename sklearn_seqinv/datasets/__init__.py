@@ -1,5 +1,26 @@
-"""Data: a synthetic domain-shift generator."""
+"""Data: a synthetic domain-shift generator and loaders for real feature formats.
 
+Pickle-based formats (MMSA, MELD features) are read with a restricted unpickler that admits
+only containers and numpy arrays: a crafted file raises ``UnsafePickleError`` instead of
+running code. Nothing here downloads anything.
+"""
+
+from ._combine import combine_domains
+from ._csd import load_csd
 from ._generator import make_multimodal_domains
+from ._meld import load_meld
+from ._mmsa import load_mmsa, pool_sequences
+from ._reviews import load_reviews
+from ._safe_pickle import UnsafePickleError, safe_load_pickle
 
-__all__ = ["make_multimodal_domains"]
+__all__ = [
+    "UnsafePickleError",
+    "combine_domains",
+    "load_csd",
+    "load_meld",
+    "load_mmsa",
+    "load_reviews",
+    "make_multimodal_domains",
+    "pool_sequences",
+    "safe_load_pickle",
+]

@@ -1,0 +1,80 @@
+"""The Bunch every loader returns, label spaces, and small file helpers."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+POLARITY_NAMES = {"negative": 0, "neutral": 1, "positive": 2}
+
+
+def modality_bunch(blocks, y, *, sample_domain, ids, split, **extra):
+    """Assemble the common loader Bunch from per-modality feature blocks.
+
+    ``blocks`` maps modality name -> (n_samples, d) array; ``X`` holds them side by side and
+    ``modalities`` maps each name to its column indices of ``X``.
+    """
+    names, groups, start = [], {}, 0
+    for name, block in blocks.items():
+        groups[name] = np.arange(start, start + block.shape[1])
+        names += [f"{name}_{j}" for j in range(block.shape[1])]
+        start += block.shape[1]
+    X = np.hstack(list(blocks.values())) if blocks else np.empty((len(y), 0))
+    return Bunch(
+        X=X,
+        y=np.asarray(y),
+        sample_domain=np.asarray(sample_domain),
+        ids=np.asarray(ids, dtype=object),
+        split=np.asarray(split, dtype=object),
+        modalities=groups,
+        feature_names=names,
+        **extra,
+    )
+
+
+def scores_to_labels(scores, target):
+    """Map sentiment scores to ``target``: "regression", "polarity" or "polarity3".
+
+    "polarity" is MMSA's Has0 convention (``score >= 0`` is positive, 1); "polarity3" gives
+    0 / 1 / 2 for negative / neutral (exactly 0) / positive.
+
+    Examples
+    --------
+    >>> scores_to_labels(np.array([-1.2, 0.0, 2.4]), "polarity")
+    array([0, 1, 1])
+    >>> scores_to_labels(np.array([-1.2, 0.0, 2.4]), "polarity3")
+    array([0, 1, 2])
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if target == "regression":
+        return scores
+    if target == "polarity":
+        return (scores >= 0).astype(np.int64)
+    if target == "polarity3":
+        return (np.sign(scores) + 1).astype(np.int64)
+    raise ValueError(
+        f"Unknown target {target!r}; expected 'regression', 'polarity' or 'polarity3'."
+    )
+
+
+def check_sha256(path, expected):
+    """Raise ValueError when the SHA-256 of ``path`` differs from ``expected`` (hex)."""
+    if expected is None:
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != expected.lower():
+        raise ValueError(
+            f"SHA-256 of {path} is {digest.hexdigest()}, expected {expected}; the file is "
+            "corrupt or not the one published."
+        )
+
+
+def existing_file(path, what):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    return path
