@@ -7,7 +7,7 @@ running code. Nothing here downloads anything.
 
 from ._combine import combine_domains
 from ._csd import load_csd
-from ._generator import make_multimodal_domains
+from ._generator import make_multimodal_domains, simulate_video
 from ._meld import load_meld
 from ._mmsa import load_mmsa, pool_sequences
 from ._reviews import load_reviews
@@ -23,4 +23,5 @@ __all__ = [
     "make_multimodal_domains",
     "pool_sequences",
     "safe_load_pickle",
+    "simulate_video",
 ]

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-__all__ = ["make_multimodal_domains"]
+__all__ = ["make_multimodal_domains", "simulate_video"]
 
 _SHAPES = {
     "mosi": {"text": 768, "video": 20, "audio": 5},
@@ -16,7 +16,7 @@ _DEFAULT_ROLES = {
     # modality: (invariant, redundant with the first modality, spurious)
     "text": (4, 0, 2),
     "video": (2, 3, 4),
-    "audio": (2, 2, 2),
+    "audio": (2, 1, 1),
 }
 _FALLBACK_ROLES = (2, 2, 2)
 # How much each modality's own invariant factor drives the sentiment: text most, then audio,
@@ -90,7 +90,8 @@ def make_multimodal_domains(
         ``"mosi"`` / ``"mosei"`` give the MMSA widths (text 768, video 20 / 35, audio 5 / 74).
     n_invariant, n_redundant, n_spurious : dict of str to int or None, default=None
         Columns of each role per modality. Defaults: text 4 invariant and 2 spurious; video 2
-        invariant, 3 redundant with text and 4 spurious; audio 2 of each.
+        invariant, 3 redundant with text and 4 spurious; audio 2 invariant, 1 redundant, 1
+        spurious (MOSI audio has 5 columns).
     task : {"classification", "regression"}, default="classification"
         Class labels ``0..n_classes-1`` or scores in ``[-3, 3]``.
     n_classes : int, default=2
@@ -214,3 +215,53 @@ def _targets(latent, task, n_classes):
     y = np.searchsorted(cuts, latent).astype(np.int64)
     signed = (y - y.mean()) / y.std()
     return y, signed
+
+
+def simulate_video(y, sample_domain, *, n_features=20, random_state=None):
+    """Simulate a video modality for a dataset that has none, from the label and the domain.
+
+    Used where real data has text only (``shared/data/reviews4``, MELD transcripts) and a
+    benchmark needs a second modality. The columns are built to carry METHOD.md's hazards:
+
+    * 2 weakly invariant columns: ``0.5 * s(y) + noise`` in every domain;
+    * 6 spurious columns: ``b_e * s(y) + noise``, with a per-domain strength drawn in
+      ``[0.25, 1.75]`` whose sign flips in every other domain (in sorted domain order);
+    * the rest noise; every column gets a per-domain style offset (N(0, 0.5)).
+
+    ``s(y)`` is the label centred and scaled to unit variance (classes or scores).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Labels or scores.
+    sample_domain : array-like of shape (n_samples,)
+        Domain of each row.
+    n_features : int, default=20
+        Number of columns (at least 8).
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    video : ndarray of shape (n_samples, n_features)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> simulate_video(np.array([0, 1, 0, 1]), np.array(["a", "a", "b", "b"]),
+    ...                random_state=0).shape
+    (4, 20)
+    """
+    if n_features < 8:
+        raise ValueError(f"n_features must be at least 8; got {n_features}.")
+    rng = check_random_state(random_state)
+    y = np.asarray(y, dtype=np.float64)
+    std = y.std()
+    signed = (y - y.mean()) / (std if std > 0 else 1.0)
+    labels, domain = np.unique(np.asarray(sample_domain), return_inverse=True)
+    ties = rng.uniform(0.25, 1.75, len(labels)) * np.where(np.arange(len(labels)) % 2, -1, 1)
+    video = rng.standard_normal((len(y), n_features))
+    video[:, :2] += 0.5 * signed[:, None]
+    video[:, 2:8] += (ties[domain] * signed)[:, None] * rng.uniform(0.6, 1.2, 6)
+    video += 0.5 * rng.standard_normal((len(labels), n_features))[domain]
+    return video

@@ -1,0 +1,165 @@
+"""Display objects for per-domain scores and learned gates (matplotlib, optional)."""
+
+import numpy as np
+
+__all__ = ["DomainScoresDisplay", "GateDisplay"]
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        if matplotlib.get_backend().lower() not in {"agg", "pdf", "svg", "ps", "cairo"}:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("Plots need matplotlib: pip install 'sklearn-seqinv[plot]'.") from exc
+    return plt
+
+
+class DomainScoresDisplay:
+    """Grouped bars: one score per target domain and method, with each method's mean.
+
+    Parameters
+    ----------
+    scores : dict of str to dict of str to float
+        Method -> target domain -> score.
+    metric : str
+        Name of the score, for the axis label.
+    title : str, default=""
+        Figure title.
+
+    Examples
+    --------
+    >>> display = DomainScoresDisplay({"seq": {"a": 0.8, "b": 0.7}}, "accuracy")
+    >>> display.plot().ax_.get_ylabel()
+    'accuracy'
+    """
+
+    def __init__(self, scores, metric, title=""):
+        self.scores = scores
+        self.metric = metric
+        self.title = title
+
+    @classmethod
+    def from_results(cls, results, metric=None, protocol="leave_one_domain_out"):
+        """Build from :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`."""
+        rows = [r for r in results["records"] if r["protocol"] == protocol]
+        if not rows:
+            raise ValueError(f"The results hold no {protocol!r} record.")
+        metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")
+        scores = {}
+        for row in rows:
+            target = (
+                row["target"]
+                if protocol != "single_source"
+                else (f"{row['sources'][0]}->{row['target']}")
+            )
+            scores.setdefault(row["method"], {})[target] = row[metric]
+        return cls(scores, metric, title=protocol.replace("_", " "))
+
+    def plot(self, ax=None):
+        """Draw the bars; returns ``self`` with ``figure_`` and ``ax_``."""
+        plt = _pyplot()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(6, 1.2 * len(self.scores) + 3), 4))
+        methods = list(self.scores)
+        targets = sorted({t for per in self.scores.values() for t in per})
+        width = 0.8 / max(len(targets), 1)
+        x = np.arange(len(methods))
+        for i, target in enumerate(targets):
+            values = [self.scores[m].get(target, np.nan) for m in methods]
+            ax.bar(x + i * width - 0.4 + width / 2, values, width, label=str(target))
+        means = [np.nanmean(list(self.scores[m].values())) for m in methods]
+        ax.scatter(x, means, color="black", marker="D", zorder=3, label="mean")
+        ax.set_xticks(x, methods, rotation=30, ha="right")
+        ax.set_ylabel(self.metric)
+        ax.set_title(self.title)
+        ax.legend(
+            title="target domain", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0)
+        )
+        self.ax_, self.figure_ = ax, ax.figure
+        self.figure_.tight_layout()
+        return self
+
+
+class GateDisplay:
+    """The learned gate of every column, one panel per modality, selected columns marked.
+
+    Parameters
+    ----------
+    gates : dict of str to array
+        Modality -> gate value per column.
+    selected : dict of str to array
+        Modality -> selection per column (bool, or the share of folds that selected it).
+    threshold : float, default=0.5
+        Drawn as a line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> display = GateDisplay({"text": np.array([0.0, 1.0])}, {"text": np.array([False, True])})
+    >>> len(display.plot().axes_)
+    1
+    """
+
+    def __init__(self, gates, selected, threshold=0.5):
+        self.gates = gates
+        self.selected = selected
+        self.threshold = threshold
+
+    @classmethod
+    def from_estimator(cls, estimator):
+        """From a fitted sequential meta-estimator or an InvariantMaskSelector."""
+        if hasattr(estimator, "modalities_"):
+            joint = getattr(estimator, "joint_selector_", None)
+            gates, selected, start = {}, {}, 0
+            for name, fitted, cols in estimator.modalities_:
+                source = joint or fitted
+                part = slice(start, start + len(cols)) if joint is not None else slice(None)
+                gates[name] = source.gates_[part]
+                selected[name] = source.get_support()[part]
+                start += len(cols)
+            return cls(gates, selected)
+        return cls(
+            {"X": estimator.gates_}, {"X": estimator.get_support()}, threshold=estimator.threshold
+        )
+
+    @classmethod
+    def from_results(cls, results, method="text_first"):
+        """Mean gates over the leave-one-domain-out folds; marked where most folds selected."""
+        if method not in results["gates"]:
+            raise ValueError(f"No gates recorded for {method!r}; have {list(results['gates'])}.")
+        found = results["gates"][method]
+        return cls(
+            {m: np.asarray(v["gate_mean"]) for m, v in found.items()},
+            {m: np.asarray(v["selected_share"]) > 0.5 for m, v in found.items()},
+        )
+
+    def plot(self, axes=None):
+        """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
+        plt = _pyplot()
+        names = list(self.gates)
+        if axes is None:
+            _, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
+            axes = axes[:, 0]
+        for ax, name in zip(axes, names):
+            gates = np.asarray(self.gates[name])
+            chosen = np.asarray(self.selected[name], dtype=bool)
+            idx = np.arange(len(gates))
+            ax.bar(idx, gates, width=1.0, color="lightgray")
+            ax.bar(
+                idx[chosen],
+                gates[chosen],
+                width=1.0,
+                color="tab:red",
+                label=f"selected ({chosen.sum()} of {len(gates)})",
+            )
+            ax.axhline(self.threshold, color="black", lw=0.8, ls="--")
+            ax.set_ylim(0, 1.05)
+            ax.set_ylabel(f"{name} gate")
+            ax.legend(loc="upper right", fontsize="small")
+        axes[-1].set_xlabel("column of the modality")
+        self.axes_, self.figure_ = list(axes), axes[0].figure
+        self.figure_.tight_layout()
+        return self

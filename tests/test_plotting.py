@@ -1,0 +1,50 @@
+"""Display objects draw what they are given."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from sklearn_seqinv.plotting import DomainScoresDisplay, GateDisplay
+
+
+def test_gate_display_from_a_fitted_meta_estimator(multimodal):
+    from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
+
+    model = SequentialModalityClassifier(
+        [
+            (name, InvariantMaskSelector(max_epochs=5, random_state=0), multimodal.modalities[name])
+            for name in ("text", "video")
+        ]
+    ).fit(multimodal.X, multimodal.y)
+    display = GateDisplay.from_estimator(model).plot()
+    assert len(display.axes_) == 2
+    chosen = model.named_modalities_.text.get_support().sum()
+    assert display.axes_[0].get_legend().get_texts()[0].get_text().startswith(f"selected ({chosen}")
+
+
+def test_domain_scores_display_from_results():
+    results = {
+        "task": "classification",
+        "records": [
+            {
+                "protocol": "leave_one_domain_out",
+                "method": "m",
+                "sources": ["b"],
+                "target": "a",
+                "accuracy": 0.6,
+            },
+            {
+                "protocol": "leave_one_domain_out",
+                "method": "m",
+                "sources": ["a"],
+                "target": "b",
+                "accuracy": 0.8,
+            },
+        ],
+    }
+    display = DomainScoresDisplay.from_results(results).plot()
+    heights = sorted(p.get_height() for p in display.ax_.patches)
+    np.testing.assert_allclose(heights, [0.6, 0.8])
+    with pytest.raises(ValueError, match="no 'single_source' record"):
+        DomainScoresDisplay.from_results(results, protocol="single_source")
