@@ -1,0 +1,164 @@
+"""Claim: fit time grows linearly with rows and columns, and a MOSEI-sized fit takes minutes.
+
+Measures, each configuration in a fresh process (for a clean peak-memory reading):
+
+* InvariantMaskSelector fit time and peak resident memory for n_samples in 1k .. 100k
+  (100 columns) and n_features in 100 .. 5,000 (5,000 rows), a fixed number of epochs;
+* the whole SequentialModalityClassifier (text -> video -> audio) on a MOSEI-sized problem,
+  about 23k rows x (768 + 35 + 74) columns, against hand-written torch loops doing the same
+  three stages (same model, epochs and batch size) in the same run.
+
+    python benchmarks/bench_scale.py            # about 10 minutes
+    python benchmarks/bench_scale.py --quick    # smaller grid, about 1 minute
+
+Writes ``benchmarks/results/scale.{json,md}``; asserts that time per row at the largest n is
+within 2x of the time per row at 10k rows, and that the sequential fit costs at most 1.3x the
+hand-written loops.
+"""
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def _peak_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _fit_selector(n, d, epochs, queue):
+    from sklearn_seqinv import InvariantMaskSelector
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, d)).astype(np.float32)
+    y = (X[:, :5].sum(axis=1) > 0).astype(np.int64)
+    domain = rng.integers(0, 3, n)
+    before = _peak_mib()
+    start = time.perf_counter()
+    InvariantMaskSelector(max_epochs=epochs, random_state=0).fit(X, y, sample_domain=domain)
+    queue.put(
+        {
+            "n_samples": n,
+            "n_features": d,
+            "seconds": time.perf_counter() - start,
+            "data_mib": X.nbytes / 2**20,
+            "peak_mib": _peak_mib(),
+            "peak_mib_over_start": _peak_mib() - before,
+        }
+    )
+
+
+def measure(n, d, epochs):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_fit_selector, args=(n, d, epochs, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def mosei_sized(n, epochs, seed):
+    """Sequential fit vs hand-written stage loops on text 768, video 35, audio 74."""
+    from bench_selector_speed import hand_written_loop
+
+    from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
+
+    rng = np.random.default_rng(seed)
+    widths = {"text": 768, "video": 35, "audio": 74}
+    X = rng.standard_normal((n, sum(widths.values()))).astype(np.float32)
+    y = (X[:, :8].sum(axis=1) + X[:, 770] > 0).astype(np.int64)
+    domain = rng.integers(0, 4, n).astype(np.int64)
+    cols, start = {}, 0
+    for name, width in widths.items():
+        cols[name] = np.arange(start, start + width)
+        start += width
+    selector = InvariantMaskSelector(max_epochs=epochs, random_state=seed)
+    model = SequentialModalityClassifier([(k, selector, v) for k, v in cols.items()])
+    tick = time.perf_counter()
+    model.fit(X, y, sample_domain=domain)
+    ours = time.perf_counter() - tick
+    tick = time.perf_counter()
+    guidance = np.empty((n, 0), dtype=np.float32)
+    for c in cols.values():
+        # The baseline gates the guidance columns too; at these widths that costs nothing.
+        block = np.hstack([guidance, X[:, c]])
+        mu = hand_written_loop(
+            block,
+            y,
+            domain,
+            epochs=epochs,
+            batch_size=selector.batch_size,
+            lr=selector.lr,
+            sparsity=selector.sparsity,
+            weight=selector.invariance_weight,
+            warmup=selector.invariance_warmup,
+            seed=seed,
+        )
+        keep = (mu.detach().numpy()[guidance.shape[1] :] + 0.5) > 0.5
+        guidance = np.hstack([guidance, X[:, c][:, keep]])
+    hand = time.perf_counter() - tick
+    return {
+        "n_samples": n,
+        "widths": widths,
+        "epochs": epochs,
+        "sequential_seconds": ours,
+        "hand_written_seconds": hand,
+        "ratio": ours / hand,
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--mosei-epochs", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-samples", type=int, default=23_000, help="rows of the MOSEI run")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    rows_grid = [1_000, 10_000, 30_000] if args.quick else [1_000, 10_000, 30_000, 100_000]
+    cols_grid = [100, 1_000] if args.quick else [100, 1_000, 5_000]
+    if args.quick:
+        args.n_samples, args.mosei_epochs = 5_000, 3
+    by_rows = [measure(n, 100, args.epochs) for n in rows_grid]
+    by_cols = [measure(5_000, d, args.epochs) for d in cols_grid]
+    mosei = mosei_sized(args.n_samples, args.mosei_epochs, args.seed)
+    result = {"epochs": args.epochs, "by_rows": by_rows, "by_columns": by_cols, "mosei": mosei}
+    lines = [
+        "| rows | columns | fit (s) | s per 1k rows | data (MiB) | peak RSS (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in by_rows + by_cols:
+        lines.append(
+            f"| {r['n_samples']} | {r['n_features']} | {r['seconds']:.2f} | "
+            f"{1000 * r['seconds'] / r['n_samples']:.3f} | {r['data_mib']:.1f} | "
+            f"{r['peak_mib']:.0f} |"
+        )
+    lines += [
+        "",
+        f"MOSEI-sized sequential fit ({mosei['n_samples']} rows, text 768 / video 35 /"
+        f" audio 74, {mosei['epochs']} epochs): {mosei['sequential_seconds']:.1f} s; "
+        f"hand-written loops {mosei['hand_written_seconds']:.1f} s; ratio "
+        f"{mosei['ratio']:.2f}.",
+    ]
+    table = "\n".join(lines) + "\n"
+    RESULTS.mkdir(exist_ok=True)
+    stem = "scale_quick" if args.quick else "scale"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.md").write_text(f"{args.epochs} epochs per selector fit.\n\n{table}")
+    print(table)
+    per_row = {r["n_samples"]: r["seconds"] / r["n_samples"] for r in by_rows}
+    assert per_row[rows_grid[-1]] <= 2 * per_row[10_000], "fit time grows faster than linearly"
+    assert mosei["ratio"] <= 1.3, f"sequential fit costs {mosei['ratio']:.2f}x the hand loops"
+
+
+if __name__ == "__main__":
+    main()
