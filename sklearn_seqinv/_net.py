@@ -13,6 +13,7 @@ import torch
 from skorch import NeuralNet
 from torch.utils.data import Dataset
 
+from ._validation import TrainingInterrupted
 from .nn.losses import (
     domain_risks,
     irm_penalty,
@@ -143,6 +144,14 @@ class GatedNet(NeuralNet):
         self.redundancy = redundancy
         self.n_domains = n_domains
         self.balance_domains = balance_domains
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        # skorch stops quietly on KeyboardInterrupt and keeps the half-trained module; an
+        # estimator must not look fitted then, so the interrupt travels up as an exception.
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt as exc:
+            raise TrainingInterrupted from exc
 
     def get_iterator(self, dataset, training=False):
         balance = training and self.balance_domains and self.n_domains > 1

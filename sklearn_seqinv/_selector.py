@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from ._net import ArrayDataset, GatedNet
 from ._validation import (
+    atomic_fit,
     check_device,
     check_guidance,
     check_sample_domain,
@@ -230,6 +231,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_domain=None, guidance=None):
         """Learn the gates and the head.
@@ -263,7 +265,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         guide = check_guidance(guidance, X.shape[0])
         self.n_guidance_features_ = guide.shape[1]
         self.task_ = _resolve_task(self.task, y)
-        target, n_outputs, criterion = self._encode_target(y)
+        target, n_outputs = self._encode_target(y)
         device = check_device(self.device)
 
         if feature_sparsity is None:
@@ -274,10 +276,30 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             target.to(device),
             torch.from_numpy(domain).to(device),
         )
-        optimizer = _OPTIMIZERS.get(self.optimizer, self.optimizer)
-        self.net_ = GatedNet(
+        self.net_ = self._make_net(X.shape[1], n_outputs, device, feature_sparsity)
+        with seeded_torch(draw_seed(self.random_state), device):
+            self.net_.fit(dataset, None)
+        self.history_ = self.net_.history
+        with torch.no_grad():
+            self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
+        if not (self.gates_ > self.threshold).any():
+            warnings.warn(
+                f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
+                "keeping the strongest feature. Lower `sparsity` to select more.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _make_net(self, n_features, n_outputs, device, feature_sparsity):
+        """The skorch net for this estimator's parameters and the fitted shapes."""
+        if self.task_ == "classification":
+            criterion = torch.nn.CrossEntropyLoss
+        else:
+            criterion = _REGRESSION_LOSSES[self.regression_loss]
+        return GatedNet(
             GatedHead,
-            module__n_features=X.shape[1],
+            module__n_features=n_features,
             module__n_outputs=n_outputs,
             module__n_guidance=self.n_guidance_features_,
             module__gate=self.gate,
@@ -285,7 +307,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             module__hidden_units=self.hidden_units,
             criterion=criterion,
             criterion__reduction="none",
-            optimizer=optimizer,
+            optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer),
             lr=self.lr,
             **self._param_groups(),
             max_epochs=self.max_epochs,
@@ -302,19 +324,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             n_domains=len(self.domains_),
             balance_domains=self.balance_domains,
         )
-        with seeded_torch(draw_seed(self.random_state), device):
-            self.net_.fit(dataset, None)
-        self.history_ = self.net_.history
-        with torch.no_grad():
-            self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
-        if not (self.gates_ > self.threshold).any():
-            warnings.warn(
-                f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
-                "keeping the strongest feature. Lower `sparsity` to select more.",
-                UserWarning,
-                stacklevel=2,
-            )
-        return self
 
     def _param_groups(self):
         # A separate group only when needed: every extra group costs an optimizer pass per step.
@@ -334,13 +343,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                     f"({self.classes_[0]!r})."
                 )
             target = torch.from_numpy(encoder.transform(y).astype(np.int64))
-            return target, len(self.classes_), torch.nn.CrossEntropyLoss
+            return target, len(self.classes_)
         y = np.asarray(y, dtype=np.float32)
         self._y_ndim = y.ndim
         y2d = y.reshape(len(y), -1)
         if not np.isfinite(y2d).all():
             raise ValueError("y contains NaN or infinity.")
-        return torch.from_numpy(y2d.copy()), y2d.shape[1], _REGRESSION_LOSSES[self.regression_loss]
+        return torch.from_numpy(y2d.copy()), y2d.shape[1]
 
     def _get_support_mask(self):
         check_is_fitted(self, "gates_")

@@ -29,6 +29,7 @@ from sklearn.utils.validation import (
 
 from ._columns import resolve_columns
 from ._selector import InvariantMaskSelector
+from ._validation import atomic_fit
 
 __all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
 
@@ -376,6 +377,7 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
             )
         return y
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):
         """Fit the selectors in order, then the final predictor.
@@ -443,6 +445,7 @@ class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
     def _check_target(self, y):
         return column_or_1d(y, warn=True).astype(np.float64)
 
+    @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, *, sample_domain=None):
         """Fit the selectors in order, then the final predictor.

@@ -1,6 +1,7 @@
 """Input checks and seeding shared by the estimators."""
 
 import contextlib
+import functools
 import numbers
 
 import numpy as np
@@ -107,3 +108,29 @@ def seeded_torch(seed, device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
+
+
+class TrainingInterrupted(Exception):
+    """Carries a KeyboardInterrupt out of skorch, which would otherwise swallow it."""
+
+
+def atomic_fit(fit):
+    """Make ``fit`` all-or-nothing: on any failure, the estimator gets its old state back.
+
+    An interrupted or failed fit (KeyboardInterrupt included) leaves the estimator exactly as
+    it was before the call: unfitted, or fitted as before, never half-fitted.
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        snapshot = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException as exc:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            if isinstance(exc, TrainingInterrupted):
+                raise KeyboardInterrupt("fit was interrupted; the estimator is unchanged") from None
+            raise
+
+    return wrapper

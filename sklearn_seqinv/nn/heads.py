@@ -79,5 +79,12 @@ class GatedHead(nn.Module):
 
     @property
     def head_inputs(self):
+        """Width of the head's input (guidance plus gated columns)."""
         first = self.head if isinstance(self.head, nn.Linear) else self.head[0]
         return first.in_features
+
+    @property
+    def head_outputs(self):
+        """Number of outputs of the head."""
+        last = self.head if isinstance(self.head, nn.Linear) else self.head[-1]
+        return last.out_features
