@@ -18,6 +18,7 @@ from ._net import ArrayDataset, GatedNet
 from ._validation import (
     atomic_fit,
     check_device,
+    check_float32_range,
     check_guidance,
     check_sample_domain,
     draw_seed,
@@ -261,6 +262,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
+        check_float32_range(X)
         domain, self.domains_ = check_sample_domain(sample_domain, X.shape[0])
         guide = check_guidance(guidance, X.shape[0])
         self.n_guidance_features_ = guide.shape[1]
@@ -348,7 +350,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self._y_ndim = y.ndim
         y2d = y.reshape(len(y), -1)
         if not np.isfinite(y2d).all():
-            raise ValueError("y contains NaN or infinity.")
+            raise ValueError("y contains NaN or infinity (or values beyond the float32 range).")
         return torch.from_numpy(y2d.copy()), y2d.shape[1]
 
     def _get_support_mask(self):
@@ -378,7 +380,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     def _outputs(self, X, guidance):
         check_is_fitted(self, "net_")
-        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=False)
+        X = check_float32_range(validate_data(self, X, dtype=[np.float32, np.float64], reset=False))
         guide = check_guidance(guidance, X.shape[0], n_expected=self.n_guidance_features_)
         inputs = np.hstack([guide.astype(np.float32), X.astype(np.float32)])
         device = self.net_.device

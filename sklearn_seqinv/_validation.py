@@ -49,6 +49,19 @@ def check_sample_domain(sample_domain, n_samples):
     return rank[codes].astype(np.int64), labels[order]
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_float32_range(X, name="X"):
+    """Training runs in float32: refuse values that would overflow to infinity there."""
+    if X.size and np.abs(X).max() > _FLOAT32_MAX:
+        raise ValueError(
+            f"{name} has values beyond the float32 range (|value| > {_FLOAT32_MAX:.3g}); "
+            "rescale it (e.g. StandardScaler) before fitting."
+        )
+    return X
+
+
 def check_guidance(guidance, n_samples, *, n_expected=None):
     """Validate guidance features: a finite float array of shape (n_samples, k).
 
@@ -66,6 +79,7 @@ def check_guidance(guidance, n_samples, *, n_expected=None):
     guidance = check_array(
         guidance, dtype=[np.float32, np.float64], input_name="guidance", ensure_min_features=0
     )
+    check_float32_range(guidance, "guidance")
     if guidance.shape[0] != n_samples:
         raise ValueError(
             f"guidance has {guidance.shape[0]} rows but X has {n_samples}; guidance must hold "

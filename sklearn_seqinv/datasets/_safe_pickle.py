@@ -89,15 +89,7 @@ def safe_load_pickle(path):
         return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
     except UnsafePickleError:
         raise
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        IndexError,
-        AttributeError,
-        KeyError,
-    ) as exc:
+    except Exception as exc:  # a damaged stream fails in many ways; report them all alike
         raise ValueError(
             f"{path} is truncated or is not a valid pickle ({type(exc).__name__}: {exc})."
         ) from exc
