@@ -111,7 +111,7 @@ class GatedNet(NeuralNet):
         Weight of each gate's open probability; ``None`` disables the sparsity term.
     invariance : {"vrex", "irm"} or None, default="vrex"
         Invariance penalty over the per-domain risks.
-    invariance_weight : float, default=10.0
+    invariance_weight : float, default=100.0
         Weight of the invariance penalty once warmed up.
     invariance_warmup : int, default=10
         Epochs over which the invariance weight ramps linearly from 0 to its full value.
@@ -129,7 +129,7 @@ class GatedNet(NeuralNet):
         *args,
         sparsity_weights=None,
         invariance="vrex",
-        invariance_weight=10.0,
+        invariance_weight=100.0,
         invariance_warmup=10,
         redundancy=0.0,
         n_domains=1,

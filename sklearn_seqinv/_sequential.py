@@ -146,6 +146,27 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             params[name] = Bunch(fit={"sample_domain": sample_domain} if wants else {})
         return params
 
+    @atomic_fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, *, sample_domain=None):
+        """Fit the selectors in order, then the final predictor.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            All modalities side by side.
+        y : array-like of shape (n_samples,)
+            Class labels (classifier) or continuous scores (regressor).
+        sample_domain : array-like of shape (n_samples,), default=None
+            Domain label of each row, routed to every selector.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_domain)
+
     def _log(self, message, start):
         if self.verbose:
             print(f"[{type(self).__name__}] {message} ({time.perf_counter() - start:.1f}s)")
@@ -377,26 +398,6 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
             )
         return y
 
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, *, sample_domain=None):
-        """Fit the selectors in order, then the final predictor.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            All modalities side by side.
-        y : array-like of shape (n_samples,)
-            Class labels.
-        sample_domain : array-like of shape (n_samples,), default=None
-            Domain label of each row, routed to every selector.
-
-        Returns
-        -------
-        self : SequentialModalityClassifier
-        """
-        return self._fit(X, y, sample_domain)
-
     @available_if(_final_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of the final predictor.
@@ -411,11 +412,6 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
         proba : ndarray of shape (n_samples, n_classes)
         """
         return self._final_outputs(X, "predict_proba")
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
 
 
 class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
@@ -444,23 +440,3 @@ class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
 
     def _check_target(self, y):
         return column_or_1d(y, warn=True).astype(np.float64)
-
-    @atomic_fit
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, *, sample_domain=None):
-        """Fit the selectors in order, then the final predictor.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            All modalities side by side.
-        y : array-like of shape (n_samples,)
-            Continuous targets.
-        sample_domain : array-like of shape (n_samples,), default=None
-            Domain label of each row, routed to every selector.
-
-        Returns
-        -------
-        self : SequentialModalityRegressor
-        """
-        return self._fit(X, y, sample_domain)
