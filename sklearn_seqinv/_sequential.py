@@ -180,6 +180,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         routed = self._routed_params(sample_domain)
         fitted = []
         start = time.perf_counter()
+        self.strategy_ = self.strategy
         if self.strategy == "joint":
             fitted = self._fit_joint(X, y, groups, sample_domain)
         else:
@@ -236,7 +237,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         return None
 
     def _supports(self):
-        if self.strategy == "joint":
+        if self.strategy_ == "joint":
             mask = self.joint_selector_.get_support()
             sizes = np.cumsum([len(cols) for _, _, cols in self.modalities_])[:-1]
             return np.split(mask, sizes)
@@ -251,11 +252,11 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if self.final_estimator_ is not None:
             return getattr(self.final_estimator_, method)(self._selected(X))
-        if self.strategy == "joint":
+        if self.strategy_ == "joint":
             cols = np.concatenate([cols for _, _, cols in self.modalities_])
             return getattr(self.joint_selector_, method)(X[:, cols])
         _, last, last_cols = self.modalities_[-1]
-        guided = self.strategy == "sequential" and len(self.modalities_) > 1
+        guided = self.strategy_ == "sequential" and len(self.modalities_) > 1
         guidance = self._selected(X, n_modalities=-1) if guided else None
         return getattr(last, method)(X[:, last_cols], guidance=guidance)
 
@@ -346,6 +347,9 @@ _SHARED_PARAMETERS = """
 
     Attributes
     ----------
+    strategy_ : str
+        The strategy the estimator was fitted with (predictions follow it even if
+        ``strategy`` is changed afterwards).
     modalities_ : list of (str, fitted estimator, ndarray) tuples
         Fitted selector and column indices of each modality (with ``strategy="joint"`` all
         entries share ``joint_selector_``).

@@ -151,6 +151,7 @@ def _meta_node(est):
                 _selector_node(est.final_estimator_) if est.final_estimator_ is not None else None
             ),
             "n_features_in_": int(est.n_features_in_),
+            "strategy_": est.strategy_,
             "classes_": _array(est.classes_) if hasattr(est, "classes_") else None,
             "feature_names_in_": (
                 _array(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None
@@ -180,6 +181,7 @@ def _load_meta(node):
     final = fitted["final_estimator_"]
     est.final_estimator_ = _load_selector(final) if final is not None else None
     est.n_features_in_ = fitted["n_features_in_"]
+    est.strategy_ = fitted["strategy_"]
     if fitted["classes_"] is not None:
         est.classes_ = _unarray(fitted["classes_"])
     if fitted["feature_names_in_"] is not None:
