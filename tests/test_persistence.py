@@ -154,3 +154,16 @@ def test_grid_search_reports_a_failing_candidate_and_keeps_the_others(small_doma
     scores = grid.cv_results_["mean_test_score"]
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
     assert grid.best_params_ == {"invariantmaskselector__threshold": 0.5}
+
+
+def test_a_net_pickled_with_device_cuda_loads_on_a_cpu_only_machine(fitted_selector, domains):
+    # Stands in for a GPU-fitted model: skorch records the device in the pickle and maps the
+    # tensors to the CPU when CUDA is absent where it is unpickled.
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    gpu_like = pickle.loads(pickle.dumps(fitted_selector))
+    gpu_like.device = gpu_like.net_.device = "cuda"
+    with pytest.warns(UserWarning, match="(?i)cuda"):
+        restored = pickle.loads(pickle.dumps(gpu_like))
+    assert str(restored.net_.device) == "cpu"
+    np.testing.assert_array_equal(restored.predict(domains.X), fitted_selector.predict(domains.X))
