@@ -62,6 +62,9 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     Returns
     -------
     methods : dict of str to (estimator, param_grid or None)
+        The selection methods search the sparsity weights (a grid around width / 30 per
+        modality), ERM + IRM / V-REx their penalty weight; ERM and the linear model have
+        nothing to select.
     """
     meta = SequentialModalityClassifier if task == "classification" else SequentialModalityRegressor
 
@@ -74,6 +77,8 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     steps = [(name, selector(), modalities[name]) for name in order]
     grid = _sparsity_grid(modalities)
     head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
+    # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
+    penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
     linear = LogisticRegression(max_iter=2000) if task == "classification" else Ridge()
     return {
         "text_first": (meta(steps), grid),
@@ -81,8 +86,8 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
         "joint": (meta(steps, strategy="joint"), grid),
         "independent": (meta(steps, strategy="independent"), grid),
         "erm": (InvariantMaskSelector(invariance=None, **head), None),
-        "erm_irm": (InvariantMaskSelector(invariance="irm", **head), None),
-        "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), None),
+        "erm_irm": (InvariantMaskSelector(invariance="irm", **head), penalty_grid),
+        "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), penalty_grid),
         "linear": (make_pipeline(StandardScaler(), linear), None),
     }
 
