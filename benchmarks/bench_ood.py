@@ -58,7 +58,7 @@ def _lodo(results, method, metric):
 
 def _save(stem, runs, title):
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=2) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(runs, indent=2, default=str) + "\n")
     text = f"# {title}\n\n" + "\n".join(
         f"## {name}\n\n{results_to_markdown(r)}\nTook {r['seconds']:.0f} s.\n"
         for name, r in runs.items()
