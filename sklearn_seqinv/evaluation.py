@@ -200,7 +200,14 @@ def evaluate_domain_generalization(
             estimator, grid = catalog[name]
             fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state)
             if params:
-                chosen.append({"protocol": protocol, "method": name, "sources": sources, **params})
+                chosen.append(
+                    {
+                        "protocol": protocol,
+                        "method": name,
+                        "sources": [str(d) for d in sources],
+                        **params,
+                    }
+                )
             for target in targets:
                 rows = domain == target
                 scores = _scores(task, y[rows], fitted.predict(X[rows]))
