@@ -1,0 +1,62 @@
+"""The DG protocol runner behind the main job."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sklearn_seqinv.datasets import make_multimodal_domains
+from sklearn_seqinv.evaluation import evaluate_domain_generalization, results_to_markdown
+
+
+@pytest.fixture(scope="module")
+def results():
+    data = make_multimodal_domains(n_samples=150, random_state=0)
+    return evaluate_domain_generalization(
+        data.X,
+        data.y,
+        data.sample_domain,
+        data.modalities,
+        methods=["text_first", "erm_vrex", "linear"],
+        max_epochs=2,
+        verbose=0,
+    )
+
+
+def test_every_target_domain_is_scored_for_every_method(results):
+    lodo = [r for r in results["records"] if r["protocol"] == "leave_one_domain_out"]
+    single = [r for r in results["records"] if r["protocol"] == "single_source"]
+    assert len(lodo) == 3 * 3  # 3 held-out domains x 3 methods
+    assert len(single) == 3 * 2 * 3  # 3 sources x 2 targets x 3 methods
+    assert all(r["target"] not in r["sources"] for r in results["records"])
+
+
+def test_model_selection_is_recorded_and_results_are_plain_json(results):
+    assert {c["method"] for c in results["chosen"]} == {"text_first", "erm_vrex"}
+    assert json.loads(json.dumps(results))["task"] == "classification"
+
+
+def test_summary_worst_is_the_minimum_over_targets(results):
+    row = next(
+        r
+        for r in results["summary"]
+        if r["protocol"] == "leave_one_domain_out" and r["method"] == "linear"
+    )
+    accs = [
+        r["accuracy"]
+        for r in results["records"]
+        if r["protocol"] == "leave_one_domain_out" and r["method"] == "linear"
+    ]
+    assert row["accuracy_worst"] == min(accs)
+    assert row["accuracy_mean"] == pytest.approx(np.mean(accs))
+    assert "| leave_one_domain_out | linear |" in results_to_markdown(results)
+
+
+def test_unknown_method_and_single_domain_are_refused():
+    data = make_multimodal_domains(n_samples=60, random_state=0)
+    with pytest.raises(ValueError, match="Unknown methods"):
+        evaluate_domain_generalization(
+            data.X, data.y, data.sample_domain, data.modalities, methods=["magic"]
+        )
+    with pytest.raises(ValueError, match="at least 2 domains"):
+        evaluate_domain_generalization(data.X, data.y, np.zeros(60), data.modalities)
