@@ -67,6 +67,25 @@ def _save(stem, runs, title):
     print(text)
 
 
+def aggregate(runs, metrics=("has0_acc2", "mae", "corr")):
+    """Markdown table of the mean over runs (seeds) of each method's mean / worst scores."""
+    rows = {}
+    for run in runs.values():
+        for entry in run["summary"]:
+            rows.setdefault((entry["protocol"], entry["method"]), []).append(entry)
+    names = [f"{m} {k}" for m in metrics for k in ("mean", "worst")]
+    lines = [
+        "| protocol | method | " + " | ".join(names) + " |",
+        "|---|---|" + "---:|" * len(names),
+    ]
+    for (protocol, method), entries in rows.items():
+        cells = [
+            np.mean([e[f"{m}_{k}"] for e in entries]) for m in metrics for k in ("mean", "worst")
+        ]
+        lines.append(f"| {protocol} | {method} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    return f"Mean over {len(runs)} seeds.\n\n" + "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-samples", type=int, default=1600)
@@ -95,6 +114,9 @@ def main(argv=None):
         )
     suffix = "_quick" if args.quick else ""
     _save(f"ood_generated{suffix}", generated, "Generated data, MOSI widths")
+    (RESULTS / f"ood_generated_summary{suffix}.md").write_text(
+        "# Generated data, MOSI widths: summary\n\n" + aggregate(generated)
+    )
 
     if REVIEWS.is_dir() and not args.quick:
         reviews = load_reviews(REVIEWS)
