@@ -174,9 +174,10 @@ class GatedNet(NeuralNet):
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         if self._batch_terms:
-            means = torch.stack(self._batch_terms).mean(dim=0).tolist()
-            for name, value in zip(_TERMS, means):
-                self.history.record(name, value)
+            for name, values in zip(_TERMS, zip(*self._batch_terms)):
+                present = [v for v in values if v is not None]
+                mean = torch.stack(present).mean().item() if present else 0.0
+                self.history.record(name, mean)
         self.history.record("invariance_weight", self._epoch_invariance_weight)
         gate = self.module_.gate
         if gate is not None:
@@ -196,7 +197,7 @@ class GatedNet(NeuralNet):
         total = terms[0]
         inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
         if self.invariance == "vrex":
-            terms[1] = vrex_penalty(risks, present)
+            terms[1] = vrex_penalty(risks, present, mean=terms[0])
         elif self.invariance == "irm":
             terms[1] = irm_penalty(outputs, target, domain, self.n_domains, self.per_sample_loss)
         if terms[1] is not None and inv_weight > 0:
@@ -210,8 +211,6 @@ class GatedNet(NeuralNet):
             terms[3] = redundancy_penalty(gated, X[:, :n_guidance])
             total = total + self.redundancy * terms[3]
         if training:
-            zero = total.new_zeros(())
-            self._batch_terms.append(
-                torch.stack([zero if t is None else t for t in terms]).detach()
-            )
+            # Detached scalars, reduced once per epoch: no per-batch synchronisation.
+            self._batch_terms.append([None if t is None else t.detach() for t in terms])
         return total

@@ -46,6 +46,17 @@ def _resolve_task(task, y):
     )
 
 
+def _as_tensor(guidance, X, device):
+    """``[guidance, X]`` as one float32 tensor, copying X only when it must."""
+    if guidance.shape[1]:
+        inputs = np.hstack([guidance, X]).astype(np.float32, copy=False)
+    else:
+        inputs = np.asarray(X, dtype=np.float32)
+    if not (inputs.flags.writeable and inputs.flags.c_contiguous):
+        inputs = np.ascontiguousarray(inputs).copy()
+    return torch.from_numpy(inputs).to(device)
+
+
 def _could_classify(estimator):
     if hasattr(estimator, "task_"):
         return estimator.task_ == "classification"
@@ -272,9 +283,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         if feature_sparsity is None:
             feature_sparsity = np.full(X.shape[1], self.sparsity / X.shape[1])
-        inputs = np.hstack([guide.astype(np.float32), X.astype(np.float32)])
         dataset = ArrayDataset(
-            torch.from_numpy(inputs).to(device),
+            _as_tensor(guide, X, device),
             target.to(device),
             torch.from_numpy(domain).to(device),
         )
@@ -382,9 +392,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X = check_float32_range(validate_data(self, X, dtype=[np.float32, np.float64], reset=False))
         guide = check_guidance(guidance, X.shape[0], n_expected=self.n_guidance_features_)
-        inputs = np.hstack([guide.astype(np.float32), X.astype(np.float32)])
-        device = self.net_.device
-        outputs, _ = self.net_.forward(ArrayDataset(torch.from_numpy(inputs).to(device)))
+        outputs, _ = self.net_.forward(ArrayDataset(_as_tensor(guide, X, self.net_.device)))
         return outputs
 
     def predict(self, X, guidance=None):

@@ -54,7 +54,7 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def check_float32_range(X, name="X"):
     """Training runs in float32: refuse values that would overflow to infinity there."""
-    if X.size and np.abs(X).max() > _FLOAT32_MAX:
+    if X.size and max(-X.min(), X.max()) > _FLOAT32_MAX:
         raise ValueError(
             f"{name} has values beyond the float32 range (|value| > {_FLOAT32_MAX:.3g}); "
             "rescale it (e.g. StandardScaler) before fitting."

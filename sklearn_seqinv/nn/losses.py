@@ -65,10 +65,11 @@ def mean_risk(risks, present):
     return (risks * weights).sum() / weights.sum()
 
 
-def vrex_penalty(risks, present=None):
+def vrex_penalty(risks, present=None, mean=None):
     """V-REx penalty (Krueger et al., 2021): variance of the risks of the present domains.
 
-    Zero when fewer than two domains are present.
+    Zero when fewer than two domains are present. ``mean`` may pass the already computed
+    :func:`mean_risk` of the same risks.
 
     Examples
     --------
@@ -81,7 +82,8 @@ def vrex_penalty(risks, present=None):
     if present is None:
         present = torch.ones_like(risks, dtype=torch.bool)
     weights = present.to(risks.dtype)
-    centred = (risks - mean_risk(risks, present)) * weights
+    mean = mean_risk(risks, present) if mean is None else mean
+    centred = (risks - mean) * weights
     return (centred**2).sum() / weights.sum()
 
 
