@@ -94,3 +94,27 @@ def test_demo_prints_selection_and_held_out_accuracy(capsys):
     assert main(["demo", "--n-samples", "240"]) == 0
     out = capsys.readouterr().out
     assert "Selected text features" in out and "Held-out domain accuracy" in out
+
+
+def test_benchmark_runs_seeds_and_summarizes(tmp_path, capsys):
+    out = tmp_path / "bench"
+    args = [
+        "benchmark",
+        "--seeds",
+        "2",
+        "--n-samples",
+        "200",
+        "--max-epochs",
+        "2",
+        "--methods",
+        "linear",
+        "--protocols",
+        "leave_one_domain_out",
+        "-q",
+        "--output",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert (out / "seed0" / "results.json").is_file() and (out / "seed1" / "results.json").is_file()
+    table = (out / "benchmark.md").read_text()
+    assert "| leave_one_domain_out | linear |" in table
