@@ -236,12 +236,24 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             )
         return None
 
+    def _per_modality(self, values):
+        """Split one array over the joint gate vector into one array per modality."""
+        sizes = np.cumsum([len(cols) for _, _, cols in self.modalities_])[:-1]
+        return np.split(values, sizes)
+
     def _supports(self):
         if self.strategy_ == "joint":
-            mask = self.joint_selector_.get_support()
-            sizes = np.cumsum([len(cols) for _, _, cols in self.modalities_])[:-1]
-            return np.split(mask, sizes)
+            return self._per_modality(self.joint_selector_.get_support())
         return [est.get_support() for _, est, _ in self.modalities_]
+
+    def _gates_by_modality(self):
+        """``{modality: (gates, support)}`` of the fitted selection."""
+        if self.strategy_ == "joint":
+            gates = self._per_modality(self.joint_selector_.gates_)
+        else:
+            gates = [est.gates_ for _, est, _ in self.modalities_]
+        names = [name for name, _, _ in self.modalities_]
+        return dict(zip(names, zip(gates, self._supports())))
 
     def _selected(self, X, n_modalities=None):
         pairs = list(zip(self.modalities_, self._supports()))[:n_modalities]

@@ -27,6 +27,7 @@ from .datasets import (
     simulate_video,
 )
 from .evaluation import METHODS, evaluate_domain_generalization, results_to_markdown
+from .plotting import DomainScoresDisplay, GateDisplay
 
 # The embedded default: MOSI widths (text 768, video 20, audio 5), four domains, scores in
 # [-3, 3]; text carries most of the invariant signal, video most of the spurious one.
@@ -140,10 +141,6 @@ def _write(folder, results, data, args):
         f"Took {results['seconds']:.0f} s.\n"
     )
     written = ["results.json", "results.md"]
-    try:
-        from .plotting import DomainScoresDisplay, GateDisplay
-    except ImportError:
-        return written
     try:
         import matplotlib.pyplot as plt
     except ImportError:

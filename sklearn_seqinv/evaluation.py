@@ -118,19 +118,9 @@ def _scores(task, y_true, y_pred):
 
 def _gates(estimator):
     """Gate values and selection of each modality of a fitted meta-estimator, else None."""
-    meta = getattr(estimator, "modalities_", None)
-    if meta is None:
+    if not hasattr(estimator, "modalities_"):
         return None
-    joint = getattr(estimator, "joint_selector_", None)
-    out, start = {}, 0
-    for name, fitted, cols in meta:
-        if joint is not None:
-            part = slice(start, start + len(cols))
-            out[name] = (joint.gates_[part], joint.get_support()[part])
-            start += len(cols)
-        else:
-            out[name] = (fitted.gates_, fitted.get_support())
-    return out
+    return estimator._gates_by_modality()
 
 
 def evaluate_domain_generalization(

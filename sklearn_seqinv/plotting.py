@@ -112,15 +112,8 @@ class GateDisplay:
     def from_estimator(cls, estimator):
         """From a fitted sequential meta-estimator or an InvariantMaskSelector."""
         if hasattr(estimator, "modalities_"):
-            joint = getattr(estimator, "joint_selector_", None)
-            gates, selected, start = {}, {}, 0
-            for name, fitted, cols in estimator.modalities_:
-                source = joint or fitted
-                part = slice(start, start + len(cols)) if joint is not None else slice(None)
-                gates[name] = source.gates_[part]
-                selected[name] = source.get_support()[part]
-                start += len(cols)
-            return cls(gates, selected)
+            found = estimator._gates_by_modality()
+            return cls({m: g for m, (g, _) in found.items()}, {m: s for m, (_, s) in found.items()})
         return cls(
             {"X": estimator.gates_}, {"X": estimator.get_support()}, threshold=estimator.threshold
         )
