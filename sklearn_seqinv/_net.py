@@ -19,6 +19,7 @@ from .nn.losses import (
     irm_penalty,
     mean_risk,
     redundancy_penalty,
+    risk_sampling_variance,
     sparsity_penalty,
     vrex_penalty,
 )
@@ -48,8 +49,13 @@ class BatchIterator:
     In training, rows are shuffled with the torch global generator (the estimator seeds it
     inside ``torch.random.fork_rng``, so the caller's state is untouched). With ``balance``,
     each batch draws the same number of rows from every domain, cycling through reshuffled
-    copies of the smaller domains, as DomainBed does.
+    copies of the smaller domains, as DomainBed does. Every domain then gives a batch at least
+    ``MIN_DOMAIN_ROWS`` rows (batches grow with the number of domains, and an epoch has fewer
+    of them), so each per-domain risk of the invariance penalty is estimated from enough rows
+    to carry more signal than sampling noise.
     """
+
+    MIN_DOMAIN_ROWS = 32
 
     def __init__(self, dataset, batch_size, training=False, balance=False):
         self.dataset = dataset
@@ -57,7 +63,14 @@ class BatchIterator:
         self.training = training
         self.balance = balance
 
+    def _quota(self):
+        n_domains = len(torch.unique(self.dataset.domain))
+        return n_domains, max(self.MIN_DOMAIN_ROWS, self.batch_size // n_domains)
+
     def __len__(self):
+        if self.training and self.balance:
+            n_domains, quota = self._quota()
+            return max(1, math.ceil(len(self.dataset) / (n_domains * quota)))
         return math.ceil(len(self.dataset) / self.batch_size)
 
     def _order(self):
@@ -72,7 +85,7 @@ class BatchIterator:
         domain = self.dataset.domain.cpu()
         codes = torch.unique(domain)
         n_batches = len(self)
-        quota = max(1, self.batch_size // len(codes))
+        _, quota = self._quota()
         per_domain = []
         for code in codes:
             members = torch.nonzero(domain == code).flatten()
@@ -121,6 +134,10 @@ class GatedNet(NeuralNet):
         Number of domain codes in the training data.
     balance_domains : bool, default=True
         Draw domain-balanced training batches when there are several domains.
+    loss_scale : float, default=1.0
+        Divides the per-sample task loss, so that a regression loss is in units of a negative
+        log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
+        cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
     """
 
     def __init__(
@@ -134,9 +151,11 @@ class GatedNet(NeuralNet):
         redundancy=0.0,
         n_domains=1,
         balance_domains=True,
+        loss_scale=1.0,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
+        self.loss_scale = loss_scale
         self.sparsity_weights = sparsity_weights
         self.invariance = invariance
         self.invariance_weight = invariance_weight
@@ -185,7 +204,7 @@ class GatedNet(NeuralNet):
 
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""
-        losses = self.criterion_(outputs, target)
+        losses = self.criterion_(outputs, target) / self.loss_scale
         return losses.mean(dim=1) if losses.dim() > 1 else losses
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
@@ -197,7 +216,8 @@ class GatedNet(NeuralNet):
         total = terms[0]
         inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
         if self.invariance == "vrex":
-            terms[1] = vrex_penalty(risks, present, mean=terms[0])
+            noise = risk_sampling_variance(losses, domain, self.n_domains)
+            terms[1] = vrex_penalty(risks, present, mean=terms[0], sampling_variance=noise)
         elif self.invariance == "irm":
             terms[1] = irm_penalty(outputs, target, domain, self.n_domains, self.per_sample_loss)
         if terms[1] is not None and inv_weight > 0:

@@ -14,6 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from ._heterogeneity import invariant_ties
 from ._net import ArrayDataset, GatedNet
 from ._validation import (
     atomic_fit,
@@ -24,7 +25,8 @@ from ._validation import (
     draw_seed,
     seeded_torch,
 )
-from .nn.heads import GatedHead
+from .nn.heads import GatedHead, make_head
+from .nn.refit import fit_head, select_alpha
 
 __all__ = ["InvariantMaskSelector"]
 
@@ -46,15 +48,19 @@ def _resolve_task(task, y):
     )
 
 
-def _as_tensor(guidance, X, device):
-    """``[guidance, X]`` as one float32 tensor, copying X only when it must."""
+def _as_tensor(guidance, X, device, dtype=np.float32):
+    """``[guidance, X]`` as one tensor (float32 by default), copying X only when it must."""
     if guidance.shape[1]:
-        inputs = np.hstack([guidance, X]).astype(np.float32, copy=False)
+        inputs = np.hstack([guidance, X]).astype(dtype, copy=False)
     else:
-        inputs = np.asarray(X, dtype=np.float32)
+        inputs = np.asarray(X, dtype=dtype)
     if not (inputs.flags.writeable and inputs.flags.c_contiguous):
         inputs = np.ascontiguousarray(inputs).copy()
     return torch.from_numpy(inputs).to(device)
+
+
+def _module_dtype(module):
+    return next(module.parameters()).dtype
 
 
 def _could_classify(estimator):
@@ -171,6 +177,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "sparsity": [Interval(Real, 0, None, closed="left")],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "refit": ["boolean"],
+        "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
+        "validate_selection": ["boolean"],
         "invariance": [StrOptions({"vrex", "irm"}), None],
         "invariance_weight": [Interval(Real, 0, None, closed="left")],
         "invariance_warmup": [Interval(Integral, 0, None, closed="left")],
@@ -186,7 +196,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), None],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), callable],
         "device": [str],
         "callbacks": [list, None],
@@ -196,8 +206,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     def __init__(
         self,
-        sparsity=0.5,
+        sparsity=4.0,
         *,
+        alpha="auto",
+        refit=True,
+        heterogeneity_level="auto",
+        validate_selection=True,
         invariance="vrex",
         invariance_weight=100.0,
         invariance_warmup=10,
@@ -213,7 +227,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         max_epochs=100,
         batch_size=128,
         lr=0.03,
-        weight_decay=0.0,
+        weight_decay=None,
         optimizer="adam",
         device="cpu",
         callbacks=None,
@@ -221,6 +235,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         random_state=None,
     ):
         self.sparsity = sparsity
+        self.alpha = alpha
+        self.refit = refit
+        self.heterogeneity_level = heterogeneity_level
+        self.validate_selection = validate_selection
         self.invariance = invariance
         self.invariance_weight = invariance_weight
         self.invariance_warmup = invariance_warmup
@@ -268,8 +286,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         return self._fit(X, y, sample_domain=sample_domain, guidance=guidance)
 
     def _fit(self, X, y, *, sample_domain=None, guidance=None, feature_sparsity=None):
-        # ``feature_sparsity`` (one weight per column) lets a joint fit over several
-        # modalities normalize each modality's sparsity term by its own width.
+        # ``feature_sparsity`` (one multiplier per column) lets a joint fit over several
+        # modalities give each modality's columns its own sparsity weight.
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
@@ -280,30 +298,168 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.task_ = _resolve_task(self.task, y)
         target, n_outputs = self._encode_target(y)
         device = check_device(self.device)
-
         if feature_sparsity is None:
-            feature_sparsity = np.full(X.shape[1], self.sparsity / X.shape[1])
+            feature_sparsity = np.full(X.shape[1], float(self.sparsity))
         dataset = ArrayDataset(
             _as_tensor(guide, X, device),
             target.to(device),
             torch.from_numpy(domain).to(device),
         )
-        self.net_ = self._make_net(X.shape[1], n_outputs, device, feature_sparsity)
-        with seeded_torch(draw_seed(self.random_state), device):
-            self.net_.fit(dataset, None)
-        self.history_ = self.net_.history
-        with torch.no_grad():
-            self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
-        if not (self.gates_ > self.threshold).any():
+        seed = draw_seed(self.random_state)
+        with seeded_torch(seed, device):
+            if self.gate is None and self.refit:
+                # Nothing to select: the full-batch refit below is the whole fit.
+                self.net_ = self._make_net(X.shape[1], n_outputs, device, None, 0.0)
+                self.net_.initialize()
+            else:
+                self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
+            self.history_ = self.net_.history
+            with torch.no_grad():
+                self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
+            self.support_ = self._invariant(X, y, domain, guide, self._support_from_gates())
+            if self.refit:
+                self._refit_head(X, y, domain, guide, dataset, seed)
+        # Inference in float64: predictions of a row do not depend on the batch it is in.
+        self.net_.module_.double()
+        return self
+
+    def _fit_gates(self, dataset, n_outputs, device, feature_sparsity, seed):
+        """Pre-fit an ungated head on every column, then train gates and head from there.
+
+        The pre-fit (full-batch L-BFGS, L2 weight chosen on held-out training domains) gives
+        the gate phase a head that already knows what predicts ``y`` and an L2 weight that
+        stops it from fitting noise through the columns the gates should close; its residual
+        sets the loss scale of the sparsity term for regression.
+        """
+        n_features = dataset.X.shape[1] - self.n_guidance_features_
+        head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
+        loss_fn = self._per_sample_loss()
+        args = (dataset.X, dataset.y, dataset.domain, len(self.domains_), loss_fn)
+        alpha, held_out = self.alpha, None
+        if alpha == "auto":
+            alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
+            held_out = float(path_losses.min())
+        fit_head(head, *args, alpha=float(alpha))
+        # A column is worth a gate when it lowers the mean negative log-likelihood by more
+        # than BIC's log(n) / (2n), whatever the width. The gate phase measures squared and
+        # absolute errors in likelihood units, scaled by the pre-fit's held-out residual (Gaussian
+        # NLL = MSE / (2 s^2), Laplace NLL = MAE / b), so the same invariance weight and
+        # sparsity unit serve classification and regression.
+        n = dataset.X.shape[0]
+        unit = np.log(n) / (2.0 * n)
+        scale = 1.0
+        if self.task_ == "regression":
+            residual = held_out
+            if residual is None:  # no held-out estimate: the training residual
+                with torch.no_grad():
+                    residual = float(loss_fn(head(dataset.X), dataset.y).mean())
+            scale = 2.0 * residual if self.regression_loss == "squared_error" else residual
+            scale = max(scale, 1e-12)
+        decay = float(alpha) if self.weight_decay is None else self.weight_decay
+        weights = np.broadcast_to(np.asarray(feature_sparsity, dtype=float), (n_features,))
+        self.net_ = self._make_net(n_features, n_outputs, device, weights * unit, decay, scale)
+        self.net_.initialize()
+        self.net_.module_.head.load_state_dict(head.state_dict())
+        self.net_.partial_fit(dataset, None)
+
+    def _per_sample_loss(self):
+        if self.task_ == "classification":
+            criterion = torch.nn.CrossEntropyLoss(reduction="none")
+            return criterion
+        criterion = _REGRESSION_LOSSES[self.regression_loss](reduction="none")
+
+        def per_sample(outputs, target):
+            return criterion(outputs, target).mean(dim=1)
+
+        return per_sample
+
+    def _invariant(self, X, y, domain, guide, candidates):
+        """The candidates whose coefficient passes the per-domain heterogeneity test."""
+        level = self.heterogeneity_level
+        if level == "auto":
+            level = 0.05 if self.n_guidance_features_ else None
+        if level is None or self.gate is None or len(self.domains_) < 2:
+            return candidates
+        kept, self.heterogeneity_pvalues_ = invariant_ties(
+            X,
+            y,
+            domain,
+            candidates,
+            guidance=guide,
+            level=level,
+            classification=self.task_ == "classification",
+        )
+        return kept
+
+    def _refit_head(self, X, y, domain, guide, dataset, seed):
+        """Refit the head on the kept columns by full-batch L-BFGS with a tuned L2 weight.
+
+        With ``validate_selection``, the kept columns compete on held-out training domains
+        with every column that passes the heterogeneity test: selection must earn its place.
+        """
+        module = self.net_.module_
+        # Without gates the head is the only place the invariance penalty can act.
+        invariance = self.invariance if self.gate is None else None
+        fit_args = dict(
+            n_domains=len(self.domains_),
+            loss_fn=self._per_sample_loss(),
+            invariance=invariance,
+            invariance_weight=self.invariance_weight,
+        )
+
+        def inputs_for(support):
+            inputs = dataset.X.clone()
+            inputs[:, self.n_guidance_features_ :] *= torch.as_tensor(
+                support, dtype=inputs.dtype, device=inputs.device
+            )
+            return inputs, dataset.y, dataset.domain
+
+        candidates = [self.support_]
+        if self.validate_selection and self.alpha == "auto" and not self.support_.all():
+            everything = self._invariant(X, y, domain, guide, np.ones_like(self.support_))
+            if everything.sum() > self.support_.sum():
+                candidates.append(everything)
+        tuned = []
+        for support in candidates:
+            if self.alpha == "auto":
+                tuned.append(select_alpha(module.head, *inputs_for(support), seed=seed, **fit_args))
+            else:
+                tuned.append((float(self.alpha), None, None))
+        choice = 0
+        if len(tuned) == 2:
+            # Keep the sparse selection unless all columns do better by more than 1 SE.
+            diff = tuned[0][2] - tuned[1][2]
+            if diff.mean() > diff.std(ddof=1) / np.sqrt(len(diff)):
+                choice = 1
+        self.selection_kept_ = choice == 0
+        self.support_ = candidates[choice]
+        self.alpha_ = tuned[choice][0]
+        module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
+        fit_head(module.head, *inputs_for(self.support_), alpha=self.alpha_, **fit_args)
+
+    def _support_from_gates(self):
+        gates = self.gates_
+        if self.max_features is not None and self.max_features > len(gates):
+            raise ValueError(
+                f"max_features={self.max_features} is larger than the {len(gates)} input columns."
+            )
+        mask = gates > self.threshold
+        scores = self._gate_scores()
+        if self.max_features is not None and mask.sum() > self.max_features:
+            ranked = np.flatnonzero(mask)[np.argsort(-scores[mask], kind="stable")]
+            mask = np.zeros_like(mask)
+            mask[ranked[: self.max_features]] = True
+        if not mask.any():
             warnings.warn(
                 f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
                 "keeping the strongest feature. Lower `sparsity` to select more.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        return self
+            mask[np.argmax(scores)] = True
+        return mask
 
-    def _make_net(self, n_features, n_outputs, device, feature_sparsity):
+    def _make_net(self, n_features, n_outputs, device, feature_sparsity, head_decay, scale=1.0):
         """The skorch net for this estimator's parameters and the fitted shapes."""
         if self.task_ == "classification":
             criterion = torch.nn.CrossEntropyLoss
@@ -321,27 +477,33 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             criterion__reduction="none",
             optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer),
             lr=self.lr,
-            **self._param_groups(),
+            **self._param_groups(head_decay),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
             train_split=None,
             callbacks=list(self.callbacks or []),
             device=device,
             verbose=self.verbose,
-            sparsity_weights=torch.as_tensor(feature_sparsity, dtype=torch.float32).to(device),
+            sparsity_weights=(
+                None
+                if feature_sparsity is None
+                else torch.as_tensor(feature_sparsity, dtype=torch.float32).to(device)
+            ),
             invariance=self.invariance,
             invariance_weight=self.invariance_weight,
             invariance_warmup=self.invariance_warmup,
             redundancy=self.redundancy,
             n_domains=len(self.domains_),
             balance_domains=self.balance_domains,
+            loss_scale=scale,
         )
 
-    def _param_groups(self):
+    @staticmethod
+    def _param_groups(head_decay):
         # A separate group only when needed: every extra group costs an optimizer pass per step.
-        if self.weight_decay == 0:
+        if not head_decay:
             return {}
-        return {"optimizer__param_groups": [("head.*", {"weight_decay": self.weight_decay})]}
+        return {"optimizer__param_groups": [("head.*", {"weight_decay": head_decay})]}
 
     def _encode_target(self, y):
         if self.task_ == "classification":
@@ -364,21 +526,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         return torch.from_numpy(y2d.copy()), y2d.shape[1]
 
     def _get_support_mask(self):
-        check_is_fitted(self, "gates_")
-        gates = self.gates_
-        if self.max_features is not None and self.max_features > len(gates):
-            raise ValueError(
-                f"max_features={self.max_features} is larger than the {len(gates)} input columns."
-            )
-        mask = gates > self.threshold
-        scores = self._gate_scores()
-        if self.max_features is not None and mask.sum() > self.max_features:
-            ranked = np.flatnonzero(mask)[np.argsort(-scores[mask], kind="stable")]
-            mask = np.zeros_like(mask)
-            mask[ranked[: self.max_features]] = True
-        if not mask.any():
-            mask[np.argmax(scores)] = True
-        return mask
+        check_is_fitted(self, "support_")
+        return self.support_
 
     def _gate_scores(self):
         # Unclamped gate parameters break ties among gates clamped at 1.
@@ -392,7 +541,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         check_is_fitted(self, "net_")
         X = check_float32_range(validate_data(self, X, dtype=[np.float32, np.float64], reset=False))
         guide = check_guidance(guidance, X.shape[0], n_expected=self.n_guidance_features_)
-        outputs, _ = self.net_.forward(ArrayDataset(_as_tensor(guide, X, self.net_.device)))
+        dtype = np.float64 if _module_dtype(self.net_.module_) == torch.float64 else np.float32
+        inputs = _as_tensor(guide, X, self.net_.device, dtype=dtype)
+        outputs, _ = self.net_.forward(ArrayDataset(inputs))
         return outputs
 
     def predict(self, X, guidance=None):

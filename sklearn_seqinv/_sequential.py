@@ -205,7 +205,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         cols = np.concatenate(groups)
         weights = np.concatenate(
             [
-                np.full(len(g), sel.sparsity / len(g))
+                np.full(len(g), float(sel.sparsity))
                 for (_, sel, _), g in zip(self.modalities, groups)
             ]
         )

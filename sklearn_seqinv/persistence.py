@@ -68,6 +68,12 @@ def _selector_node(est):
         "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
         "n_outputs": int(module.head_outputs),
         "gates_": _array(est.gates_),
+        "support_": _array(est.support_),
+        "alpha_": _plain("alpha_", getattr(est, "alpha_", None)),
+        "selection_kept_": getattr(est, "selection_kept_", None),
+        "heterogeneity_pvalues_": (
+            _array(est.heterogeneity_pvalues_) if hasattr(est, "heterogeneity_pvalues_") else None
+        ),
         "domains_": _array(est.domains_),
         "n_features_in_": int(est.n_features_in_),
         "n_guidance_features_": int(est.n_guidance_features_),
@@ -88,6 +94,12 @@ def _load_selector(node):
     if fitted is None:
         return est
     est.gates_ = _unarray(fitted["gates_"]).astype(np.float64)
+    est.support_ = _unarray(fitted["support_"]).astype(bool)
+    for name in ("alpha_", "selection_kept_"):
+        if fitted[name] is not None:
+            setattr(est, name, fitted[name])
+    if fitted["heterogeneity_pvalues_"] is not None:
+        est.heterogeneity_pvalues_ = _unarray(fitted["heterogeneity_pvalues_"])
     est.domains_ = _unarray(fitted["domains_"])
     est.n_features_in_ = fitted["n_features_in_"]
     est.n_guidance_features_ = fitted["n_guidance_features_"]
@@ -100,9 +112,9 @@ def _load_selector(node):
         est.feature_names_in_ = _unarray(fitted["feature_names_in_"])
     device = torch.device("cpu")
     est.device = "cpu"
-    sparsity = np.full(est.n_features_in_, est.sparsity / est.n_features_in_)
-    est.net_ = est._make_net(est.n_features_in_, fitted["n_outputs"], device, sparsity)
+    est.net_ = est._make_net(est.n_features_in_, fitted["n_outputs"], device, None, 0.0)
     est.net_.initialize()
+    est.net_.module_.to(next(iter(fitted["state_dict"].values())).dtype)
     est.net_.module_.load_state_dict(fitted["state_dict"])
     for row in json.loads(fitted["history"]):
         est.net_.history.append(row)

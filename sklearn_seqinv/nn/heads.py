@@ -63,10 +63,23 @@ class GatedHead(nn.Module):
         self.n_guidance = n_guidance
         self.gate = make_gate(gate, n_features, gate_noise)
         self.head = make_head(n_guidance + n_features, n_outputs, hidden_units)
+        # Once the selection is fixed (``fix_support``), inference multiplies by the 0/1
+        # support instead of the gate values, so a head refitted on the kept columns applies.
+        self.register_buffer("support", torch.ones(n_features))
+        self.register_buffer("support_fixed", torch.tensor(False))
+
+    def fix_support(self, support):
+        """Predict from the columns in ``support`` (0/1 per gated feature) at inference."""
+        self.support.copy_(torch.as_tensor(support, dtype=self.support.dtype))
+        self.support_fixed.fill_(True)
+        return self
 
     def forward(self, X):
         x = X[:, self.n_guidance :]
-        gated = x if self.gate is None else self.gate(x)
+        if not self.training and bool(self.support_fixed):
+            gated = x * self.support
+        else:
+            gated = x if self.gate is None else self.gate(x)
         inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
         return self.head(inputs), gated
 

@@ -12,6 +12,7 @@ __all__ = [
     "irm_penalty",
     "mean_risk",
     "redundancy_penalty",
+    "risk_sampling_variance",
     "sparsity_penalty",
     "vrex_penalty",
 ]
@@ -65,11 +66,35 @@ def mean_risk(risks, present):
     return (risks * weights).sum() / weights.sum()
 
 
-def vrex_penalty(risks, present=None, mean=None):
+def risk_sampling_variance(losses, domain, n_domains):
+    """Sampling variance of each domain's mean risk in the batch: ``s_e^2 / n_e``.
+
+    ``s_e^2`` is the unbiased variance of the per-sample losses of domain ``e``; domains
+    with fewer than two samples get 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> risk_sampling_variance(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 1]), 2)
+    tensor([1., 0.])
+    """
+    risks, _ = domain_risks(losses, domain, n_domains)
+    squares = torch.zeros(n_domains, dtype=losses.dtype, device=losses.device)
+    squares = squares.index_add(0, domain, (losses - risks[domain]) ** 2)
+    counts = torch.bincount(domain, minlength=n_domains).to(losses.dtype)
+    within = squares / (counts - 1).clamp(min=1)
+    return torch.where(counts > 1, within / counts.clamp(min=1), torch.zeros_like(within))
+
+
+def vrex_penalty(risks, present=None, mean=None, sampling_variance=None):
     """V-REx penalty (Krueger et al., 2021): variance of the risks of the present domains.
 
     Zero when fewer than two domains are present. ``mean`` may pass the already computed
-    :func:`mean_risk` of the same risks.
+    :func:`mean_risk` of the same risks. Given ``sampling_variance`` (from
+    :func:`risk_sampling_variance`), the part of the variance that batch sampling alone
+    produces, ``(K - 1) / K^2 * sum_e s_e^2 / n_e`` for ``K`` domains, is subtracted (as a
+    constant, with the result floored at 0), so small per-domain batches (many domains) no
+    longer reward closing gates merely to make the per-domain risks less noisy.
 
     Examples
     --------
@@ -84,7 +109,15 @@ def vrex_penalty(risks, present=None, mean=None):
     weights = present.to(risks.dtype)
     mean = mean_risk(risks, present) if mean is None else mean
     centred = (risks - mean) * weights
-    return (centred**2).sum() / weights.sum()
+    k = weights.sum()
+    penalty = (centred**2).sum() / k
+    if sampling_variance is not None:
+        # Detached and floored at 0: the correction only decides whether the spread of the
+        # risks exceeds what sampling explains; it gives no gradient, so the optimizer cannot
+        # lower the penalty by making per-sample losses more spread out.
+        noise = (k - 1) / k**2 * (sampling_variance.detach() * weights).sum()
+        penalty = torch.clamp(penalty - noise, min=0.0)
+    return penalty
 
 
 def irm_penalty(outputs, target, domain, n_domains, loss_fn):
