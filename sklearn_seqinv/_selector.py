@@ -335,11 +335,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
         loss_fn = self._per_sample_loss()
         args = (dataset.X, dataset.y, dataset.domain, len(self.domains_), loss_fn)
+        closed = self._closed_form()
         alpha, held_out = self.alpha, None
         if alpha == "auto":
-            alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
+            alpha, path_losses, _ = select_alpha(head, *args, closed_form=closed, seed=seed)
             held_out = float(path_losses.min())
-        fit_head(head, *args, alpha=float(alpha))
+        fit_head(head, *args, alpha=float(alpha), closed_form=closed)
         # A column is worth a gate when it lowers the mean negative log-likelihood by more
         # than BIC's log(n) / (2n), whatever the width. The gate phase measures squared and
         # absolute errors in likelihood units, scaled by the pre-fit's held-out residual (Gaussian
@@ -361,6 +362,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.net_.initialize()
         self.net_.module_.head.load_state_dict(head.state_dict())
         self.net_.partial_fit(dataset, None)
+
+    def _closed_form(self):
+        return self.task_ == "regression" and self.regression_loss == "squared_error"
 
     def _per_sample_loss(self):
         if self.task_ == "classification":
@@ -405,6 +409,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             loss_fn=self._per_sample_loss(),
             invariance=invariance,
             invariance_weight=self.invariance_weight,
+            closed_form=self._closed_form(),
         )
 
         def inputs_for(support):
@@ -419,17 +424,28 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             everything = self._invariant(X, y, domain, guide, np.ones_like(self.support_))
             if everything.sum() > self.support_.sum():
                 candidates.append(everything)
+        # Two candidates are compared out of domain (whole training domains held out): the
+        # sparse selection gives way only to what does better across domains.
+        by_domain = len(candidates) > 1
         tuned = []
         for support in candidates:
             if self.alpha == "auto":
-                tuned.append(select_alpha(module.head, *inputs_for(support), seed=seed, **fit_args))
+                tuned.append(
+                    select_alpha(
+                        module.head,
+                        *inputs_for(support),
+                        seed=seed,
+                        by_domain=by_domain,
+                        **fit_args,
+                    )
+                )
             else:
                 tuned.append((float(self.alpha), None, None))
         choice = 0
         if len(tuned) == 2:
-            # Keep the sparse selection unless all columns do better by more than 1 SE.
+            # Keep the sparse selection unless all columns do better by more than 2 SE.
             diff = tuned[0][2] - tuned[1][2]
-            if diff.mean() > diff.std(ddof=1) / np.sqrt(len(diff)):
+            if diff.mean() > 2.0 * diff.std(ddof=1) / np.sqrt(len(diff)):
                 choice = 1
         self.selection_kept_ = choice == 0
         self.support_ = candidates[choice]

@@ -2,18 +2,23 @@
 
 ``evaluate_domain_generalization`` runs leave-one-domain-out (multi-source DG) and
 single-source DG (train on one domain, test on each other) for the sequential method and its
-ablations and baselines. Model selection (the sparsity weights) uses held-out parts of the
-*training* domains only (DomainBed's training-domain validation), never the target.
+ablations and baselines. Model selection uses held-out parts of the *training* domains only
+(DomainBed's training-domain validation, :class:`~sklearn_seqinv.model_selection.
+TrainingDomainHoldout`), never the target. The selection methods' candidates always include
+"no selection" (ungated heads) and "no penalty" (plain sparse ERM), so a selected model falls
+back to ERM when the method cannot help (DomainBed's lesson: with honest model selection, ERM
+is hard to beat).
 """
 
 import time
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
@@ -22,7 +27,14 @@ from ._sequential import SequentialModalityClassifier, SequentialModalityRegress
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
 
-__all__ = ["METHODS", "evaluate_domain_generalization", "make_methods", "results_to_markdown"]
+__all__ = [
+    "LINEAR_C_GRID",
+    "METHODS",
+    "evaluate_domain_generalization",
+    "make_methods",
+    "results_to_markdown",
+    "selection_grid",
+]
 
 METHODS = (
     "text_first",
@@ -33,18 +45,40 @@ METHODS = (
     "erm_irm",
     "erm_vrex",
     "linear",
+    "linear_tuned",
+    "text_linear",
 )
 
+#: The regularization strengths ``C`` searched for the tuned linear baselines.
+LINEAR_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 11))
 
-def _sparsity_grid(modalities):
-    # The sparsity term is a mean over a modality's columns, so wide modalities with a few
-    # useful columns need a weight near width / 30 to close their noise gates, while dense
-    # embeddings (sentiment spread over many columns) need the default 0.5: the grid offers
-    # both, the same multiple for every modality.
-    base = {name: max(0.5, len(cols) / 30) for name, cols in modalities.items()}
-    grid = [{f"{name}__sparsity": [0.5] for name in modalities}]
-    for factor in (0.5, 2.0):
-        grid.append({f"{name}__sparsity": [b * factor] for name, b in base.items()})
+
+def selection_grid(modality_names, sparsities=(4.0,)):
+    """Parameter grid of a sequential meta-estimator with the ERM fallbacks built in.
+
+    Parameters
+    ----------
+    modality_names : list of str
+        The modalities (the meta-estimator's step names).
+    sparsities : tuple of float, default=(4.0,)
+        Sparsity weights to try (the same for every modality; the weight is width-free).
+
+    Returns
+    -------
+    grid : list of dict
+        For each sparsity the method as configured; then "no penalty" (``invariance=None``,
+        no heterogeneity test: sparse ERM) and "no selection" (``gate=None``: ungated heads).
+
+    Examples
+    --------
+    >>> [sorted(g) for g in selection_grid(["text"])]
+    [['text__sparsity'], ['text__heterogeneity_level', 'text__invariance'], ['text__gate']]
+    """
+    grid = [{f"{name}__sparsity": [float(s)] for name in modality_names} for s in sparsities]
+    no_penalty = {f"{name}__invariance": [None] for name in modality_names}
+    no_penalty.update({f"{name}__heterogeneity_level": [None] for name in modality_names})
+    grid.append(no_penalty)
+    grid.append({f"{name}__gate": [None] for name in modality_names})
     return grid
 
 
@@ -65,9 +99,11 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     Returns
     -------
     methods : dict of str to (estimator, param_grid or None)
-        The selection methods search the sparsity weights (a grid around width / 30 per
-        modality), ERM + IRM / V-REx their penalty weight; ERM and the linear model have
-        nothing to select.
+        The selection methods search :func:`selection_grid` (the method, "no penalty" and
+        "no selection"), ERM + IRM / V-REx their penalty weight, ``linear_tuned`` and
+        ``text_linear`` (the first modality's columns only) the ``C`` of a
+        ``LogisticRegression`` (``alpha`` of a ``Ridge``); ERM and ``linear`` (scikit-learn's
+        defaults) have nothing to select.
     """
     meta = SequentialModalityClassifier if task == "classification" else SequentialModalityRegressor
 
@@ -78,11 +114,23 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
 
     order = list(modalities)
     steps = [(name, selector(), modalities[name]) for name in order]
-    grid = _sparsity_grid(modalities)
+    grid = selection_grid(order)
     head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
     # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
     penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
-    linear = LogisticRegression(max_iter=2000) if task == "classification" else Ridge()
+    if task == "classification":
+        linear, linear_grid = LogisticRegression(max_iter=2000), {"model__C": LINEAR_C_GRID}
+    else:
+        linear, linear_grid = Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
+    tuned = Pipeline([("scale", StandardScaler()), ("model", linear)])
+    first = modalities[order[0]]
+    text_only = Pipeline(
+        [
+            ("columns", ColumnTransformer([("text", "passthrough", first)])),
+            ("scale", StandardScaler()),
+            ("model", clone(linear)),
+        ]
+    )
     return {
         "text_first": (meta(steps), grid),
         "video_first": (meta(steps[::-1]), grid),
@@ -91,7 +139,9 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
         "erm": (InvariantMaskSelector(invariance=None, **head), None),
         "erm_irm": (InvariantMaskSelector(invariance="irm", **head), penalty_grid),
         "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), penalty_grid),
-        "linear": (make_pipeline(StandardScaler(), linear), None),
+        "linear": (make_pipeline(StandardScaler(), clone(linear)), None),
+        "linear_tuned": (tuned, linear_grid),
+        "text_linear": (text_only, linear_grid),
     }
 
 

@@ -5,7 +5,7 @@ a poor way to estimate the final head, which trails a tuned linear model on dens
 the head is refitted on the kept columns by full-batch L-BFGS (a convex problem for a linear
 head) with an L2 weight ``alpha`` in mean-loss units: ``alpha = 1 / (C * n)`` for scikit-learn's
 ``LogisticRegression(C=...)``. ``select_alpha`` picks ``alpha`` on a path, strong to weak, by
-the validation loss on held-out training domains (leave-one-domain-out), never on a target.
+the validation loss on held-out rows of the training domains, never on a target.
 """
 
 import copy
@@ -15,10 +15,58 @@ import torch
 
 from .losses import domain_risks, irm_penalty, mean_risk, vrex_penalty
 
-__all__ = ["ALPHA_PATH", "fit_head", "select_alpha", "validation_folds"]
+__all__ = ["ALPHA_PATH", "fit_head", "ridge_path", "select_alpha", "validation_folds"]
 
 #: Candidate L2 weights, from strong to weak (mean-loss units, standardized inputs).
-ALPHA_PATH = tuple(float(a) for a in np.logspace(0, -5, 11))
+ALPHA_PATH = tuple(float(a) for a in np.logspace(1, -4, 6))
+
+# Above this many rows and columns (both), the SVD of the closed-form ridge costs more than
+# a few L-BFGS runs.
+_MAX_SVD_SIZE = 3000
+
+
+def _domain_weights(domain, n_domains, dtype):
+    """Row weights that make a weighted mean equal the mean of the per-domain means."""
+    counts = torch.bincount(domain, minlength=n_domains).to(dtype)
+    return 1.0 / (counts[domain] * (counts > 0).sum())
+
+
+def _uses_ridge(head, closed_form, invariance, inputs):
+    return (
+        closed_form
+        and invariance is None
+        and isinstance(head, torch.nn.Linear)
+        and min(inputs.shape) <= _MAX_SVD_SIZE
+    )
+
+
+def ridge_path(inputs, target, domain, n_domains, alphas):
+    """Closed-form ridge solutions of the domain-weighted squared error along ``alphas``.
+
+    Minimizes ``mean_e mean_{i in e} mean_k (y_ik - x_i b_k - c_k)^2 + alpha / 2 ||B||^2``
+    (the objective :func:`fit_head` minimizes with a squared-error loss) from one SVD.
+
+    Yields
+    ------
+    alpha, weight, bias : float, Tensor (n_outputs, d), Tensor (n_outputs,)
+    """
+    X = inputs.double()
+    Y = target.double().reshape(len(target), -1)
+    w = _domain_weights(domain, n_domains, X.dtype)[:, None]
+    mean_x, mean_y = (w * X).sum(0), (w * Y).sum(0)
+    root = w.sqrt()
+    U, S, Vh = torch.linalg.svd((X - mean_x) * root, full_matrices=False)
+    projected = U.T @ ((Y - mean_y) * root)
+    for alpha in alphas:
+        shrink = S / (S**2 + Y.shape[1] * alpha / 2.0)
+        B = Vh.T @ (shrink[:, None] * projected)
+        yield alpha, B.T, mean_y - mean_x @ B
+
+
+def _load_linear(head, weight, bias):
+    with torch.no_grad():
+        head.weight.copy_(weight.to(head.weight.dtype))
+        head.bias.copy_(bias.to(head.bias.dtype))
 
 
 def _l2(head):
@@ -49,9 +97,13 @@ def fit_head(
     alpha=1e-2,
     invariance=None,
     invariance_weight=0.0,
+    closed_form=False,
     max_iter=200,
 ):
     """Fit ``head`` in place by full-batch L-BFGS on mean domain risk + penalties.
+
+    With ``closed_form=True`` (the loss is the squared error), a linear head and no
+    invariance penalty, the ridge solution is computed directly instead.
 
     Parameters
     ----------
@@ -73,6 +125,8 @@ def fit_head(
         Invariance penalty over the exact (full-batch) per-domain risks.
     invariance_weight : float, default=0.0
         Its weight.
+    closed_form : bool, default=False
+        Whether ``loss_fn`` is the squared error, so that a linear head has a closed form.
     max_iter : int, default=200
         Maximum L-BFGS iterations.
 
@@ -92,6 +146,10 @@ def fit_head(
     >>> bool((head(X).argmax(1) == y).float().mean() > 0.9)
     True
     """
+    if _uses_ridge(head, closed_form, invariance, inputs):
+        _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
+        _load_linear(head, weight, bias)
+        return head
     params = [p for p in head.parameters() if p.requires_grad]
     optimizer = torch.optim.LBFGS(
         params,
@@ -116,12 +174,14 @@ def fit_head(
     return head
 
 
-def validation_folds(domain, n_domains, *, max_folds=5, seed=0):
+def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=0):
     """Train/validation row masks from the training data alone.
 
-    With several domains, whole domains are held out (leave-one-domain-out, merged into at
-    most ``max_folds`` folds), which favours what holds across domains; with one domain, a
-    random fifth of the rows.
+    DomainBed's training-domain validation: a random ``test_size`` of the rows of every
+    domain is held out (at least one row of each domain with two or more). With
+    ``by_domain`` and several domains, whole domains are held out instead, one fold each
+    (leave-one-domain-out inside the training domains), which judges what holds across
+    domains.
 
     Parameters
     ----------
@@ -129,33 +189,36 @@ def validation_folds(domain, n_domains, *, max_folds=5, seed=0):
         Domain code of each row.
     n_domains : int
         Number of domain codes.
-    max_folds : int, default=5
-        Most folds to use.
+    test_size : float, default=0.2
+        Fraction of each domain held out.
+    by_domain : bool, default=False
+        Hold out whole domains.
     seed : int, default=0
-        Seed of the single-domain holdout and of the merging of domains into folds.
+        Seed of the holdout.
 
     Returns
     -------
     folds : list of (BoolTensor, BoolTensor)
-        ``(train, validation)`` masks.
+        ``(train, validation)`` pairs of masks.
 
     Examples
     --------
     >>> import torch
-    >>> folds = validation_folds(torch.tensor([0, 0, 1, 1]), 2)
-    >>> [v.tolist() for _, v in folds]
-    [[True, True, False, False], [False, False, True, True]]
+    >>> (train, valid), = validation_folds(torch.tensor([0] * 5 + [1] * 5), 2)
+    >>> valid.sum().item(), (train & valid).any().item()
+    (2, False)
     """
     generator = torch.Generator().manual_seed(int(seed))
     domain = domain.cpu()
-    if n_domains >= 2:
-        order = torch.randperm(n_domains, generator=generator) if n_domains > max_folds else None
-        fold_of = torch.arange(n_domains) if order is None else order % max_folds
-        codes = fold_of[domain]
-        return [(codes != f, codes == f) for f in range(int(fold_of.max()) + 1)]
-    n = domain.shape[0]
-    valid = torch.zeros(n, dtype=torch.bool)
-    valid[torch.randperm(n, generator=generator)[: max(1, n // 5)]] = True
+    if by_domain and n_domains >= 2:
+        return [(domain != code, domain == code) for code in range(n_domains)]
+    valid = torch.zeros(domain.shape[0], dtype=torch.bool)
+    for code in range(n_domains):
+        rows = torch.nonzero(domain == code).flatten()
+        if len(rows) < 2:
+            continue
+        n_valid = min(max(1, round(test_size * len(rows))), len(rows) - 1)
+        valid[rows[torch.randperm(len(rows), generator=generator)[:n_valid]]] = True
     return [(~valid, valid)]
 
 
@@ -170,9 +233,11 @@ def select_alpha(
     alphas=ALPHA_PATH,
     invariance=None,
     invariance_weight=0.0,
+    closed_form=False,
+    by_domain=False,
     seed=0,
 ):
-    """The L2 weight of ``alphas`` with the lowest mean validation loss on held-out domains.
+    """The L2 weight of ``alphas`` with the lowest validation loss on held-out training rows.
 
     Each fold fits a copy of ``head`` along the path (strong to weak, warm-started) on its
     training rows and records the mean per-sample loss on its validation rows.
@@ -185,8 +250,10 @@ def select_alpha(
         As in :func:`fit_head`.
     alphas : sequence of float, default=ALPHA_PATH
         Candidate L2 weights.
-    invariance, invariance_weight
+    invariance, invariance_weight, closed_form
         As in :func:`fit_head`, used in every fit.
+    by_domain : bool, default=False
+        Validate on whole held-out domains (see :func:`validation_folds`).
     seed : int, default=0
         Seed of :func:`validation_folds`.
 
@@ -201,24 +268,32 @@ def select_alpha(
         the same order for every call with the same ``domain`` and ``seed``), to compare two
         candidate inputs row by row.
     """
-    folds = validation_folds(domain, n_domains, seed=seed)
+    folds = validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
     losses = np.zeros(len(alphas))
     per_row = [[] for _ in alphas]
     for train, valid in folds:
         train, valid = train.to(inputs.device), valid.to(inputs.device)
         fold_head = copy.deepcopy(head)
-        for k, alpha in enumerate(alphas):
-            fit_head(
-                fold_head,
-                inputs[train],
-                target[train],
-                domain[train],
-                n_domains,
-                loss_fn,
-                alpha=alpha,
-                invariance=invariance,
-                invariance_weight=invariance_weight,
-            )
+        if _uses_ridge(head, closed_form, invariance, inputs):
+            path = ridge_path(inputs[train], target[train], domain[train], n_domains, alphas)
+        else:
+            path = ((alpha, None, None) for alpha in alphas)
+        for k, (alpha, weight, bias) in enumerate(path):
+            if weight is not None:
+                _load_linear(fold_head, weight, bias)
+            else:
+                fit_head(
+                    fold_head,
+                    inputs[train],
+                    target[train],
+                    domain[train],
+                    n_domains,
+                    loss_fn,
+                    alpha=alpha,
+                    invariance=invariance,
+                    invariance_weight=invariance_weight,
+                    max_iter=100,  # warm-started from the previous weight on the path
+                )
             with torch.no_grad():
                 rows = loss_fn(fold_head(inputs[valid]), target[valid]).cpu().double().numpy()
             losses[k] += rows.mean()
