@@ -60,3 +60,36 @@ def test_unknown_method_and_single_domain_are_refused():
         )
     with pytest.raises(ValueError, match="at least 2 domains"):
         evaluate_domain_generalization(data.X, data.y, np.zeros(60), data.modalities)
+
+
+def test_video_first_moves_only_the_video_to_the_front():
+    from sklearn_seqinv.evaluation import make_methods
+
+    modalities = {"text": np.arange(3), "audio": np.arange(3, 5), "video": np.arange(5, 8)}
+    model, _ = make_methods(modalities, "classification")["video_first"]
+    assert [name for name, _, _ in model.modalities] == ["video", "text", "audio"]
+
+
+def test_target_labels_never_reach_model_selection():
+    # Permuting the labels of a held-out domain must leave every choice made without it
+    # unchanged: selection sees the training domains only.
+    data = make_multimodal_domains(n_samples=180, random_state=1)
+    run = dict(
+        methods=["text_first", "linear_tuned"],
+        protocols=("leave_one_domain_out",),
+        max_epochs=3,
+        verbose=0,
+    )
+    args = (data.X, data.sample_domain, data.modalities)
+    base = evaluate_domain_generalization(data.X, data.y, *args[1:], **run)
+    target = 2
+    permuted = data.y.copy()
+    rows = np.flatnonzero(data.sample_domain == target)
+    permuted[rows] = np.random.default_rng(0).permutation(permuted[rows])
+    assert not np.array_equal(permuted, data.y)
+    other = evaluate_domain_generalization(data.X, permuted, *args[1:], **run)
+
+    def without_target(results):
+        return [c for c in results["chosen"] if str(target) not in c["sources"]]
+
+    assert without_target(base) and without_target(base) == without_target(other)

@@ -305,7 +305,7 @@ def test_no_warning_on_read_only_input(small_domains):
     X.flags.writeable = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        InvariantMaskSelector(max_epochs=2).fit(X, small_domains.y).transform(X)
+        InvariantMaskSelector(max_epochs=2, invariance=None).fit(X, small_domains.y).transform(X)
 
 
 @settings(max_examples=4, deadline=None, derandomize=True)
@@ -324,3 +324,21 @@ def test_renaming_domains_leaves_the_gates_unchanged(small_domains, names):
 def test_transform_keeps_every_row(fitted_selector, domains, rows):
     Xt = fitted_selector.transform(domains.X[:rows])
     assert Xt.shape == (rows, fitted_selector.get_support().sum())
+
+
+@pytest.mark.parametrize("how", ["no sample_domain", "one domain"])
+def test_penalty_without_two_domains_warns_once_that_it_is_plain_erm(small_domains, how):
+    params = {} if how == "no sample_domain" else {"sample_domain": np.zeros(len(small_domains.y))}
+    selector = InvariantMaskSelector(max_epochs=2, random_state=0)
+    with pytest.warns(UserWarning, match="plain sparse ERM") as record:
+        selector.fit(small_domains.X, small_domains.y, **params)
+    assert sum("plain sparse ERM" in str(w.message) for w in record) == 1
+
+
+def test_no_penalty_warning_when_invariance_is_off_or_domains_are_given(small_domains):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*plain sparse ERM")
+        InvariantMaskSelector(invariance=None, max_epochs=2).fit(small_domains.X, small_domains.y)
+        InvariantMaskSelector(max_epochs=2).fit(
+            small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain
+        )
