@@ -1,9 +1,16 @@
 """Sequential, domain-invariant feature selection for multimodal sentiment analysis."""
 
-from ._selector import InvariantMaskSelector
-from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+import importlib
 
 __version__ = "0.1.0"
+
+# The estimators import torch; they load on first use so that the command line's --help and
+# light submodules (datasets, metrics) start without it.
+_LAZY = {
+    "InvariantMaskSelector": "._selector",
+    "SequentialModalityClassifier": "._sequential",
+    "SequentialModalityRegressor": "._sequential",
+}
 
 __all__ = [
     "InvariantMaskSelector",
@@ -11,3 +18,15 @@ __all__ = [
     "SequentialModalityRegressor",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -8,9 +8,12 @@ that would collate sample by sample.
 """
 
 import math
+import re
+import sys
 
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
 from torch.utils.data import Dataset
 
 from ._validation import TrainingInterrupted
@@ -25,6 +28,20 @@ from .nn.losses import (
 )
 
 _TERMS = ("task_loss", "invariance_penalty", "sparsity_penalty", "redundancy_penalty")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch log, without ANSI colour codes when stdout is not a terminal.
+
+    A log piped into a file or a CI log then reads as plain text.
+    """
+
+    def format_row(self, row, key, color):
+        value = super().format_row(row, key, color)
+        if isinstance(value, str) and not sys.stdout.isatty():
+            return _ANSI.sub("", value)
+        return value
 
 
 class ArrayDataset(Dataset):
@@ -163,6 +180,15 @@ class GatedNet(NeuralNet):
         self.redundancy = redundancy
         self.n_domains = n_domains
         self.balance_domains = balance_domains
+
+    @property
+    def _default_callbacks(self):
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("print_log", PlainPrintLog()),
+        ]
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # skorch stops quietly on KeyboardInterrupt and keeps the half-trained module; an

@@ -15,19 +15,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from . import __version__
-from .datasets import (
-    combine_domains,
-    load_meld,
-    load_mmsa,
-    load_reviews,
-    make_multimodal_domains,
-    simulate_video,
-)
-from .evaluation import METHODS, evaluate_domain_generalization, results_to_markdown
-from .plotting import DomainScoresDisplay, GateDisplay
+from ._methods import METHOD_DESCRIPTIONS, METHODS
+
+# scikit-learn, torch and the estimators are imported inside the commands, so that
+# ``--help`` and argument errors answer at once instead of after torch's import.
 
 # The embedded default: MOSI widths (text 768, video 20, audio 5), four domains, scores in
 # [-3, 3]; text carries most of the invariant signal, video most of the spurious one.
@@ -48,6 +41,8 @@ class CLIError(Exception):
 
 def default_data(n_samples, seed):
     """The embedded default dataset (see ``DEFAULT_DATA``), standardized per column."""
+    from .datasets import make_multimodal_domains
+
     data = make_multimodal_domains(n_samples=n_samples, random_state=seed, **DEFAULT_DATA)
     data.task = "regression"
     data.description = (
@@ -64,6 +59,8 @@ def _fold_domains(labels, k):
 
 
 def _with_video(data, seed):
+    from .datasets import simulate_video
+
     video = simulate_video(data.y, data.sample_domain, random_state=seed)
     data.X = np.hstack([np.asarray(data.X, dtype=np.float64), video])
     width = data.X.shape[1] - video.shape[1]
@@ -71,13 +68,27 @@ def _with_video(data, seed):
     return data
 
 
+def _classes_only(task, why):
+    if task == "regression":
+        raise CLIError(f"--task regression does not apply to this data: {why}")
+
+
 def load_data(paths, task, seed, text_only=False):
     """Load ``--data`` paths into the loader Bunch, with ``task`` and ``description``."""
+    from .datasets import combine_domains, load_meld, load_mmsa, load_reviews
+
     paths = [Path(p) for p in paths]
     for path in paths:
         if not path.exists():
             raise CLIError(f"--data {path}: no such file or folder")
     if all(p.suffix == ".pkl" for p in paths):
+        if text_only:
+            raise CLIError(
+                "--text-only applies to text-only data (the reviews folder, MELD transcripts), "
+                "which gets a simulated video otherwise; MMSA files bring their own vision and "
+                "audio: select modalities before saving the file instead"
+            )
+        task = task or "regression"
         target = "regression" if task == "regression" else "polarity"
         if len(paths) == 1:
             data = load_mmsa(paths[0], target=target, domain="video")
@@ -88,12 +99,14 @@ def load_data(paths, task, seed, text_only=False):
             )
         data.task = task
     elif len(paths) == 1 and (paths[0] / "reviews.csv").is_file():
+        _classes_only(task, "the reviews labels are positive / negative classes")
         data = load_reviews(paths[0])
         data.task = "classification"
         data = data if text_only else _with_video(data, seed)
     elif len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*_sent_emo.csv")):
         from .text import SentenceEncoder
 
+        _classes_only(task, "MELD's sentiment labels are classes")
         data = load_meld(paths[0], target="sentiment")
         data.X = SentenceEncoder(verbose=1).fit_transform(data.raw_text)
         data.modalities = {"text": np.arange(data.X.shape[1])}
@@ -126,6 +139,9 @@ def _output_folder(output, overwrite):
 
 
 def _write(folder, results, data, args):
+    from .evaluation import results_to_markdown
+    from .plotting import DomainScoresDisplay, GateDisplay
+
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
         "sklearn_seqinv": __version__,
@@ -163,11 +179,23 @@ def _write(folder, results, data, args):
 
 def evaluate(args):
     """Run the DG protocol for every method and write results and plots."""
+    from sklearn.preprocessing import StandardScaler
+
+    from .evaluation import evaluate_domain_generalization, results_to_markdown
+
     start = time.perf_counter()
     folder = _output_folder(args.output, args.overwrite)
     if args.data:
-        data = load_data(args.data, args.task or "regression", args.seed, args.text_only)
+        data = load_data(args.data, args.task, args.seed, args.text_only)
     else:
+        given = [
+            flag for flag, on in (("--task", args.task), ("--text-only", args.text_only)) if on
+        ]
+        if given:
+            raise CLIError(
+                f"{' and '.join(given)} apply only with --data; the embedded default data "
+                "has scores in [-3, 3] and three modalities"
+            )
         data = default_data(args.n_samples, args.seed)
     X = StandardScaler().fit_transform(np.asarray(data.X, dtype=np.float64))
     print(
@@ -238,8 +266,11 @@ def benchmark(args):
 
 def demo(args):
     """Fit text-first selection on generated data; score it on a held-out domain."""
+    from sklearn.preprocessing import StandardScaler
+
     from ._selector import InvariantMaskSelector
     from ._sequential import SequentialModalityClassifier
+    from .datasets import make_multimodal_domains
 
     start = time.perf_counter()
     data = make_multimodal_domains(n_samples=args.n_samples, n_domains=4, random_state=args.seed)
@@ -285,32 +316,63 @@ def _positive(value):
 
 
 def build_parser():
+    """The argument parser; every option states what it does and its default."""
     parser = argparse.ArgumentParser(
-        prog="sklearn-seqinv", description="Sequential domain-invariant feature selection."
+        prog="sklearn-seqinv",
+        description="Sequential domain-invariant feature selection.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
+    formatter = argparse.ArgumentDefaultsHelpFormatter
 
-    run = commands.add_parser("demo", help=demo.__doc__)
-    run.add_argument("--n-samples", type=_positive, default=1600)
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("-v", "--verbose", action="count", default=1)
+    run = commands.add_parser(
+        "demo", help=demo.__doc__, description=demo.__doc__, formatter_class=formatter
+    )
+    run.add_argument("--n-samples", type=_positive, default=1600, help="rows of generated data")
+    run.add_argument("--seed", type=int, default=0, help="seed of the data and the models")
+    run.add_argument(
+        "-v", "--verbose", action="count", default=1, help="more output (repeat for more)"
+    )
     run.set_defaults(handler=demo)
 
+    methods = "; ".join(f"{name}: {text}" for name, text in METHOD_DESCRIPTIONS.items())
     for name, handler in (("evaluate", evaluate), ("benchmark", benchmark)):
-        sub = commands.add_parser(name, help=handler.__doc__)
+        sub = commands.add_parser(
+            name, help=handler.__doc__, description=handler.__doc__, formatter_class=formatter
+        )
         sub.add_argument(
             "--n-samples", type=_positive, default=1600, help="rows of the embedded default data"
         )
-        sub.add_argument("--seed", type=int, default=0)
-        sub.add_argument("--methods", nargs="+", choices=METHODS, default=None)
+        sub.add_argument(
+            "--seed",
+            type=int,
+            default=0,
+            help="seed of the data, the holdouts and the models"
+            + (" (the first of --seeds)" if name == "benchmark" else ""),
+        )
+        sub.add_argument(
+            "--methods",
+            nargs="+",
+            choices=METHODS,
+            default=None,
+            metavar="METHOD",
+            help=f"methods to compare (default: all). {methods}",
+        )
         sub.add_argument(
             "--protocols",
             nargs="+",
             default=["leave_one_domain_out", "single_source"],
             choices=["leave_one_domain_out", "single_source"],
+            help="leave_one_domain_out: train on all domains but one (multi-source DG); "
+            "single_source: train on one domain, test on each other",
         )
-        sub.add_argument("--max-epochs", type=_positive, default=100)
+        sub.add_argument(
+            "--max-epochs",
+            type=_positive,
+            default=100,
+            help="epochs of the gate phase of every torch model",
+        )
         sub.add_argument(
             "--output",
             default=None,
@@ -321,22 +383,37 @@ def build_parser():
             action="store_true",
             help="allow writing into an existing, non-empty --output folder",
         )
-        sub.add_argument("-q", "--quiet", dest="verbose", action="store_const", const=0, default=1)
+        sub.add_argument(
+            "-q",
+            "--quiet",
+            dest="verbose",
+            action="store_const",
+            const=0,
+            default=1,
+            help="print only the results table, no progress",
+        )
         if name == "evaluate":
             sub.add_argument(
                 "--data",
                 nargs="+",
                 default=None,
-                help="MMSA .pkl file(s), the reviews folder, or a MELD folder",
+                help="MMSA .pkl file(s), the reviews folder, or a MELD folder "
+                "(default: the embedded generated data)",
             )
-            sub.add_argument("--task", choices=["classification", "regression"], default=None)
+            sub.add_argument(
+                "--task",
+                choices=["classification", "regression"],
+                default=None,
+                help="learning task (default: what the data holds: scores for MMSA, "
+                "classes for reviews and MELD)",
+            )
             sub.add_argument(
                 "--text-only",
                 action="store_true",
                 help="text alone (no simulated video) for text-only data",
             )
         else:
-            sub.add_argument("--seeds", type=_positive, default=3)
+            sub.add_argument("--seeds", type=_positive, default=3, help="number of seeds to run")
         sub.set_defaults(handler=handler)
     return parser
 

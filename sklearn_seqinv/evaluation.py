@@ -10,6 +10,7 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
+import sys
 import time
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
+from ._methods import METHODS
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from .metrics import msa_scores
@@ -36,18 +38,6 @@ __all__ = [
     "selection_grid",
 ]
 
-METHODS = (
-    "text_first",
-    "video_first",
-    "joint",
-    "independent",
-    "erm",
-    "erm_irm",
-    "erm_vrex",
-    "linear",
-    "linear_tuned",
-    "text_linear",
-)
 
 #: The regularization strengths ``C`` searched for the tuned linear baselines.
 LINEAR_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 11))
@@ -247,10 +237,11 @@ def evaluate_domain_generalization(
     if "single_source" in protocols:
         splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
     records, gates, chosen = [], {}, []
-    for step, (protocol, sources, targets) in enumerate(splits, 1):
+    progress = _Progress(len(splits) * len(names), verbose)
+    for protocol, sources, targets in splits:
         train = np.isin(domain, sources)
         for name in names:
-            tick = time.perf_counter()
+            progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
             estimator, grid = catalog[name]
             fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state)
             if params:
@@ -278,12 +269,8 @@ def evaluate_domain_generalization(
                 found = _gates(fitted)
                 if found:
                     gates.setdefault(name, []).append(found)
-            if verbose:
-                print(
-                    f"[{step}/{len(splits)}] {protocol} {name:<11s} sources="
-                    f"{','.join(map(str, sources))}: {time.perf_counter() - tick:.1f}s",
-                    flush=True,
-                )
+            progress.done()
+    progress.close()
     return {
         "task": task,
         "records": records,
@@ -292,6 +279,49 @@ def evaluate_domain_generalization(
         "chosen": chosen,
         "seconds": time.perf_counter() - start,
     }
+
+
+class _Progress:
+    """Progress over every fit: a tqdm bar on a terminal, else one plain line per fit.
+
+    Both count fits (not splits) out of the total and estimate the time left; neither
+    writes colour codes, and a piped log gets whole lines instead of carriage returns.
+    """
+
+    def __init__(self, total, verbose):
+        self.total, self.verbose, self.count = total, verbose, 0
+        self.begin = time.perf_counter()
+        self.bar = None
+        if not verbose:
+            return
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="fit", file=sys.stderr, dynamic_ncols=True)
+        else:
+            print(f"Fitting {total} models (every split and method)...", flush=True)
+
+    def start(self, label):
+        self.label, self.tick = label, time.perf_counter()
+        if self.bar is not None:
+            self.bar.set_description(label)
+
+    def done(self):
+        self.count += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        elif self.verbose:
+            now = time.perf_counter()
+            left = (now - self.begin) / self.count * (self.total - self.count)
+            print(
+                f"[{self.count}/{self.total}] {self.label}: {now - self.tick:.1f}s "
+                f"(about {left:.0f}s left)",
+                flush=True,
+            )
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _summarize(records):
@@ -343,4 +373,48 @@ def results_to_markdown(results):
     for row in results["summary"]:
         cells = " | ".join(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics)
         lines.append(f"| {row['protocol']} | {row['method']} | {cells} |")
+    notes = _footnotes(results, metrics)
+    if notes:
+        lines += ["", *(f"- {note}" for note in notes)]
     return "\n".join(lines) + "\n"
+
+
+_SAME_MODEL = {
+    frozenset({"erm", "erm_irm", "erm_vrex"}): (
+        "with one training domain the invariance penalties are zero, so ERM + IRM and "
+        "ERM + V-REx fit the ERM model"
+    ),
+}
+
+
+def _footnotes(results, metrics):
+    """Explain results that look like bugs: identical rows, near-zero worst domains."""
+    notes = []
+    by_protocol = {}
+    for row in results["summary"]:
+        key = tuple(round(row[f"{m}_{k}"], 12) for m in metrics for k in ("mean", "worst"))
+        by_protocol.setdefault(row["protocol"], {}).setdefault(key, []).append(row["method"])
+    for protocol, groups in by_protocol.items():
+        for methods in groups.values():
+            if len(methods) < 2:
+                continue
+            why = next(
+                (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
+                "they fit the same model here (with one modality, every order and the joint "
+                "fit select from the same columns; with one training domain no penalty applies)",
+            )
+            notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
+    accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
+    low = [
+        f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"
+        for r in results["summary"]
+        if accuracy and r[f"{accuracy}_worst"] < 0.25
+    ]
+    if low:
+        notes.append(
+            f"worst-domain {accuracy} below 0.25 for {', '.join(low)}: the model followed a tie "
+            "that reverses in that target domain (the generated data and the simulated video are "
+            "built with spurious ties that change sign across domains). One training domain "
+            "cannot tell such a tie from an invariant one."
+        )
+    return notes

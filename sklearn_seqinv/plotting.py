@@ -28,6 +28,8 @@ class DomainScoresDisplay:
         Name of the score, for the axis label.
     title : str, default=""
         Figure title.
+    legend_title : str, default="target domain"
+        Title of the legend (``"source->target"`` for single-source pairs).
 
     Examples
     --------
@@ -36,10 +38,11 @@ class DomainScoresDisplay:
     'accuracy'
     """
 
-    def __init__(self, scores, metric, title=""):
+    def __init__(self, scores, metric, title="", legend_title="target domain"):
         self.scores = scores
         self.metric = metric
         self.title = title
+        self.legend_title = legend_title
 
     @classmethod
     def from_results(cls, results, metric=None, protocol="leave_one_domain_out"):
@@ -56,7 +59,8 @@ class DomainScoresDisplay:
                 else (f"{row['sources'][0]}->{row['target']}")
             )
             scores.setdefault(row["method"], {})[target] = row[metric]
-        return cls(scores, metric, title=protocol.replace("_", " "))
+        legend = "source->target" if protocol == "single_source" else "target domain"
+        return cls(scores, metric, title=protocol.replace("_", " "), legend_title=legend)
 
     def plot(self, ax=None):
         """Draw the bars; returns ``self`` with ``figure_`` and ``ax_``."""
@@ -67,16 +71,27 @@ class DomainScoresDisplay:
         targets = sorted({t for per in self.scores.values() for t in per})
         width = 0.8 / max(len(targets), 1)
         x = np.arange(len(methods))
+        # One distinct colour per target (tab10 repeats after 10, so more targets use tab20).
+        cmap = plt.get_cmap("tab10" if len(targets) <= 10 else "tab20")
         for i, target in enumerate(targets):
             values = [self.scores[m].get(target, np.nan) for m in methods]
-            ax.bar(x + i * width - 0.4 + width / 2, values, width, label=str(target))
+            ax.bar(
+                x + i * width - 0.4 + width / 2,
+                values,
+                width,
+                label=str(target),
+                color=cmap(i % cmap.N),
+            )
         means = [np.nanmean(list(self.scores[m].values())) for m in methods]
         ax.scatter(x, means, color="black", marker="D", zorder=3, label="mean")
         ax.set_xticks(x, methods, rotation=30, ha="right")
         ax.set_ylabel(self.metric)
         ax.set_title(self.title)
         ax.legend(
-            title="target domain", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0)
+            title=self.legend_title,
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
         )
         self.ax_, self.figure_ = ax, ax.figure
         self.figure_.tight_layout()
@@ -93,7 +108,12 @@ class GateDisplay:
     selected : dict of str to array
         Modality -> selection per column (bool, or the share of folds that selected it).
     threshold : float, default=0.5
-        Drawn as a line.
+        The gate threshold, drawn as a dashed line.
+    selected_label : str, default="selected"
+        Legend text of the marked columns. A column can be selected with its gate below the
+        threshold (a validated fallback to every invariant column, or the share of folds
+        that selected it) and dropped above it (the invariance test), so the legend says
+        what the colour means.
 
     Examples
     --------
@@ -103,10 +123,11 @@ class GateDisplay:
     1
     """
 
-    def __init__(self, gates, selected, threshold=0.5):
+    def __init__(self, gates, selected, threshold=0.5, selected_label="selected"):
         self.gates = gates
         self.selected = selected
         self.threshold = threshold
+        self.selected_label = selected_label
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -127,11 +148,14 @@ class GateDisplay:
         return cls(
             {m: np.asarray(v["gate_mean"]) for m, v in found.items()},
             {m: np.asarray(v["selected_share"]) > 0.5 for m, v in found.items()},
+            selected_label="selected in most folds",
         )
 
     def plot(self, axes=None):
         """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
         plt = _pyplot()
+        from matplotlib.ticker import MaxNLocator
+
         names = list(self.gates)
         if axes is None:
             _, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
@@ -140,18 +164,22 @@ class GateDisplay:
             gates = np.asarray(self.gates[name])
             chosen = np.asarray(self.selected[name], dtype=bool)
             idx = np.arange(len(gates))
-            ax.bar(idx, gates, width=1.0, color="lightgray")
+            # Narrow bars on narrow panels keep neighbouring selected columns apart.
+            width = 0.8 if len(gates) <= 100 else 1.0
+            ax.bar(idx, gates, width=width, color="lightgray", label="not selected")
             ax.bar(
                 idx[chosen],
                 gates[chosen],
-                width=1.0,
+                width=width,
                 color="tab:red",
-                label=f"selected ({chosen.sum()} of {len(gates)})",
+                label=f"{self.selected_label} ({chosen.sum()} of {len(gates)})",
             )
-            ax.axhline(self.threshold, color="black", lw=0.8, ls="--")
+            ax.axhline(self.threshold, color="black", lw=0.8, ls="--", label="gate threshold")
             ax.set_ylim(0, 1.05)
+            ax.set_xlim(-0.5, len(gates) - 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"{name} gate")
-            ax.legend(loc="upper right", fontsize="small")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
         self.figure_.tight_layout()

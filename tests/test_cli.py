@@ -118,3 +118,53 @@ def test_benchmark_runs_seeds_and_summarizes(tmp_path, capsys):
     assert (out / "seed0" / "results.json").is_file() and (out / "seed1" / "results.json").is_file()
     table = (out / "benchmark.md").read_text()
     assert "| leave_one_domain_out | linear |" in table
+
+
+def _actions(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _actions(sub)
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield action
+
+
+def test_every_option_has_help_text():
+    from sklearn_seqinv.cli import build_parser
+
+    missing = [a.option_strings or a.dest for a in _actions(build_parser()) if not a.help]
+    assert not missing
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io\n"
+        "from sklearn_seqinv.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['evaluate', '--help'])\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_flags_that_cannot_apply_are_errors(tmp_path, capsys):
+    pkl = tmp_path / "mosi.pkl"
+    pkl.write_bytes(b"not read: the flag is refused first")
+    reviews = tmp_path / "reviews"
+    reviews.mkdir()
+    (reviews / "reviews.csv").write_text("domain,label,rating,text\n")
+    cases = {
+        "--text-only applies to text-only data": ["--data", str(pkl), "--text-only"],
+        "--task regression does not apply": ["--data", str(reviews), "--task", "regression"],
+        "apply only with --data": ["--text-only"],
+    }
+    for message, args in cases.items():
+        assert main(["evaluate", *args, "--output", str(tmp_path / "out")]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -93,3 +93,32 @@ def test_target_labels_never_reach_model_selection():
         return [c for c in results["chosen"] if str(target) not in c["sources"]]
 
     assert without_target(base) and without_target(base) == without_target(other)
+
+
+def test_report_explains_identical_rows_and_collapsed_worst_domains():
+    row = {"protocol": "single_source", "accuracy_mean": 0.7, "accuracy_worst": 0.6}
+    summary = [
+        {**row, "method": "erm"},
+        {**row, "method": "erm_vrex"},
+        {**row, "method": "text_first", "accuracy_worst": 0.05},
+    ]
+    text = results_to_markdown({"task": "classification", "summary": summary})
+    assert "erm, erm_vrex score the same: with one training domain" in text
+    assert "text_first (0.050)" in text
+
+
+def test_progress_counts_fits_with_time_left(capsys):
+    data = make_multimodal_domains(n_samples=90, random_state=0)
+    evaluate_domain_generalization(
+        data.X,
+        data.y,
+        data.sample_domain,
+        data.modalities,
+        methods=["erm", "linear"],
+        protocols=("leave_one_domain_out",),
+        max_epochs=2,
+        verbose=1,
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("Fitting 6 models")
+    assert "[1/6] leave_one_domain_out erm" in out and "[6/6]" in out and "s left)" in out

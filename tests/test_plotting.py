@@ -20,7 +20,11 @@ def test_gate_display_from_a_fitted_meta_estimator(multimodal):
     display = GateDisplay.from_estimator(model).plot()
     assert len(display.axes_) == 2
     chosen = model.named_modalities_.text.get_support().sum()
-    assert display.axes_[0].get_legend().get_texts()[0].get_text().startswith(f"selected ({chosen}")
+    texts = [t.get_text() for t in display.axes_[0].get_legend().get_texts()]
+    width = len(multimodal.modalities["text"])
+    assert sorted(texts) == ["gate threshold", "not selected", f"selected ({chosen} of {width})"]
+    ticks = display.axes_[1].get_xticks()
+    assert np.allclose(ticks, np.round(ticks))  # whole column numbers only
 
 
 def test_domain_scores_display_from_results():

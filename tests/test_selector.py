@@ -183,6 +183,7 @@ def test_verbose_prints_epoch_log(small_domains, capsys):
     InvariantMaskSelector(max_epochs=2, verbose=1).fit(small_domains.X, small_domains.y)
     out = capsys.readouterr().out
     assert "epoch" in out and "sparsity_penalty" in out
+    assert "\x1b[" not in out  # no colour codes when stdout is not a terminal
 
 
 def test_predict_proba_rows_sum_to_one(fitted_selector, domains):

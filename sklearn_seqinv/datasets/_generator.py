@@ -217,7 +217,7 @@ def _targets(latent, task, n_classes):
     return y, signed
 
 
-def simulate_video(y, sample_domain, *, n_features=20, random_state=None):
+def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random_state=None):
     """Simulate a video modality for a dataset that has none, from the label and the domain.
 
     Used where real data has text only (``shared/data/reviews4``, MELD transcripts) and a
@@ -225,7 +225,10 @@ def simulate_video(y, sample_domain, *, n_features=20, random_state=None):
 
     * 2 weakly invariant columns: ``0.5 * s(y) + noise`` in every domain;
     * 6 spurious columns: ``b_e * s(y) + noise``, with a per-domain strength drawn in
-      ``[0.25, 1.75]`` whose sign flips in every other domain (in sorted domain order);
+      ``[0.25, 1.75]`` whose sign flips in every other domain (in sorted domain order), or,
+      with ``flip_domains``, only in those domains: the tie then keeps its sign and changes
+      its strength across the other domains (a laugh track that goes with positive clips in
+      every show, more in some) and turns around in the flipped ones;
     * the rest noise; every column gets a per-domain style offset (N(0, 0.5)).
 
     ``s(y)`` is the label centred and scaled to unit variance (classes or scores).
@@ -238,12 +241,15 @@ def simulate_video(y, sample_domain, *, n_features=20, random_state=None):
         Domain of each row.
     n_features : int, default=20
         Number of columns (at least 8).
+    flip_domains : array-like of domain labels or None, default=None
+        Domains where the spurious tie is reversed; ``None`` alternates the sign.
     random_state : int, RandomState instance or None, default=None
         Seed.
 
     Returns
     -------
     video : ndarray of shape (n_samples, n_features)
+        Columns 0-1 weakly invariant, 2-7 spurious, the rest noise.
 
     Examples
     --------
@@ -259,7 +265,17 @@ def simulate_video(y, sample_domain, *, n_features=20, random_state=None):
     std = y.std()
     signed = (y - y.mean()) / (std if std > 0 else 1.0)
     labels, domain = np.unique(np.asarray(sample_domain), return_inverse=True)
-    ties = rng.uniform(0.25, 1.75, len(labels)) * np.where(np.arange(len(labels)) % 2, -1, 1)
+    if flip_domains is None:
+        flipped = np.arange(len(labels)) % 2 == 1
+    else:
+        flip = np.asarray(flip_domains)
+        unknown = np.setdiff1d(flip, labels)
+        if unknown.size:
+            raise ValueError(
+                f"flip_domains names domains that are not in sample_domain: {unknown.tolist()}."
+            )
+        flipped = np.isin(labels, flip)
+    ties = rng.uniform(0.25, 1.75, len(labels)) * np.where(flipped, -1, 1)
     video = rng.standard_normal((len(y), n_features))
     video[:, :2] += 0.5 * signed[:, None]
     video[:, 2:8] += (ties[domain] * signed)[:, None] * rng.uniform(0.6, 1.2, 6)

@@ -1,0 +1,16 @@
+"""Names of the methods the DG protocol compares (no heavy imports: the CLI's help needs them)."""
+
+#: Method name -> one line of what it is, in the order of the results tables.
+METHOD_DESCRIPTIONS = {
+    "text_first": "sequential selection, text then the other modalities (the method)",
+    "video_first": "sequential selection, video first, then the rest in their order",
+    "joint": "one set of gates and one head over all modalities at once",
+    "independent": "each modality selected alone, then a head on the selection",
+    "erm": "ungated head on every column, no penalty (a tuned linear model)",
+    "erm_irm": "ungated head with the IRMv1 penalty (weight model-selected)",
+    "erm_vrex": "ungated head with the V-REx penalty (weight model-selected)",
+    "linear": "StandardScaler + LogisticRegression / Ridge with scikit-learn's defaults",
+    "linear_tuned": "the same with C (Ridge: alpha) chosen on held-out training rows",
+    "text_linear": "linear_tuned on the first (text) modality's columns only",
+}
+METHODS = tuple(METHOD_DESCRIPTIONS)
