@@ -1,4 +1,4 @@
-"""The skorch layer: a NeuralNet whose loss is METHOD.md's stage loss.
+"""The skorch layer: a NeuralNet whose loss is the stage loss of the method.
 
 ``GatedNet`` adds, per batch, the mean per-domain task risk, a domain-invariance penalty
 (V-REx or IRMv1), the expected-L0 sparsity term of the gates and an optional redundancy term,

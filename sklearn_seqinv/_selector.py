@@ -179,7 +179,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     gates_ : ndarray of shape (n_features_in_,)
         Deterministic gate per input column, in ``[0, 1]``.
     support_ : ndarray of bool of shape (n_features_in_,)
-        The kept columns (what ``transform`` returns and the refitted head uses).
+        The kept columns (what ``transform`` returns and the refitted head uses). Empty only
+        for a guided stage (``guidance`` given) in which no column passed: the stage adds
+        nothing and the head predicts from the guidance alone (modality trust). Otherwise at
+        least the strongest column is kept, with a warning.
     alpha_ : float
         The L2 weight of the refitted head (with ``refit=True``).
     selection_kept_ : bool
@@ -518,6 +521,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             ranked = np.flatnonzero(mask)[np.argsort(-scores[mask], kind="stable")]
             mask = np.zeros_like(mask)
             mask[ranked[: self.max_features]] = True
+        if not mask.any() and self.n_guidance_features_:
+            # Modality trust: a guided stage whose every gate closed adds nothing, and the
+            # head predicts from the guidance (the earlier modalities) alone.
+            return mask
         if not mask.any():
             warnings.warn(
                 f"No gate of {type(self).__name__} is above threshold={self.threshold}; "

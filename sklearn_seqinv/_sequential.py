@@ -192,10 +192,20 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                         params["guidance"] = guidance
                 est = clone(selector).fit(X[:, cols], y, **params)
                 fitted.append((name, est, cols))
-                guidance = np.hstack([guidance, est.transform(X[:, cols])])
+                # Selected columns without calling transform: a stage that kept nothing
+                # (modality trust) adds no guidance and raises no empty-selection warning.
+                kept = (
+                    X[:, cols][:, est.get_support()]
+                    if hasattr(est, "get_support")
+                    else est.transform(X[:, cols])
+                )
+                guidance = np.hstack([guidance, kept])
                 self._log(f"({step + 1} of {len(groups)}) fitted modality {name!r}", start)
         self.modalities_ = fitted
         self.named_modalities_ = Bunch(**{name: est for name, est, _ in fitted})
+        self.modality_trust_ = Bunch(
+            **{name: bool(mask.any()) for (name, _, _), mask in zip(fitted, self._supports())}
+        )
         self.final_estimator_ = self._fit_final(X, y, routed, sample_domain)
         self._log("fitted the final predictor", start)
         return self
@@ -367,6 +377,10 @@ _SHARED_PARAMETERS = """
         entries share ``joint_selector_``).
     named_modalities_ : Bunch
         Fitted selectors by modality name.
+    modality_trust_ : Bunch
+        Modality name -> whether it kept any column. ``False`` for a later modality none of
+        whose columns passed as invariant: that stage adds nothing, and prediction falls back
+        on the earlier modalities.
     final_estimator_ : estimator or None
         The fitted final estimator or head; ``None`` when the last stage predicts.
     n_features_in_ : int

@@ -218,8 +218,10 @@ def evaluate_domain_generalization(
         ``records``: one dict per (protocol, method, source, target) with the scores;
         ``summary``: per protocol and method, the mean and worst target-domain scores;
         ``gates``: per method, the mean gate of every column over the leave-one-domain-out
-        folds and how often it was selected; ``chosen``: the selected sparsity weights;
-        ``seconds``.
+        folds and how often it was selected; ``untrusted``: per method and modality, the
+        leave-one-domain-out folds in which that modality kept no column (modality trust:
+        prediction fell back on the earlier modalities); ``chosen``: the selected
+        parameters; ``seconds``.
     """
     start = time.perf_counter()
     catalog = make_methods(modalities, task, max_epochs=max_epochs, random_state=random_state)
@@ -236,7 +238,7 @@ def evaluate_domain_generalization(
         splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
     if "single_source" in protocols:
         splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
-    records, gates, chosen = [], {}, []
+    records, gates, chosen, untrusted = [], {}, [], {}
     progress = _Progress(len(splits) * len(names), verbose)
     for protocol, sources, targets in splits:
         train = np.isin(domain, sources)
@@ -269,6 +271,10 @@ def evaluate_domain_generalization(
                 found = _gates(fitted)
                 if found:
                     gates.setdefault(name, []).append(found)
+                for modality, kept in getattr(fitted, "modality_trust_", {}).items():
+                    counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
+                    counts[0] += not kept
+                    counts[1] += 1
             progress.done()
     progress.close()
     return {
@@ -276,6 +282,11 @@ def evaluate_domain_generalization(
         "records": records,
         "summary": _summarize(records),
         "gates": _average_gates(gates),
+        "untrusted": {
+            method: {m: {"folds_without": c[0], "folds": c[1]} for m, c in per.items() if c[0]}
+            for method, per in untrusted.items()
+            if any(c[0] for c in per.values())
+        },
         "chosen": chosen,
         "seconds": time.perf_counter() - start,
     }
@@ -404,6 +415,13 @@ def _footnotes(results, metrics):
                 "fit select from the same columns; with one training domain no penalty applies)",
             )
             notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
+    for method, per in results.get("untrusted", {}).items():
+        for modality, c in per.items():
+            notes.append(
+                f"{method}: {modality} added nothing in {c['folds_without']} of {c['folds']} "
+                "leave-one-domain-out folds (no column passed as invariant); prediction fell "
+                "back on the earlier modalities."
+            )
     accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
     low = [
         f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"

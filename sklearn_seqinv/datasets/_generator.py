@@ -20,7 +20,7 @@ _DEFAULT_ROLES = {
 }
 _FALLBACK_ROLES = (2, 2, 2)
 # How much each modality's own invariant factor drives the sentiment: text most, then audio,
-# then video, so video adds a little that text lacks (METHOD.md's premise).
+# then video, so video adds a little that text lacks (the method's premise).
 _FACTOR_WEIGHTS = {"text": 1.0, "audio": 0.5, "video": 0.5}
 
 
@@ -221,7 +221,7 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
     """Simulate a video modality for a dataset that has none, from the label and the domain.
 
     Used where real data has text only (``shared/data/reviews4``, MELD transcripts) and a
-    benchmark needs a second modality. The columns are built to carry METHOD.md's hazards:
+    benchmark needs a second modality. The columns carry the hazards the method is about:
 
     * 2 weakly invariant columns: ``0.5 * s(y) + noise`` in every domain;
     * 6 spurious columns: ``b_e * s(y) + noise``, with a per-domain strength drawn in

@@ -54,7 +54,7 @@ def domain_risks(losses, domain, n_domains):
 
 
 def mean_risk(risks, present):
-    """Mean of the risks of the present domains (METHOD.md's ``mean_e R_e``).
+    """Mean of the risks of the present domains (the ``mean_e R_e`` of the stage loss).
 
     Examples
     --------
@@ -163,8 +163,9 @@ def irm_penalty(outputs, target, domain, n_domains, loss_fn):
 def sparsity_penalty(open_probability, weights):
     """Weighted expected number of open gates: ``sum_j weights_j * P(z_j > 0)``.
 
-    With ``weights = sparsity / d`` this is METHOD.md's ``sparsity * R_sparse``; per-feature
-    weights let one gate vector span several modalities, each normalized by its own width.
+    The estimator passes ``weights = sparsity * log(n) / (2n)`` (each open gate priced like a
+    parameter in BIC, whatever the width); per-feature weights let one gate vector span
+    several modalities, each with its own ``sparsity``.
 
     Examples
     --------
