@@ -1,6 +1,7 @@
 """SequentialModalityClassifier / Regressor: learning in order, ablations, routing, API."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from sklearn_seqinv import (
     SequentialModalityClassifier,
     SequentialModalityRegressor,
 )
+from sklearn_seqinv.datasets import make_multimodal_domains
 
 
 def _selector(**params):
@@ -270,3 +272,49 @@ def test_verbose_reports_each_modality(multimodal, capsys):
     _model(multimodal, epochs=2, verbose=1).fit(multimodal.X, multimodal.y)
     out = capsys.readouterr().out
     assert "fitted modality 'text'" in out and "fitted modality 'video'" in out
+
+
+def test_a_later_modality_without_invariant_columns_adds_nothing(multimodal):
+    video = InvariantMaskSelector(
+        max_epochs=10, sparsity=1e4, validate_selection=False, random_state=0
+    )
+    model = SequentialModalityClassifier(
+        [
+            ("text", _selector(max_epochs=10), multimodal.modalities["text"]),
+            ("video", video, multimodal.modalities["video"]),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no empty-selection or "keeping the strongest" warning
+        model.fit(multimodal.X, multimodal.y, sample_domain=multimodal.sample_domain)
+    assert model.modality_trust_ == {"text": True, "video": False}
+    text = model.named_modalities_.text
+    assert model.transform(multimodal.X).shape[1] == text.get_support().sum()
+    assert all(name.startswith("text__") for name in model.get_feature_names_out())
+    assert model.score(multimodal.X, multimodal.y) > 0.6
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_guided_video_stage_rejects_ties_that_change_strength_not_sign(seed):
+    # The spurious video tie has the same sign in training domains 0-2, with a different
+    # strength in each, and flips in held-out domain 3 (a laugh track that goes with
+    # positive clips in every training show, more in some).
+    data = make_multimodal_domains(
+        n_samples=1200,
+        n_domains=4,
+        modalities={"text": 24, "video": 16},
+        n_invariant={"text": 4, "video": 4},
+        n_redundant={"video": 0},
+        n_spurious={"text": 0, "video": 6},
+        flip_domains=[3],
+        tie_strengths="spread",
+        random_state=seed,
+    )
+    X = StandardScaler().fit_transform(data.X)
+    train = data.sample_domain != 3
+    model = _model(data).fit(X[train], data.y[train], sample_domain=data.sample_domain[train])
+    video = model.named_modalities_.video
+    start = data.modalities["video"][0]
+    kept = set(video.get_support(indices=True) + start)
+    assert len(kept & set(data.spurious["video"])) <= 1
+    assert len(kept & set(data.invariant["video"])) >= 3

@@ -40,6 +40,7 @@ def _roles(modalities, key, default_index):
         "n_classes": [Interval(Integral, 2, None, closed="left")],
         "spurious_strength": [Interval(Real, 0, None, closed="left")],
         "flip_domains": ["array-like", None],
+        "tie_strengths": [StrOptions({"uniform", "spread"})],
         "style_shift": [Interval(Real, 0, None, closed="left")],
         "noise": [Interval(Real, 0, None, closed="neither")],
         "as_frame": ["boolean"],
@@ -59,6 +60,7 @@ def make_multimodal_domains(
     n_classes=2,
     spurious_strength=1.0,
     flip_domains=None,
+    tie_strengths="uniform",
     style_shift=0.5,
     noise=1.0,
     as_frame=False,
@@ -103,6 +105,13 @@ def make_multimodal_domains(
         Domains where the spurious tie changes sign. ``None`` flips the odd-numbered domains
         (1, 3, ...), so the tie changes sign inside the training domains of every
         leave-one-domain-out split, which is what lets an invariance penalty detect it.
+    tie_strengths : {"uniform", "spread"}, default="uniform"
+        ``"uniform"`` draws each domain's strength in ``[0.25, 1.75]``. ``"spread"`` spaces
+        the strengths of the unflipped domains evenly from 1.0 down to 0.5 (in a random
+        order) and reverses the flipped ones (strength 0.5 to 1.0): with
+        ``flip_domains=[held_out]`` the tie keeps its sign and really changes strength
+        across the training domains, the common real case (a laugh track that goes with
+        positive clips in every show, more in some).
     style_shift : float, default=0.5
         Standard deviation of the per-domain column offsets.
     noise : float, default=1.0
@@ -158,8 +167,16 @@ def make_multimodal_domains(
     y, signed = _targets(latent, task, n_classes)
 
     flips = list(range(1, n_domains, 2)) if flip_domains is None else list(flip_domains)
-    ties = spurious_strength * rng.uniform(0.25, 1.75, n_domains)
-    ties[[f for f in flips if 0 <= f < n_domains]] *= -1.0 if n_domains > 1 else 1.0
+    flipped = np.zeros(n_domains, dtype=bool)
+    flipped[[f for f in flips if 0 <= f < n_domains]] = n_domains > 1
+    if tie_strengths == "uniform":
+        ties = spurious_strength * rng.uniform(0.25, 1.75, n_domains)
+    else:
+        ties = np.empty(n_domains)
+        ties[~flipped] = rng.permutation(np.linspace(1.0, 0.5, (~flipped).sum()))
+        ties[flipped] = rng.uniform(0.5, 1.0, flipped.sum())
+        ties *= spurious_strength
+    ties[flipped] *= -1.0
 
     blocks, found = [], {role: {} for role in roles}
     offset = 0
@@ -226,9 +243,9 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
     * 2 weakly invariant columns: ``0.5 * s(y) + noise`` in every domain;
     * 6 spurious columns: ``b_e * s(y) + noise``, with a per-domain strength drawn in
       ``[0.25, 1.75]`` whose sign flips in every other domain (in sorted domain order), or,
-      with ``flip_domains``, only in those domains: the tie then keeps its sign and changes
-      its strength across the other domains (a laugh track that goes with positive clips in
-      every show, more in some) and turns around in the flipped ones;
+      with ``flip_domains``, a tie that keeps its sign across the other domains with
+      strengths spread from 1.0 to 0.5 (a laugh track that goes with positive clips in every
+      show, more in some) and is reversed (strength 0.5 to 1.0) in the flipped ones;
     * the rest noise; every column gets a per-domain style offset (N(0, 0.5)).
 
     ``s(y)`` is the label centred and scaled to unit variance (classes or scores).
@@ -267,6 +284,7 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
     labels, domain = np.unique(np.asarray(sample_domain), return_inverse=True)
     if flip_domains is None:
         flipped = np.arange(len(labels)) % 2 == 1
+        ties = rng.uniform(0.25, 1.75, len(labels)) * np.where(flipped, -1, 1)
     else:
         flip = np.asarray(flip_domains)
         unknown = np.setdiff1d(flip, labels)
@@ -275,7 +293,11 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
                 f"flip_domains names domains that are not in sample_domain: {unknown.tolist()}."
             )
         flipped = np.isin(labels, flip)
-    ties = rng.uniform(0.25, 1.75, len(labels)) * np.where(flipped, -1, 1)
+        # Same sign, strengths spread evenly from 1.0 down to 0.5 over the other domains (in
+        # a random order), so the tie really changes strength; reversed where flipped.
+        ties = np.empty(len(labels))
+        ties[~flipped] = rng.permutation(np.linspace(1.0, 0.5, (~flipped).sum()))
+        ties[flipped] = -rng.uniform(0.5, 1.0, flipped.sum())
     video = rng.standard_normal((len(y), n_features))
     video[:, :2] += 0.5 * signed[:, None]
     video[:, 2:8] += (ties[domain] * signed)[:, None] * rng.uniform(0.6, 1.2, 6)

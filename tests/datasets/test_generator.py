@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_seqinv.datasets import make_multimodal_domains
+from sklearn_seqinv.datasets import make_multimodal_domains, simulate_video
 
 
 def test_roles_are_disjoint_columns_of_their_modality():
@@ -44,3 +44,23 @@ def test_regression_scores_lie_in_mosi_range_and_frame_has_prefixed_names():
 def test_too_many_roles_for_a_modality_raises():
     with pytest.raises(ValueError, match="roles need"):
         make_multimodal_domains(modalities={"text": 3}, n_invariant={"text": 4})
+
+
+def test_spread_ties_keep_their_sign_and_change_strength_outside_the_flipped_domain():
+    data = make_multimodal_domains(
+        n_samples=400, n_domains=4, flip_domains=[3], tie_strengths="spread", random_state=0
+    )
+    ties = data.spurious_ties
+    np.testing.assert_allclose(np.sort(ties[:3]), [0.5, 0.75, 1.0])
+    assert -1.0 <= ties[3] <= -0.5
+
+
+def test_simulated_video_with_flip_domains_reverses_only_those():
+    y = np.tile([0, 1], 400)
+    domain = np.repeat(["a", "b", "c", "d"], 200)
+    video = simulate_video(y, domain, flip_domains=["d"], random_state=0)
+    ties = [np.corrcoef(video[domain == d, 2], y[domain == d])[0, 1] for d in "abcd"]
+    assert min(ties[:3]) > 0.2 and ties[3] < -0.2
+    assert np.ptp(ties[:3]) > 0.1  # the strength changes across the unflipped domains
+    with pytest.raises(ValueError, match="not in sample_domain"):
+        simulate_video(y, domain, flip_domains=["z"])
