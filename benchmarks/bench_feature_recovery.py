@@ -7,7 +7,8 @@ modality and order. Two spurious blocks:
 
 * ``alternating``: the tie flips sign in domain 3; all four domains are training domains, so
   the tie changes sign inside the training data;
-* ``same_signed``: 4 invariant and 6 spurious video columns whose tie keeps its sign and
+* ``same_signed``: text without spurious columns (the guidance is the true text signal), 4
+  invariant and 6 spurious video columns whose tie keeps its sign and
   changes strength across training domains 0-2 (``tie_strengths="spread"``: 1.0, 0.75, 0.5)
   and flips in held-out domain 3; the fit sees
   domains 0-2 only, and the held-out accuracy on domain 3 is reported beside ERM's.
@@ -98,7 +99,7 @@ def main(argv=None):
         "same_signed": dict(
             n_invariant={"video": 4},
             n_redundant={"video": 0},
-            n_spurious={"video": 6},
+            n_spurious={"text": 0, "video": 6},
             tie_strengths="spread",
         ),
     }
