@@ -185,12 +185,11 @@ def evaluate(args):
 
     start = time.perf_counter()
     folder = _output_folder(args.output, args.overwrite)
-    if args.data:
-        data = load_data(args.data, args.task, args.seed, args.text_only)
+    task, text_only = getattr(args, "task", None), getattr(args, "text_only", False)
+    if getattr(args, "data", None):
+        data = load_data(args.data, task, args.seed, text_only)
     else:
-        given = [
-            flag for flag, on in (("--task", args.task), ("--text-only", args.text_only)) if on
-        ]
+        given = [flag for flag, on in (("--task", task), ("--text-only", text_only)) if on]
         if given:
             raise CLIError(
                 f"{' and '.join(given)} apply only with --data; the embedded default data "

@@ -294,27 +294,34 @@ def test_a_later_modality_without_invariant_columns_adds_nothing(multimodal):
     assert model.score(multimodal.X, multimodal.y) > 0.6
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_guided_video_stage_rejects_ties_that_change_strength_not_sign(seed):
-    # The spurious video tie has the same sign in training domains 0-2, with a different
-    # strength in each, and flips in held-out domain 3 (a laugh track that goes with
-    # positive clips in every training show, more in some).
-    data = make_multimodal_domains(
-        n_samples=1200,
-        n_domains=4,
-        modalities={"text": 24, "video": 16},
-        n_invariant={"text": 4, "video": 4},
-        n_redundant={"video": 0},
-        n_spurious={"text": 0, "video": 6},
-        flip_domains=[3],
-        tie_strengths="spread",
-        random_state=seed,
-    )
-    X = StandardScaler().fit_transform(data.X)
-    train = data.sample_domain != 3
-    model = _model(data).fit(X[train], data.y[train], sample_domain=data.sample_domain[train])
-    video = model.named_modalities_.video
-    start = data.modalities["video"][0]
-    kept = set(video.get_support(indices=True) + start)
-    assert len(kept & set(data.spurious["video"])) <= 1
-    assert len(kept & set(data.invariant["video"])) >= 3
+def test_guided_video_stage_rejects_ties_that_change_strength_not_sign():
+    # The spurious video tie has the same sign in training domains 0-2, with strengths 1.0,
+    # 0.75 and 0.5, and flips in held-out domain 3 (a laugh track that goes with positive
+    # clips in every training show, more in some); the text holds the true signal.
+    spurious_kept, invariant_kept, ours, erm = [], [], [], []
+    for seed in range(5):
+        data = make_multimodal_domains(
+            n_samples=2400,
+            n_domains=4,
+            modalities={"text": 24, "video": 16},
+            n_invariant={"text": 4, "video": 4},
+            n_redundant={"video": 0},
+            n_spurious={"text": 0, "video": 6},
+            flip_domains=[3],
+            tie_strengths="spread",
+            random_state=seed,
+        )
+        X = StandardScaler().fit_transform(data.X)
+        train, test = data.sample_domain != 3, data.sample_domain == 3
+        fit = dict(sample_domain=data.sample_domain[train])
+        model = _model(data).fit(X[train], data.y[train], **fit)
+        baseline = _selector(gate=None, invariance=None).fit(X[train], data.y[train], **fit)
+        video = model.named_modalities_.video
+        kept = set(video.get_support(indices=True) + data.modalities["video"][0])
+        spurious_kept.append(len(kept & set(data.spurious["video"])))
+        invariant_kept.append(len(kept & set(data.invariant["video"])))
+        ours.append(model.score(X[test], data.y[test]))
+        erm.append(baseline.score(X[test], data.y[test]))
+    assert max(spurious_kept) <= 1  # of 6, in every seed
+    assert np.mean(invariant_kept) >= 2.5  # of 4 (weak columns: the gates close some)
+    assert np.mean(ours) >= np.mean(erm) + 0.05
