@@ -28,28 +28,17 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector
 from sklearn_seqinv.datasets import load_reviews, make_multimodal_domains
-from sklearn_seqinv.evaluation import LINEAR_C_GRID
-from sklearn_seqinv.model_selection import LeaveOneDomainOut, TrainingDomainHoldout
+from sklearn_seqinv.evaluation import tuned_linear
+from sklearn_seqinv.model_selection import LeaveOneDomainOut
 
 RESULTS = Path(__file__).parent / "results"
 REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews4"
-
-
-def tuned_linear(task):
-    """A linear model whose strength is chosen on held-out rows of the training domains."""
-    if task == "classification":
-        model, grid = LogisticRegression(max_iter=3000), {"model__C": LINEAR_C_GRID}
-    else:
-        model, grid = Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
-    pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
-    return GridSearchCV(pipe, grid, cv=TrainingDomainHoldout(random_state=0))
 
 
 def selector(**params):

@@ -8,25 +8,14 @@ default selector and the model-selected text-first pipeline against that linear 
 
 import numpy as np
 import pytest
-from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 from sklearn_seqinv.datasets import load_reviews, make_multimodal_domains
-from sklearn_seqinv.evaluation import LINEAR_C_GRID, selection_grid
+from sklearn_seqinv.evaluation import selection_grid, tuned_linear
 from sklearn_seqinv.model_selection import LeaveOneDomainOut, TrainingDomainHoldout
-
-
-def _tuned_linear(task):
-    """A linear model whose strength is chosen on held-out parts of the training domains."""
-    if task == "classification":
-        model, grid = LogisticRegression(max_iter=3000), {"model__C": LINEAR_C_GRID}
-    else:
-        model, grid = Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
-    pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
-    return GridSearchCV(pipe, grid, cv=TrainingDomainHoldout(random_state=0))
 
 
 def _lodo(make, X, y, domain, score):
@@ -67,7 +56,7 @@ def test_ungated_head_matches_a_tuned_ridge_on_generated_regression():
     )
     args = (data.X, data.y, data.sample_domain, _mae)
     ours = _lodo(_ungated, *args).mean()
-    ridge = _lodo(lambda: _tuned_linear("regression"), *args).mean()
+    ridge = _lodo(lambda: tuned_linear("regression"), *args).mean()
     assert ours <= ridge * 1.02
 
 
@@ -77,7 +66,7 @@ def test_ungated_head_matches_a_tuned_logistic_regression_on_generated_classes()
     )
     args = (data.X, data.y, data.sample_domain, _accuracy)
     ours = _lodo(_ungated, *args).mean()
-    linear = _lodo(lambda: _tuned_linear("classification"), *args).mean()
+    linear = _lodo(lambda: tuned_linear("classification"), *args).mean()
     assert ours >= linear - 0.005
 
 
@@ -107,7 +96,7 @@ def test_default_selector_is_within_a_point_of_a_tuned_linear_model_on_reviews(s
     ours = _lodo(
         lambda: make_pipeline(StandardScaler(), InvariantMaskSelector(random_state=0)), *args
     )
-    linear = _lodo(lambda: _tuned_linear("classification"), *args)
+    linear = _lodo(lambda: tuned_linear("classification"), *args)
     assert ours.mean() >= linear.mean() - 0.01
     assert ours.min() >= linear.min() - 0.02
 
@@ -135,7 +124,5 @@ def test_model_selected_text_first_is_within_half_a_point_on_reviews(shared_data
             sample_domain=data.sample_domain[train],
         )
         scores.append(_accuracy(data.y[test], search.predict(X[test])))
-    linear = _lodo(
-        lambda: _tuned_linear("classification"), X, data.y, data.sample_domain, _accuracy
-    )
+    linear = _lodo(lambda: tuned_linear("classification"), X, data.y, data.sample_domain, _accuracy)
     assert np.mean(scores) >= linear.mean() - 0.005
