@@ -11,7 +11,7 @@ training domains fails it, which a penalty on the spread of per-domain risks can
 import numpy as np
 from scipy import stats
 
-__all__ = ["invariant_ties", "tie_heterogeneity"]
+__all__ = ["passing", "tie_heterogeneity", "tie_pvalues"]
 
 
 def _targets(y, classification):
@@ -83,8 +83,8 @@ def tie_heterogeneity(X, T, domain, *, controls=None):
     return q, stats.chi2.sf(q, (len(coefs) - 1) * n_targets)
 
 
-def invariant_ties(X, y, domain, candidates, *, guidance=None, level=0.05, classification):
-    """The candidate columns whose tie to the label passes the heterogeneity test.
+def tie_pvalues(X, y, domain, *, guidance=None, classification):
+    """p-value of every column's tie-invariance test (see :func:`tie_heterogeneity`).
 
     Parameters
     ----------
@@ -93,23 +93,24 @@ def invariant_ties(X, y, domain, candidates, *, guidance=None, level=0.05, class
     y : ndarray of shape (n_samples,) or (n_samples, n_targets)
         Labels or scores.
     domain : ndarray of shape (n_samples,)
-        Domain code of each row.
-    candidates : ndarray of bool of shape (n_features,)
-        Columns to test.
+        Domain code of each row (at least two domains).
     guidance : ndarray of shape (n_samples, k) or None, default=None
         Earlier modalities' selected columns, held fixed in every regression, so a column is
         judged on what it ties to the label beyond them.
-    level : float, default=0.05
-        Family-wise significance level (Bonferroni over the candidates).
     classification : bool
         Whether ``y`` holds class labels.
 
     Returns
     -------
-    kept : ndarray of bool of shape (n_features,)
-        The candidates that pass.
     pvalues : ndarray of shape (n_features,)
-        p-value of every column (tested or not).
+    """
+    T = _targets(np.asarray(y), classification)
+    controls = None if guidance is None or guidance.shape[1] == 0 else np.asarray(guidance, float)
+    return tie_heterogeneity(np.asarray(X, float), T, domain, controls=controls)[1]
+
+
+def passing(candidates, pvalues, level=0.05):
+    """The candidates whose test passes at family-wise ``level`` (Bonferroni over them).
 
     Examples
     --------
@@ -118,14 +119,9 @@ def invariant_ties(X, y, domain, candidates, *, guidance=None, level=0.05, class
     >>> domain = np.repeat([0, 1, 2], 300); y = rng.integers(0, 2, 900)
     >>> tie = np.array([1.0, 0.5, 0.2])[domain]
     >>> X = np.c_[y + rng.standard_normal(900), tie * y + rng.standard_normal(900)]
-    >>> invariant_ties(X, y, domain, np.array([True, True]), classification=True)[0]
+    >>> pvalues = tie_pvalues(X, y, domain, classification=True)
+    >>> passing(np.array([True, True]), pvalues)
     array([ True, False])
     """
-    kept = np.asarray(candidates, dtype=bool).copy()
-    if len(np.unique(domain)) < 2:
-        return kept, np.ones(X.shape[1])
-    T = _targets(np.asarray(y), classification)
-    controls = None if guidance is None or guidance.shape[1] == 0 else np.asarray(guidance, float)
-    _, pvalues = tie_heterogeneity(np.asarray(X, float), T, domain, controls=controls)
-    kept &= pvalues * max(int(kept.sum()), 1) >= level
-    return kept, pvalues
+    kept = np.asarray(candidates, dtype=bool)
+    return kept & (pvalues * max(int(kept.sum()), 1) >= level)

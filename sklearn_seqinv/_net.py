@@ -13,7 +13,7 @@ import sys
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import PrintLog
 from torch.utils.data import Dataset
 
 from ._validation import TrainingInterrupted
@@ -184,10 +184,8 @@ class GatedNet(NeuralNet):
     @property
     def _default_callbacks(self):
         return [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("print_log", PlainPrintLog()),
+            (name, PlainPrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
         ]
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):

@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._heterogeneity import invariant_ties
+from ._heterogeneity import passing, tie_pvalues
 from ._net import ArrayDataset, GatedNet
 from ._validation import (
     atomic_fit,
@@ -372,9 +372,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             self.history_ = self.net_.history
             with torch.no_grad():
                 self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
-            self.support_ = self._invariant(X, y, domain, guide, self._support_from_gates())
+            level = self._test_ties(X, y, domain, guide)
+            self.support_ = self._invariant(self._support_from_gates(), level)
             if self.refit:
-                self._refit_head(X, y, domain, guide, dataset, seed)
+                self._refit_head(dataset, level, seed)
         # Inference in float64: predictions of a row do not depend on the batch it is in.
         self.net_.module_.double()
         return self
@@ -433,25 +434,26 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         return per_sample
 
-    def _invariant(self, X, y, domain, guide, candidates):
-        """The candidates whose coefficient passes the per-domain heterogeneity test."""
+    def _test_ties(self, X, y, domain, guide):
+        """Run the tie-invariance test once per fit; its level, or None when it does not apply."""
         level = self.heterogeneity_level
         if level == "auto":
             level = 0.05 if self.n_guidance_features_ else None
         if level is None or self.gate is None or len(self.domains_) < 2:
-            return candidates
-        kept, self.heterogeneity_pvalues_ = invariant_ties(
-            X,
-            y,
-            domain,
-            candidates,
-            guidance=guide,
-            level=level,
-            classification=self.task_ == "classification",
+            self.__dict__.pop("heterogeneity_pvalues_", None)
+            return None
+        self.heterogeneity_pvalues_ = tie_pvalues(
+            X, y, domain, guidance=guide, classification=self.task_ == "classification"
         )
-        return kept
+        return level
 
-    def _refit_head(self, X, y, domain, guide, dataset, seed):
+    def _invariant(self, candidates, level):
+        """The candidates whose tie passes the test run by :meth:`_test_ties`."""
+        if level is None:
+            return candidates
+        return passing(candidates, self.heterogeneity_pvalues_, level)
+
+    def _refit_head(self, dataset, level, seed):
         """Refit the head on the kept columns by full-batch L-BFGS with a tuned L2 weight.
 
         With ``validate_selection``, the kept columns compete on held-out training domains
@@ -477,7 +479,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         candidates = [self.support_]
         if self.validate_selection and self.alpha == "auto" and not self.support_.all():
-            everything = self._invariant(X, y, domain, guide, np.ones_like(self.support_))
+            everything = self._invariant(np.ones_like(self.support_), level)
             if everything.sum() > self.support_.sum():
                 candidates.append(everything)
         # Two candidates are compared out of domain (whole training domains held out): the

@@ -57,12 +57,16 @@ def tuned_linear(task, *, random_state=0):
     >>> type(tuned_linear("classification").cv).__name__
     'TrainingDomainHoldout'
     """
-    if task == "classification":
-        model, grid = LogisticRegression(max_iter=3000), {"model__C": list(LINEAR_C_GRID)}
-    else:
-        model, grid = Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
+    model, grid = _linear(task)
     pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
     return GridSearchCV(pipe, grid, cv=TrainingDomainHoldout(random_state=random_state))
+
+
+def _linear(task):
+    """The linear model of ``task`` and its grid over the regularization strength."""
+    if task == "classification":
+        return LogisticRegression(max_iter=2000), {"model__C": list(LINEAR_C_GRID)}
+    return Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
 
 
 def selection_grid(modality_names, sparsities=(4.0,)):
@@ -146,10 +150,7 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
     # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
     penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
-    if task == "classification":
-        linear, linear_grid = LogisticRegression(max_iter=2000), {"model__C": LINEAR_C_GRID}
-    else:
-        linear, linear_grid = Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
+    linear, linear_grid = _linear(task)
     tuned = Pipeline([("scale", StandardScaler()), ("model", linear)])
     first = modalities[order[0]]
     text_only = Pipeline(
