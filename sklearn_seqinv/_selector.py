@@ -19,9 +19,9 @@ from ._net import ArrayDataset, GatedNet
 from ._validation import (
     atomic_fit,
     check_device,
+    check_environments,
     check_float32_range,
     check_guidance,
-    check_sample_domain,
     draw_seed,
     seeded_torch,
 )
@@ -200,6 +200,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         Class labels (classification only).
     domains_ : ndarray
         Domain labels seen in ``fit``.
+    n_environments_ : int
+        Number of environments compared in ``fit``: the domains, or the (domain, group)
+        pairs when ``sample_group`` was given.
     n_guidance_features_ : int
         Number of guidance columns seen in ``fit``.
     n_features_in_ : int
@@ -219,7 +222,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     300
     """
 
-    __metadata_request__fit = {"sample_domain": True}
+    __metadata_request__fit = {"sample_domain": True, "sample_group": True}
 
     _parameter_constraints = {
         "sparsity": [Interval(Real, 0, None, closed="left")],
@@ -309,7 +312,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, *, sample_domain=None, guidance=None):
+    def fit(self, X, y, *, sample_domain=None, sample_group=None, guidance=None):
         """Learn the gates and the head.
 
         Parameters
@@ -321,6 +324,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         sample_domain : array-like of shape (n_samples,), default=None
             Domain label of each row. With two or more domains the invariance penalty applies
             and batches are domain-balanced.
+        sample_group : array-like of shape (n_samples,), default=None
+            Sub-group of each row inside its domain (a video, a speaker, a product). When
+            given, the environments that the invariance penalty, the balanced batches, the
+            held-out validation and the tie test compare are the (domain, group) pairs
+            instead of the domains: this is what lets a single source domain reject a tie
+            that changes across its sub-groups.
         guidance : array-like of shape (n_samples, n_guidance), default=None
             Already-selected features of earlier modalities, fed to the head and never gated.
 
@@ -329,23 +338,38 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self : InvariantMaskSelector
             The fitted selector.
         """
-        return self._fit(X, y, sample_domain=sample_domain, guidance=guidance)
+        return self._fit(
+            X, y, sample_domain=sample_domain, sample_group=sample_group, guidance=guidance
+        )
 
-    def _fit(self, X, y, *, sample_domain=None, guidance=None, feature_sparsity=None):
+    def _fit(
+        self,
+        X,
+        y,
+        *,
+        sample_domain=None,
+        sample_group=None,
+        guidance=None,
+        feature_sparsity=None,
+    ):
         # ``feature_sparsity`` (one multiplier per column) lets a joint fit over several
         # modalities give each modality's columns its own sparsity weight.
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
         check_float32_range(X)
-        domain, self.domains_ = check_sample_domain(sample_domain, X.shape[0])
-        if self.invariance is not None and len(self.domains_) < 2:
+        domain, self.domains_ = check_environments(sample_domain, sample_group, X.shape[0])
+        self.n_environments_ = int(domain.max()) + 1
+        if self.invariance is not None and self.n_environments_ < 2:
+            given = "no sample_domain" if sample_domain is None else "one domain"
+            given += " and no sample_group" if sample_group is None else " with one sub-group"
             warnings.warn(
                 f"{type(self).__name__} was asked for the {self.invariance!r} invariance "
-                f"penalty, but {'no sample_domain' if sample_domain is None else 'one domain'} "
+                f"penalty, but {given} "
                 "reached fit, so the penalty is zero and this is plain sparse ERM. Pass "
-                "sample_domain (through a Pipeline as <step>__sample_domain, or with metadata "
-                "routing on) or set invariance=None to silence this.",
+                "sample_domain, or sample_group for sub-groups of a single source (through a "
+                "Pipeline as <step>__sample_domain, or with metadata routing on), or set "
+                "invariance=None to silence this.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -391,7 +415,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         n_features = dataset.X.shape[1] - self.n_guidance_features_
         head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
         loss_fn = self._per_sample_loss()
-        args = (dataset.X, dataset.y, dataset.domain, len(self.domains_), loss_fn)
+        args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
         closed = self._closed_form()
         alpha, held_out = self.alpha, None
         if alpha == "auto":
@@ -439,7 +463,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         level = self.heterogeneity_level
         if level == "auto":
             level = 0.05 if self.n_guidance_features_ else None
-        if level is None or self.gate is None or len(self.domains_) < 2:
+        if level is None or self.gate is None or self.n_environments_ < 2:
             self.__dict__.pop("heterogeneity_pvalues_", None)
             return None
         self.heterogeneity_pvalues_ = tie_pvalues(
@@ -463,7 +487,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         # Without gates the head is the only place the invariance penalty can act.
         invariance = self.invariance if self.gate is None else None
         fit_args = dict(
-            n_domains=len(self.domains_),
+            n_domains=self.n_environments_,
             loss_fn=self._per_sample_loss(),
             invariance=invariance,
             invariance_weight=self.invariance_weight,
@@ -571,7 +595,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             invariance_weight=self.invariance_weight,
             invariance_warmup=self.invariance_warmup,
             redundancy=self.redundancy,
-            n_domains=len(self.domains_),
+            n_domains=self.n_environments_,
             balance_domains=self.balance_domains,
             loss_scale=scale,
         )

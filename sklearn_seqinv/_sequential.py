@@ -47,7 +47,7 @@ def _final_has(method):
 class _BaseSequentialModality(TransformerMixin, _BaseComposition):
     """Fit one selector per modality, in the given order, each guided by the ones before."""
 
-    __metadata_request__fit = {"sample_domain": True}
+    __metadata_request__fit = {"sample_domain": True, "sample_group": True}
 
     _parameter_constraints = {
         "modalities": [list],
@@ -90,7 +90,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         return self
 
     def get_metadata_routing(self):
-        """Route ``sample_domain`` (and other requested metadata) to every selector."""
+        """Route ``sample_domain`` and ``sample_group`` (and other requests) to every selector."""
         router = MetadataRouter(owner=type(self).__name__).add_self_request(self)
         for name, selector, _ in self.modalities:
             router.add(
@@ -137,18 +137,19 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             groups.append(cols)
         return groups
 
-    def _routed_params(self, sample_domain):
+    def _routed_params(self, metadata):
+        metadata = {key: value for key, value in metadata.items() if value is not None}
         if _routing_enabled():
-            return process_routing(self, "fit", sample_domain=sample_domain)
+            return process_routing(self, "fit", **metadata)
         params = Bunch(final_estimator=Bunch(fit={}))
         for name, selector, _ in self.modalities:
-            wants = sample_domain is not None and has_fit_parameter(selector, "sample_domain")
-            params[name] = Bunch(fit={"sample_domain": sample_domain} if wants else {})
+            fit = {k: v for k, v in metadata.items() if has_fit_parameter(selector, k)}
+            params[name] = Bunch(fit=fit)
         return params
 
     @atomic_fit
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, *, sample_domain=None):
+    def fit(self, X, y, *, sample_domain=None, sample_group=None):
         """Fit the selectors in order, then the final predictor.
 
         Parameters
@@ -159,38 +160,54 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             Class labels (classifier) or continuous scores (regressor).
         sample_domain : array-like of shape (n_samples,), default=None
             Domain label of each row, routed to every selector.
+        sample_group : array-like of shape (n_samples,), default=None
+            Sub-group of each row inside its domain (video, speaker, product), routed to
+            every selector: the invariance is then asked across (domain, group) pairs, which
+            gives single-source training something to compare.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_domain)
+        return self._fit(X, y, {"sample_domain": sample_domain, "sample_group": sample_group})
 
     def _log(self, message, start):
         if self.verbose:
             print(f"[{type(self).__name__}] {message} ({time.perf_counter() - start:.1f}s)")
 
-    def _fit(self, X, y, sample_domain):
+    def _fit(self, X, y, metadata):
         self._check_modalities()
         X_raw = X
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            ensure_min_samples=2,
+            ensure_all_finite="allow-nan",
+        )
         y = self._check_target(y)
         groups = self._column_groups(X_raw)
-        routed = self._routed_params(sample_domain)
+        names = [name for name, _, _ in self.modalities]
+        reach = self._reach(X, groups, names, self.strategy, self.final_estimator)
+        routed = self._routed_params(metadata)
         fitted = []
         start = time.perf_counter()
         self.strategy_ = self.strategy
         if self.strategy == "joint":
-            fitted = self._fit_joint(X, y, groups, sample_domain)
+            fitted = self._fit_joint(X, y, groups, metadata)
         else:
             guidance = np.empty((X.shape[0], 0), dtype=X.dtype)
             for step, ((name, selector, _), cols) in enumerate(zip(self.modalities, groups)):
-                params = dict(routed[name].fit)
+                # A stage learns from the rows that have its modality and every earlier one.
+                rows = reach[:, step]
+                params = _rows_of(dict(routed[name].fit), rows, X.shape[0])
                 if self.strategy == "sequential" and guidance.shape[1]:
                     if has_fit_parameter(selector, "guidance"):
-                        params["guidance"] = guidance
-                est = clone(selector).fit(X[:, cols], y, **params)
+                        params["guidance"] = guidance[rows]
+                est = clone(selector).fit(X[rows][:, cols], y[rows], **params)
+                self._check_stage_classes(name, est)
                 fitted.append((name, est, cols))
                 # Selected columns without calling transform: a stage that kept nothing
                 # (modality trust) adds no guidance and raises no empty-selection warning.
@@ -202,15 +219,61 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                 guidance = np.hstack([guidance, kept])
                 self._log(f"({step + 1} of {len(groups)}) fitted modality {name!r}", start)
         self.modalities_ = fitted
+        self.n_rows_per_stage_ = Bunch(**dict(zip(names, reach.sum(axis=0).tolist())))
         self.named_modalities_ = Bunch(**{name: est for name, est, _ in fitted})
         self.modality_trust_ = Bunch(
             **{name: bool(mask.any()) for (name, _, _), mask in zip(fitted, self._supports())}
         )
-        self.final_estimator_ = self._fit_final(X, y, routed, sample_domain)
+        self.final_estimator_ = self._fit_final(X, y, routed, metadata)
         self._log("fitted the final predictor", start)
         return self
 
-    def _fit_joint(self, X, y, groups, sample_domain):
+    @staticmethod
+    def _reach(X, groups, names, strategy, final_estimator):
+        """Which stages each row can use: ``(n_samples, n_modalities)`` booleans.
+
+        A modality is missing from a row when all its columns are NaN (a face track with no
+        face); the row then reaches the stages before the first modality it lacks. Partial
+        NaNs, a missing first modality and missing modalities outside the plain sequential
+        strategy are refused.
+        """
+        present = []
+        for name, cols in zip(names, groups):
+            nan = np.isnan(X[:, cols])
+            missing = nan.all(axis=1)
+            partial = nan.any(axis=1) & ~missing
+            if partial.any():
+                raise ValueError(
+                    f"Modality {name!r} is partly NaN in {partial.sum()} row(s) (first: row "
+                    f"{np.flatnonzero(partial)[0]}). A missing modality must be NaN in all of "
+                    "its columns; impute partial gaps first (e.g. SimpleImputer)."
+                )
+            present.append(~missing)
+        present = np.column_stack(present)
+        if not present[:, 0].all():
+            raise ValueError(
+                f"{(~present[:, 0]).sum()} row(s) lack the first modality {names[0]!r} (all "
+                f"NaN; first: row {np.flatnonzero(~present[:, 0])[0]}). Every prediction "
+                "starts from the first modality: drop or impute those rows."
+            )
+        if not present.all() and (strategy != "sequential" or final_estimator is not None):
+            raise ValueError(
+                "Rows with a missing modality (all NaN) are handled by strategy='sequential' "
+                f"without final_estimator; this estimator has strategy={strategy!r} and "
+                f"final_estimator={final_estimator!r}. Drop or impute those rows."
+            )
+        return np.cumprod(present, axis=1).astype(bool)
+
+    def _check_stage_classes(self, name, est):
+        classes = getattr(est, "classes_", None)
+        if hasattr(self, "classes_") and classes is not None:
+            if not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"The rows that have modality {name!r} hold classes {list(classes)} but "
+                    f"y has {list(self.classes_)}; each stage needs every class."
+                )
+
+    def _fit_joint(self, X, y, groups, metadata):
         # One gate vector over all modalities, each modality's sparsity normalized by its width.
         cols = np.concatenate(groups)
         weights = np.concatenate(
@@ -220,11 +283,11 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             ]
         )
         joint = clone(self.modalities[-1][1])
-        joint._fit(X[:, cols], y, sample_domain=sample_domain, feature_sparsity=weights)
+        joint._fit(X[:, cols], y, **metadata, feature_sparsity=weights)
         self.joint_selector_ = joint
         return [(name, joint, g) for (name, _, _), g in zip(self.modalities, groups)]
 
-    def _fit_final(self, X, y, routed, sample_domain):
+    def _fit_final(self, X, y, routed, metadata):
         if self.final_estimator is not None:
             return clone(self.final_estimator).fit(
                 self._selected(X), y, **routed["final_estimator"].fit
@@ -238,7 +301,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                     "final_estimator= when the last selector is another estimator."
                 )
             head.set_params(gate=None)
-            return head.fit(self._selected(X), y, sample_domain=sample_domain)
+            return head.fit(self._selected(X), y, **metadata)
         last = self.modalities_[-1][1]
         if not hasattr(last, "predict"):
             raise TypeError(
@@ -269,18 +332,39 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         pairs = list(zip(self.modalities_, self._supports()))[:n_modalities]
         return np.hstack([X[:, cols[mask]] for (_, _, cols), mask in pairs])
 
-    def _final_outputs(self, X, method):
+    def _validate_X(self, X):
         check_is_fitted(self, "modalities_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], reset=False, ensure_all_finite="allow-nan"
+        )
+        names = [name for name, _, _ in self.modalities_]
+        groups = [cols for _, _, cols in self.modalities_]
+        final = getattr(self, "final_estimator_", None)
+        return X, self._reach(X, groups, names, self.strategy_, final)
+
+    def _final_outputs(self, X, method):
+        X, reach = self._validate_X(X)
         if self.final_estimator_ is not None:
             return getattr(self.final_estimator_, method)(self._selected(X))
         if self.strategy_ == "joint":
             cols = np.concatenate([cols for _, _, cols in self.modalities_])
             return getattr(self.joint_selector_, method)(X[:, cols])
-        _, last, last_cols = self.modalities_[-1]
-        guided = self.strategy_ == "sequential" and len(self.modalities_) > 1
-        guidance = self._selected(X, n_modalities=-1) if guided else None
-        return getattr(last, method)(X[:, last_cols], guidance=guidance)
+        # Sequential: each row is predicted by the last stage it has every modality of.
+        depth = reach.sum(axis=1)
+        if (depth == len(self.modalities_)).all():
+            return self._stage_outputs(X, len(self.modalities_), method)
+        parts = {k: self._stage_outputs(X[depth == k], k, method) for k in np.unique(depth)}
+        first = next(iter(parts.values()))
+        out = np.empty((X.shape[0], *first.shape[1:]), dtype=first.dtype)
+        for k, values in parts.items():
+            out[depth == k] = values
+        return out
+
+    def _stage_outputs(self, X, n_stages, method):
+        """Outputs of stage ``n_stages`` (1-based), guided by the stages before it."""
+        _, est, cols = self.modalities_[n_stages - 1]
+        guidance = self._selected(X, n_modalities=n_stages - 1) if n_stages > 1 else None
+        return getattr(est, method)(X[:, cols], guidance=guidance)
 
     def predict(self, X):
         """Predict with the last stage's head, or with ``final_estimator_``.
@@ -310,8 +394,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         X_selected : ndarray of shape (n_samples, n_selected)
             Selected features; names from :meth:`get_feature_names_out`.
         """
-        check_is_fitted(self, "modalities_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X, _ = self._validate_X(X)
         return self._selected(X)
 
     def get_feature_names_out(self, input_features=None):
@@ -341,7 +424,19 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        # A modality may be missing from a row (all its columns NaN); see ``_reach``.
+        tags.input_tags.allow_nan = True
         return tags
+
+
+def _rows_of(params, rows, n_samples):
+    """``params`` restricted to ``rows`` where a value has one entry per sample."""
+    if rows.all():
+        return params
+    return {
+        key: np.asarray(value)[rows] if np.ndim(value) >= 1 and len(value) == n_samples else value
+        for key, value in params.items()
+    }
 
 
 _SHARED_PARAMETERS = """

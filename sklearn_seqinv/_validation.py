@@ -11,12 +11,13 @@ from sklearn.utils import check_array, check_random_state
 _MAX_SEED = 2**31 - 1
 
 
-def check_sample_domain(sample_domain, n_samples):
+def check_sample_domain(sample_domain, n_samples, name="sample_domain"):
     """Return integer domain codes ``0..n_domains-1`` and the domain labels.
 
     ``None`` means a single unnamed domain. Labels may be ints or strings. Codes follow the
     order in which labels first appear in the rows, so renaming the domains changes nothing
-    in training (the same codes, the same batches, the same gates).
+    in training (the same codes, the same batches, the same gates). ``name`` is the argument
+    named in error messages (``sample_group`` is checked the same way).
     """
     if sample_domain is None:
         return np.zeros(n_samples, dtype=np.int64), np.array([0])
@@ -25,28 +26,46 @@ def check_sample_domain(sample_domain, n_samples):
         domain = np.ravel(domain) if domain.ndim == 2 and 1 in domain.shape else domain
     if domain.ndim != 1:
         raise ValueError(
-            f"sample_domain must be 1-dimensional with one label per sample; got shape "
+            f"{name} must be 1-dimensional with one label per sample; got shape "
             f"{np.shape(sample_domain)}."
         )
     if domain.shape[0] != n_samples:
         raise ValueError(
-            f"sample_domain has {domain.shape[0]} labels but X has {n_samples} samples; "
-            "pass one domain label per row of X."
+            f"{name} has {domain.shape[0]} labels but X has {n_samples} samples; "
+            "pass one label per row of X."
         )
     if domain.dtype.kind == "f" and not np.isfinite(domain).all():
-        raise ValueError("sample_domain contains NaN or infinity; every row needs a domain label.")
+        raise ValueError(f"{name} contains NaN or infinity; every row needs a domain label.")
     if domain.dtype.kind == "O" and any(label is None for label in domain):
-        raise ValueError("sample_domain contains None; every row needs a domain label.")
+        raise ValueError(f"{name} contains None; every row needs a domain label.")
     try:
-        labels, first, codes = np.unique(domain, return_index=True, return_inverse=True)
+        return _first_seen_codes(domain)
     except TypeError as exc:
-        raise TypeError(
-            "sample_domain labels must be all numbers or all strings, not a mix."
-        ) from exc
+        raise TypeError(f"{name} labels must be all numbers or all strings, not a mix.") from exc
+
+
+def _first_seen_codes(values):
+    """Codes ``0..k-1`` in order of first appearance, and the labels in that order."""
+    labels, first, codes = np.unique(values, return_index=True, return_inverse=True)
     order = np.argsort(first)
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[codes].astype(np.int64), labels[order]
+
+
+def check_environments(sample_domain, sample_group, n_samples):
+    """Integer codes of the environments the invariance penalty compares, and the domains.
+
+    Without ``sample_group`` the environments are the domains. With it, they are the
+    (domain, group) pairs: sub-groups inside the domains (a video, a speaker, a product),
+    which is what gives a single source domain something to compare.
+    """
+    domain, domains = check_sample_domain(sample_domain, n_samples)
+    if sample_group is None:
+        return domain, domains
+    group, _ = check_sample_domain(sample_group, n_samples, name="sample_group")
+    environment, _ = _first_seen_codes(domain * (int(group.max()) + 1) + group)
+    return environment, domains
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -174,8 +174,13 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     }
 
 
-def _fit(estimator, grid, X, y, domain, random_state):
-    params = {"sample_domain": domain} if has_fit_parameter(estimator, "sample_domain") else {}
+def _fit(estimator, grid, X, y, domain, random_state, group=None):
+    metadata = {"sample_domain": domain, "sample_group": group}
+    params = {
+        key: value
+        for key, value in metadata.items()
+        if value is not None and has_fit_parameter(estimator, key)
+    }
     if grid is None:
         return clone(estimator).fit(X, y, **params), None
     holdout = TrainingDomainHoldout(random_state=random_state)
@@ -214,6 +219,7 @@ def evaluate_domain_generalization(
     max_epochs=100,
     random_state=0,
     verbose=1,
+    sample_group=None,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
@@ -239,6 +245,11 @@ def evaluate_domain_generalization(
         Seed.
     verbose : int, default=1
         Print one progress line per fitted model.
+    sample_group : ndarray of shape (n_samples,) or None, default=None
+        Sub-group of each row inside its domain (video, speaker, product), passed with
+        ``sample_domain`` to every method that takes it: the environments of the invariance
+        penalty and tests become the (domain, group) pairs, which is what single-source
+        training can compare.
 
     Returns
     -------
@@ -273,7 +284,10 @@ def evaluate_domain_generalization(
         for name in names:
             progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
             estimator, grid = catalog[name]
-            fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state)
+            group = None if sample_group is None else np.asarray(sample_group)[train]
+            fitted, params = _fit(
+                estimator, grid, X[train], y[train], domain[train], random_state, group
+            )
             if params:
                 chosen.append(
                     {

@@ -75,6 +75,7 @@ def _selector_node(est):
             _array(est.heterogeneity_pvalues_) if hasattr(est, "heterogeneity_pvalues_") else None
         ),
         "domains_": _array(est.domains_),
+        "n_environments_": int(est.n_environments_),
         "n_features_in_": int(est.n_features_in_),
         "n_guidance_features_": int(est.n_guidance_features_),
         "task_": est.task_,
@@ -101,6 +102,7 @@ def _load_selector(node):
     if fitted["heterogeneity_pvalues_"] is not None:
         est.heterogeneity_pvalues_ = _unarray(fitted["heterogeneity_pvalues_"])
     est.domains_ = _unarray(fitted["domains_"])
+    est.n_environments_ = fitted.get("n_environments_", len(est.domains_))
     est.n_features_in_ = fitted["n_features_in_"]
     est.n_guidance_features_ = fitted["n_guidance_features_"]
     est.task_ = fitted["task_"]

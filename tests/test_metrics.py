@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import cross_val_score
 
@@ -84,3 +86,98 @@ def test_domain_report_passes_sample_domain_to_estimators_that_take_it(small_dom
         InvariantMaskSelector(max_epochs=3, random_state=0), d.X, d.y, sample_domain=d.sample_domain
     )
     assert len(report.per_fold) == 3 and 0 <= report.worst["score"] <= 1
+
+
+# --- An independent re-derivation of MMSA's regression metrics (metricsTop.py of
+# thuiar/MMSA, ``__eval_mosei_regression``), in plain Python: no scikit-learn, no numpy
+# rounding helpers, so it checks the library rather than repeating it.
+
+
+def _round_half_even(value):
+    # MMSA rounds with np.round: halves go to the even integer, as Python's round does.
+    return float(round(value))
+
+
+def _clip(value, bound):
+    return min(max(value, -bound), bound)
+
+
+def _accuracy(a, b):
+    return sum(x == y for x, y in zip(a, b)) / len(a)
+
+
+def _weighted_f1(truth, pred):
+    # f1_score(y_true, y_pred, average="weighted"): per-class F1 (0 where undefined)
+    # weighted by the class's support in y_true, over the labels seen on either side.
+    total = 0.0
+    for label in set(truth) | set(pred):
+        tp = sum(t == label and p == label for t, p in zip(truth, pred))
+        fp = sum(t != label and p == label for t, p in zip(truth, pred))
+        fn = sum(t == label and p != label for t, p in zip(truth, pred))
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        total += f1 * sum(t == label for t in truth)
+    return total / len(truth)
+
+
+def _pearson(a, b):
+    n = len(a)
+    ma, mb = sum(a) / n, sum(b) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    va = sum((x - ma) ** 2 for x in a)
+    vb = sum((y - mb) ** 2 for y in b)
+    if va == 0 or vb == 0:
+        return 0.0  # MMSA's np.corrcoef gives NaN here; the library documents 0.0
+    return cov / (va * vb) ** 0.5
+
+
+def _mmsa(truth, pred):
+    nonzero = [(t > 0, p > 0) for t, p in zip(truth, pred) if t != 0]
+    has0_truth, has0_pred = [t >= 0 for t in truth], [p >= 0 for p in pred]
+    scores = {
+        "has0_acc2": _accuracy(has0_pred, has0_truth),
+        "has0_f1": _weighted_f1(has0_truth, has0_pred),
+        "mae": sum(abs(p - t) for t, p in zip(truth, pred)) / len(truth),
+        "corr": _pearson(pred, truth),
+    }
+    for name, bound in (("mult_acc5", 2.0), ("mult_acc7", 3.0)):
+        scores[name] = _accuracy(
+            [_round_half_even(_clip(p, bound)) for p in pred],
+            [_round_half_even(_clip(t, bound)) for t in truth],
+        )
+    if nonzero:
+        truth_nz, pred_nz = zip(*nonzero)
+        scores["non0_acc2"] = _accuracy(pred_nz, truth_nz)
+        scores["non0_f1"] = _weighted_f1(list(truth_nz), list(pred_nz))
+    return scores
+
+
+# Scores as MOSI/MOSEI have them: many exact zeros, halves (rounding ties), clipping edges.
+_score = st.one_of(
+    st.sampled_from([0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 3.0, -3.0, 2.0, -2.0]),
+    st.floats(-3.5, 3.5, allow_nan=False, allow_subnormal=False),
+)
+
+
+@given(
+    st.integers(1, 40).flatmap(
+        lambda n: st.tuples(
+            st.lists(_score, min_size=n, max_size=n),
+            st.one_of(
+                st.lists(_score, min_size=n, max_size=n),
+                _score.map(lambda c: [c] * n),  # constant predictions
+            ),
+        )
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_msa_scores_equal_an_independent_rederivation_of_mmsa(pair):
+    truth, pred = pair
+    expected = _mmsa(truth, pred)
+    if "non0_acc2" not in expected:
+        with pytest.raises(ValueError, match="Non0"):
+            msa_scores(truth, pred)
+        return
+    got = msa_scores(truth, pred)
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, abs=1e-12, rel=0), name

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv.datasets import make_multimodal_domains
 
 
 def _selection_counts(selector, data):
@@ -343,3 +344,22 @@ def test_no_penalty_warning_when_invariance_is_off_or_domains_are_given(small_do
         InvariantMaskSelector(max_epochs=2).fit(
             small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain
         )
+
+
+def test_sample_group_gives_a_single_domain_environments_to_compare():
+    d = make_multimodal_domains(
+        n_samples=300, n_domains=1, n_groups=3, modalities={"text": 10}, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "penalty is zero" warning
+        selector = InvariantMaskSelector(max_epochs=3, random_state=0).fit(
+            d.X, d.y, sample_domain=d.sample_domain, sample_group=d.sample_group
+        )
+    assert selector.n_environments_ == 3
+    assert list(selector.domains_) == [0]
+
+
+def test_bad_sample_group_is_named_in_the_error():
+    d = make_multimodal_domains(n_samples=60, modalities={"text": 6}, random_state=0)
+    with pytest.raises(ValueError, match="sample_group has 59 labels"):
+        InvariantMaskSelector(max_epochs=1).fit(d.X, d.y, sample_group=d.sample_group[:-1])

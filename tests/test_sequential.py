@@ -325,3 +325,152 @@ def test_guided_video_stage_rejects_ties_that_change_strength_not_sign():
     assert max(spurious_kept) <= 1  # of 6, in every seed
     assert np.mean(invariant_kept) >= 2.5  # of 4 (weak columns: the gates close some)
     assert np.mean(ours) >= np.mean(erm) + 0.05
+
+
+def _grouped(seed=0, n_samples=480):
+    data = make_multimodal_domains(n_samples=n_samples, n_domains=3, n_groups=2, random_state=seed)
+    data.X = StandardScaler().fit_transform(data.X)
+    return data
+
+
+def _environments(model):
+    return [est.n_environments_ for _, est, _ in model.modalities_]
+
+
+def test_sample_group_reaches_every_selector_without_routing():
+    d = _grouped()
+    pipe = make_pipeline(StandardScaler(), _model(d, epochs=3))
+    pipe.fit(
+        d.X,
+        d.y,
+        sequentialmodalityclassifier__sample_domain=d.sample_domain,
+        sequentialmodalityclassifier__sample_group=d.sample_group,
+    )
+    assert _environments(pipe[-1]) == [6, 6]  # 3 domains x 2 sub-groups
+
+
+def test_sample_group_is_routed_through_grid_search_and_cross_validate():
+    d = _grouped()
+    with config_context(enable_metadata_routing=True):
+        search = _pipeline_grid(d).fit(
+            d.X,
+            d.y,
+            groups=d.sample_domain,
+            sample_domain=d.sample_domain,
+            sample_group=d.sample_group,
+        )
+        result = cross_validate(
+            _model(d, epochs=3),
+            d.X,
+            d.y,
+            cv=LeaveOneGroupOut(),
+            params={"groups": d.sample_domain, "sample_group": d.sample_group},
+            return_estimator=True,
+        )
+    # The refit sees 3 domains x 2 sub-groups; each fold its 2 training domains x 2.
+    assert _environments(search.best_estimator_[-1]) == [6, 6]
+    assert all(_environments(est) == [4, 4] for est in result["estimator"])
+
+
+def test_grid_search_routes_sample_group_without_routing():
+    d = _grouped()
+    search = _pipeline_grid(d).fit(
+        d.X,
+        d.y,
+        groups=d.sample_domain,
+        sequentialmodalityclassifier__sample_group=d.sample_group,
+    )
+    # Without sample_domain the environments are the sub-groups alone.
+    assert _environments(search.best_estimator_[-1]) == [6, 6]
+
+
+def test_single_source_sub_groups_beat_erm_where_the_tie_changes_across_them():
+    # One source domain with 4 sub-groups whose spurious tie has the same sign and strengths
+    # 1.5x to 0.5x; the tie is reversed in some target domains. Without sub-groups the
+    # penalty has nothing to compare; with them text-first must beat ERM by 3 points.
+    ours, plain, erm = [], [], []
+    for seed in range(2):
+        d = make_multimodal_domains(n_samples=2400, n_domains=4, n_groups=4, random_state=seed)
+        X = StandardScaler().fit_transform(d.X)
+        for source in range(4):
+            train, test = d.sample_domain == source, d.sample_domain != source
+            fit = dict(sample_domain=d.sample_domain[train])
+            grouped = dict(fit, sample_group=d.sample_group[train])
+            ours.append(_model(d).fit(X[train], d.y[train], **grouped).score(X[test], d.y[test]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # no environments: plain ERM
+                plain.append(_model(d).fit(X[train], d.y[train], **fit).score(X[test], d.y[test]))
+            baseline = _selector(gate=None, invariance=None).fit(X[train], d.y[train], **fit)
+            erm.append(baseline.score(X[test], d.y[test]))
+    assert np.mean(ours) >= np.mean(erm) + 0.03, (np.mean(ours), np.mean(plain), np.mean(erm))
+    assert np.mean(ours) > np.mean(plain)
+
+
+def _drop_video(data, fraction, seed=0):
+    """A copy of ``data.X`` with the video columns of ``fraction`` of the rows set to NaN."""
+    rng = np.random.default_rng(seed)
+    missing = rng.random(len(data.y)) < fraction
+    X = data.X.copy()
+    X[np.ix_(missing, data.modalities["video"])] = np.nan
+    return X, missing
+
+
+def test_rows_without_video_are_predicted_by_the_text_stage(make_two_modalities, monkeypatch):
+    import sklearn_seqinv._selector as selector_module
+
+    data = make_two_modalities(seed=1, n_samples=1600)
+    train, test = data.sample_domain != 3, data.sample_domain == 3
+    X, missing = _drop_video(data, 0.3)
+    to_torch = selector_module._as_tensor
+
+    def no_nan(guidance, X, *args, **kwargs):
+        assert np.isfinite(guidance).all() and np.isfinite(X).all()
+        return to_torch(guidance, X, *args, **kwargs)
+
+    monkeypatch.setattr(selector_module, "_as_tensor", no_nan)
+    fit = dict(sample_domain=data.sample_domain[train])
+    model = _model(data).fit(X[train], data.y[train], **fit)
+    complete = _model(data).fit(data.X[train], data.y[train], **fit)
+    text_only = _model(data, order=("text",)).fit(X[train], data.y[train], **fit)
+    assert model.n_rows_per_stage_ == {
+        "text": train.sum(),
+        "video": (train & ~missing).sum(),
+    }
+    with_video, without = test & ~missing, test & missing
+    predicted = model.predict(X[test])
+    assert not np.isnan(model.predict_proba(X[test])).any()
+    # Rows without video: exactly the text stage's prediction, scored like text alone.
+    text = model.named_modalities_.text
+    np.testing.assert_array_equal(
+        predicted[missing[test]], text.predict(X[without][:, data.modalities["text"]])
+    )
+    acc = {
+        "without, ours": np.mean(predicted[missing[test]] == data.y[without]),
+        "without, text only": text_only.score(X[without], data.y[without]),
+        "with, ours": np.mean(predicted[~missing[test]] == data.y[with_video]),
+        "with, complete data": complete.score(X[with_video], data.y[with_video]),
+    }
+    assert abs(acc["without, ours"] - acc["without, text only"]) <= 0.02, acc
+    assert abs(acc["with, ours"] - acc["with, complete data"]) <= 0.02, acc
+    # The selected features of a missing modality stay NaN in transform.
+    assert np.isnan(model.transform(X[without])[:, text.get_support().sum() :]).all()
+
+
+def test_missing_modalities_that_cannot_be_handled_are_refused(multimodal):
+    d = multimodal
+    X = d.X.copy()
+    X[0, d.modalities["video"][0]] = np.nan
+    with pytest.raises(ValueError, match="'video' is partly NaN in 1 row"):
+        _model(d, epochs=1).fit(X, d.y, sample_domain=d.sample_domain)
+    X = d.X.copy()
+    X[3, d.modalities["text"]] = np.nan
+    with pytest.raises(ValueError, match="1 row\\(s\\) lack the first modality 'text'"):
+        _model(d, epochs=1).fit(X, d.y, sample_domain=d.sample_domain)
+    X = d.X.copy()
+    X[3, d.modalities["video"]] = np.nan
+    with pytest.raises(ValueError, match="handled by strategy='sequential'"):
+        _model(d, epochs=1, strategy="joint").fit(X, d.y, sample_domain=d.sample_domain)
+    model = _model(d, epochs=1).fit(d.X, d.y, sample_domain=d.sample_domain)
+    X[3, d.modalities["text"]] = np.nan
+    with pytest.raises(ValueError, match="lack the first modality"):
+        model.predict(X)

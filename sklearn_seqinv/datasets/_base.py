@@ -9,11 +9,12 @@ from sklearn.utils import Bunch
 POLARITY_NAMES = {"negative": 0, "neutral": 1, "positive": 2}
 
 
-def modality_bunch(blocks, y, *, sample_domain, ids, split, **extra):
+def modality_bunch(blocks, y, *, sample_domain, ids, split, sample_group=None, **extra):
     """Assemble the common loader Bunch from per-modality feature blocks.
 
     ``blocks`` maps modality name -> (n_samples, d) array; ``X`` holds them side by side and
-    ``modalities`` maps each name to its column indices of ``X``.
+    ``modalities`` maps each name to its column indices of ``X``. ``sample_group`` (the
+    sub-group of each row inside its domain: video, episode) is left out when not given.
     """
     names, groups, start = [], {}, 0
     for name, block in blocks.items():
@@ -29,6 +30,7 @@ def modality_bunch(blocks, y, *, sample_domain, ids, split, **extra):
         split=np.asarray(split, dtype=object),
         modalities=groups,
         feature_names=names,
+        **({} if sample_group is None else {"sample_group": np.asarray(sample_group)}),
         **extra,
     )
 

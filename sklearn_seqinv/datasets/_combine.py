@@ -48,7 +48,7 @@ def combine_domains(datasets, *, target="polarity"):
                 "they must match to be stacked."
             )
     blocks = {m: [] for m in layout}
-    ys, domains, ids, splits = [], [], [], []
+    ys, domains, ids, splits, groups = [], [], [], [], []
     for name, data in datasets.items():
         for m in layout:
             blocks[m].append(np.asarray(data.X)[:, data.modalities[m]])
@@ -56,10 +56,13 @@ def combine_domains(datasets, *, target="polarity"):
         domains += [name] * len(data.y)
         ids += [f"{name}/{i}" for i in data.ids]
         splits += list(data.split)
+        groups += [f"{name}/{g}" for g in data.get("sample_group", data.ids)]
     return modality_bunch(
         {m: np.vstack(b) for m, b in blocks.items()},
         np.concatenate(ys),
         sample_domain=domains,
+        # Sub-groups are kept where every dataset has them.
+        sample_group=groups if all("sample_group" in d for d in datasets.values()) else None,
         ids=ids,
         split=splits,
     )

@@ -70,7 +70,8 @@ def load_csd(features, labels, *, target="regression", domain=None):
     Returns
     -------
     data : Bunch
-        ``X``, ``y``, ``sample_domain``, ``ids`` (``"<video>[<segment>]"``), ``split``
+        ``X``, ``y``, ``sample_domain``, ``sample_group`` (the video), ``ids``
+        (``"<video>[<segment>]"``), ``split``
         (``"all"``), ``modalities``, ``feature_names``.
     """
     label_entries = _read_csd(labels)
@@ -82,7 +83,7 @@ def load_csd(features, labels, *, target="regression", domain=None):
             raise ValueError(f"Modality {name!r} has videos of different widths {sorted(dims)}.")
         widths[name] = dims.pop() if dims else 0
     blocks = {name: [] for name in streams}
-    scores, ids = [], []
+    scores, ids, videos = [], [], []
     for video, (values, intervals) in label_entries.items():
         for j, ((start, end), value) in enumerate(zip(intervals, values[:, 0])):
             for name, entries in streams.items():
@@ -93,6 +94,7 @@ def load_csd(features, labels, *, target="regression", domain=None):
                 blocks[name].append(row)
             scores.append(value)
             ids.append(f"{video}[{j}]")
+            videos.append(video)
     if not ids:
         raise ValueError(f"{labels} holds no labelled segment.")
     y = scores_to_labels(np.asarray(scores), target)
@@ -101,6 +103,7 @@ def load_csd(features, labels, *, target="regression", domain=None):
         {k: np.vstack(v) for k, v in blocks.items()},
         y,
         sample_domain=[name] * len(ids),
+        sample_group=videos,
         ids=ids,
         split=["all"] * len(ids),
     )

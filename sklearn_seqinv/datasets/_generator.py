@@ -32,6 +32,7 @@ def _roles(modalities, key, default_index):
     {
         "n_samples": [Interval(Integral, 2, None, closed="left")],
         "n_domains": [Interval(Integral, 1, None, closed="left")],
+        "n_groups": [Interval(Integral, 1, None, closed="left")],
         "modalities": [dict, StrOptions(set(_SHAPES)), None],
         "n_invariant": [dict, None],
         "n_redundant": [dict, None],
@@ -52,6 +53,7 @@ def make_multimodal_domains(
     n_samples=600,
     *,
     n_domains=3,
+    n_groups=1,
     modalities=None,
     n_invariant=None,
     n_redundant=None,
@@ -87,6 +89,12 @@ def make_multimodal_domains(
         Number of rows, split evenly across domains.
     n_domains : int, default=3
         Number of domains.
+    n_groups : int, default=1
+        Sub-groups inside every domain (videos, speakers, products), returned as
+        ``sample_group``. With more than one, each sub-group multiplies its domain's spurious
+        tie by its own factor, spaced evenly from 1.5 down to 0.5 (in a random order): the
+        tie keeps its sign inside a domain but changes strength across its sub-groups, which
+        is what a single source domain can show an invariance test.
     modalities : dict of str to int, {"mosi", "mosei"} or None, default=None
         Columns per modality, in order. ``None`` gives ``{"text": 24, "video": 16}``;
         ``"mosi"`` / ``"mosei"`` give the MMSA widths (text 768, video 20 / 35, audio 5 / 74).
@@ -124,7 +132,8 @@ def make_multimodal_domains(
     Returns
     -------
     data : Bunch
-        ``X`` (n_samples, n_features), ``y``, ``sample_domain`` (ints), ``modalities``
+        ``X`` (n_samples, n_features), ``y``, ``sample_domain`` (ints), ``sample_group``
+        (ints, unique across domains: ``domain * n_groups + sub-group``), ``modalities``
         (name -> column indices of X), ``invariant``, ``redundant``, ``spurious`` (name ->
         column indices of X), ``feature_names``, ``spurious_ties`` (n_domains,), ``DESCR``.
 
@@ -158,6 +167,7 @@ def make_multimodal_domains(
         raise ValueError(f"n_domains={n_domains} is larger than n_samples={n_samples}.")
 
     domain = np.sort(np.arange(n_samples) % n_domains)
+    local_group = np.arange(n_samples) % n_groups
     factors = {name: rng.standard_normal(n_samples) for name in names}
     weights = np.array([_FACTOR_WEIGHTS.get(name, 0.5) for name in names])
     weights[0] = 1.0
@@ -177,6 +187,12 @@ def make_multimodal_domains(
         ties[flipped] = rng.uniform(0.5, 1.0, flipped.sum())
         ties *= spurious_strength
     ties[flipped] *= -1.0
+    # Per-row tie: the domain's, times its sub-group's factor (1 with a single group).
+    group_factors = np.ones((n_domains, 1))
+    if n_groups > 1:
+        spread = np.linspace(1.5, 0.5, n_groups)
+        group_factors = np.array([rng.permutation(spread) for _ in range(n_domains)])
+    row_ties = ties[domain] * group_factors[domain, local_group]
 
     blocks, found = [], {role: {} for role in roles}
     offset = 0
@@ -188,7 +204,7 @@ def make_multimodal_domains(
         sources = {
             "invariant": factors[name],
             "redundant": factors[names[0]],
-            "spurious": ties[domain] * signed,
+            "spurious": row_ties * signed,
         }
         for role, source in sources.items():
             count = roles[role][name]
@@ -215,6 +231,7 @@ def make_multimodal_domains(
         X=X,
         y=y,
         sample_domain=domain,
+        sample_group=domain * n_groups + local_group,
         modalities=groups,
         feature_names=feature_names,
         spurious_ties=ties,

@@ -60,7 +60,8 @@ def load_meld(path, *, features=None, target="sentiment", domain="season"):
     Returns
     -------
     data : Bunch
-        ``X``, ``y``, ``sample_domain``, ``ids``, ``split``, ``modalities``,
+        ``X``, ``y``, ``sample_domain``, ``sample_group`` (the episode, or the dialogue
+        when the CSV has no Season / Episode), ``ids``, ``split``, ``modalities``,
         ``feature_names``, ``raw_text``.
     """
     path = Path(path)
@@ -91,6 +92,11 @@ def load_meld(path, *, features=None, target="sentiment", domain="season"):
         sample_domain = split_of
     else:
         sample_domain = [domain] * len(rows)
+    # Sub-groups: the episode where the CSV names it, else the dialogue.
+    if "Season" in rows[0] and "Episode" in rows[0]:
+        sample_group = [f"s{r['Season']}e{r['Episode']}" for r in rows]
+    else:
+        sample_group = [f"{s}/{r['Dialogue_ID']}" for s, r in zip(split_of, rows)]
     if features is None:
         blocks = {"text": text.reshape(-1, 1)}
     else:
@@ -103,7 +109,13 @@ def load_meld(path, *, features=None, target="sentiment", domain="season"):
                 raise ValueError(f"{file} has no feature for utterance {exc}.") from None
             blocks[name] = np.vstack(vectors).astype(np.float64)
     return modality_bunch(
-        blocks, y, sample_domain=sample_domain, ids=ids, split=split_of, raw_text=text
+        blocks,
+        y,
+        sample_domain=sample_domain,
+        sample_group=sample_group,
+        ids=ids,
+        split=split_of,
+        raw_text=text,
     )
 
 

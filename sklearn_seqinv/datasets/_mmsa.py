@@ -80,8 +80,9 @@ def load_mmsa(
     Returns
     -------
     data : Bunch
-        ``X``, ``y``, ``sample_domain``, ``ids``, ``split``, ``modalities`` (name -> columns
-        of ``X``), ``feature_names``, ``raw_text``.
+        ``X``, ``y``, ``sample_domain``, ``sample_group`` (the video id: clips of one
+        video share a speaker and a setting), ``ids``, ``split``, ``modalities`` (name ->
+        columns of ``X``), ``feature_names``, ``raw_text``.
     """
     path = existing_file(path, "MMSA feature file")
     check_sha256(path, sha256)
@@ -114,8 +115,9 @@ def load_mmsa(
         split_of += [name] * n
         raw_text += [str(t) for t in part.get("raw_text", [""] * n)]
     y = scores_to_labels(np.concatenate(scores), target)
+    videos = [i.split("$_$")[0] for i in ids]
     if domain == "video":
-        sample_domain = [i.split("$_$")[0] for i in ids]
+        sample_domain = videos
     else:
         sample_domain = [path.stem if domain is None else domain] * len(ids)
     blocks = {name: np.vstack(parts) for name, parts in blocks.items()}
@@ -123,6 +125,7 @@ def load_mmsa(
         blocks,
         y,
         sample_domain=sample_domain,
+        sample_group=videos,
         ids=ids,
         split=split_of,
         raw_text=np.asarray(raw_text, dtype=object),

@@ -65,6 +65,8 @@ def test_load_mmsa_one_split_polarity_and_video_domains(mmsa_file):
     assert len(data.y) == 4 and set(np.unique(data.y)) <= {0, 1}
     np.testing.assert_array_equal(data.y, content["test"]["regression_labels"] >= 0)
     assert set(data.sample_domain) <= {"vid0", "vid1", "vid2"}
+    # The video id is also the sub-group, whatever the domain.
+    assert load_mmsa(path, split="test").sample_group.tolist() == data.sample_domain.tolist()
 
 
 def test_load_mmsa_checks_sha256(mmsa_file):
@@ -140,6 +142,7 @@ def test_load_csd_pools_frames_inside_each_labelled_segment(tmp_path):
     np.testing.assert_allclose(data.X, [frames[:2].mean(0), frames[2:].mean(0)])
     np.testing.assert_allclose(data.y, [1.5, -2.0])
     assert data.ids.tolist() == ["v1[0]", "v1[1]"]
+    assert data.sample_group.tolist() == ["v1", "v1"]
 
 
 def test_load_csd_rejects_a_corrupt_file(tmp_path):
@@ -182,6 +185,7 @@ def test_load_meld_transcripts_by_season(tmp_path):
     assert data.X.shape == (4, 1) and data.X[0, 0] == "Oh my God!"
     assert data.y.tolist() == [2, 0, 1, 2]
     assert data.sample_domain.tolist() == ["season1", "season1", "season2", "season3"]
+    assert data.sample_group.tolist() == ["s1e2", "s1e2", "s2e5", "s3e1"]
     assert load_meld(tmp_path, target="polarity").y.tolist() == [1, 0, 1, 1]
 
 
@@ -223,6 +227,7 @@ def test_combine_domains_stacks_datasets_in_a_common_label_space(mmsa_file, tmp_
     assert both.X.shape == (10, 13)
     assert set(np.unique(both.y)) <= {0, 1}
     assert both.sample_domain.tolist().count("mosei") == 4
+    assert both.sample_group[-1].startswith("mosei/")
     narrower = load_mmsa(path, split="test", modalities=("text",))
     with pytest.raises(ValueError, match="must match"):
         combine_domains({"a": a, "b": narrower})
