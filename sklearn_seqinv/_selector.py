@@ -117,6 +117,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         when ``guidance`` is given (a later modality must show that it holds across domains)
         and not to an unguided first modality, whose dense columns (text embeddings) routinely
         vary in strength across domains while still helping on new ones. ``None`` never tests.
+        A guided stage fitted on one environment (a single ``sample_domain`` and no
+        ``sample_group``) has nothing to test against: no column passes (p-values NaN) and
+        the stage keeps none. Without any ``sample_domain`` the test is off.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
         (step 4); needs ``alpha="auto"``. ``selection_kept_`` says which won.
@@ -189,7 +192,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
         that pass the invariance test (with ``refit=True``).
     heterogeneity_pvalues_ : ndarray of shape (n_features_in_,)
-        p-value of every column's tie-invariance test, when the test ran.
+        p-value of every column's tie-invariance test, when the test ran (NaN for a guided
+        stage fitted on one environment: nothing could be tested, nothing passes).
     net_ : GatedNet
         The fitted skorch net.
     history_ : skorch.History
@@ -396,7 +400,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             self.history_ = self.net_.history
             with torch.no_grad():
                 self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
-            level = self._test_ties(X, y, domain, guide)
+            given = sample_domain is not None or sample_group is not None
+            level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
             if self.refit:
                 self._refit_head(dataset, level, seed)
@@ -458,14 +463,25 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         return per_sample
 
-    def _test_ties(self, X, y, domain, guide):
-        """Run the tie-invariance test once per fit; its level, or None when it does not apply."""
+    def _test_ties(self, X, y, domain, guide, environments_given):
+        """Run the tie-invariance test once per fit; its level, or None when it does not apply.
+
+        Without any ``sample_domain`` or ``sample_group`` there is no DG question to answer
+        and the test is off; with them but a single environment, a guided stage cannot show
+        invariance and nothing passes.
+        """
         level = self.heterogeneity_level
         if level == "auto":
             level = 0.05 if self.n_guidance_features_ else None
-        if level is None or self.gate is None or self.n_environments_ < 2:
+        guided = self.n_guidance_features_ > 0 and environments_given
+        if level is None or self.gate is None or (self.n_environments_ < 2 and not guided):
             self.__dict__.pop("heterogeneity_pvalues_", None)
             return None
+        if self.n_environments_ < 2:
+            # One environment: no tie can be shown to hold across environments, so no
+            # column of a guided stage passes (modality trust: the stage adds nothing).
+            self.heterogeneity_pvalues_ = np.full(X.shape[1], np.nan)
+            return level
         self.heterogeneity_pvalues_ = tie_pvalues(
             X, y, domain, guidance=guide, classification=self.task_ == "classification"
         )

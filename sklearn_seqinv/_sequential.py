@@ -319,14 +319,21 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             return self._per_modality(self.joint_selector_.get_support())
         return [est.get_support() for _, est, _ in self.modalities_]
 
-    def _gates_by_modality(self):
-        """``{modality: (gates, support)}`` of the fitted selection."""
+    @property
+    def selection_(self):
+        """Per modality, a Bunch of ``gates`` (value per column), ``support`` (kept columns,
+        bool) and ``columns`` (their indices in ``X``), whatever the strategy."""
+        check_is_fitted(self, "modalities_")
         if self.strategy_ == "joint":
             gates = self._per_modality(self.joint_selector_.gates_)
         else:
             gates = [est.gates_ for _, est, _ in self.modalities_]
-        names = [name for name, _, _ in self.modalities_]
-        return dict(zip(names, zip(gates, self._supports())))
+        return Bunch(
+            **{
+                name: Bunch(gates=g, support=s, columns=cols)
+                for (name, _, cols), g, s in zip(self.modalities_, gates, self._supports())
+            }
+        )
 
     def _selected(self, X, n_modalities=None):
         pairs = list(zip(self.modalities_, self._supports()))[:n_modalities]
@@ -424,8 +431,6 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        # A modality may be missing from a row (all its columns NaN); see ``_reach``.
-        tags.input_tags.allow_nan = True
         return tags
 
 
@@ -472,6 +477,12 @@ _SHARED_PARAMETERS = """
         entries share ``joint_selector_``).
     named_modalities_ : Bunch
         Fitted selectors by modality name.
+    selection_ : Bunch
+        Modality name -> Bunch of ``gates``, ``support`` and ``columns`` (the fitted
+        selection, for plots and reports).
+    n_rows_per_stage_ : Bunch
+        Modality name -> rows its stage was fitted on (fewer than ``X`` has where that
+        modality, or an earlier one, is missing: all NaN).
     modality_trust_ : Bunch
         Modality name -> whether it kept any column. ``False`` for a later modality none of
         whose columns passed as invariant: that stage adds nothing, and prediction falls back

@@ -121,7 +121,19 @@ def load_data(paths, task, seed, text_only=False):
     return data
 
 
-def _output_folder(output, overwrite):
+CHECKPOINT = "progress.jsonl"
+
+
+def _output_folder(output, overwrite, resume=False):
+    if resume:
+        if output is None:
+            raise CLIError("--resume needs --output: the folder of the interrupted run")
+        folder = Path(output)
+        if not (folder / CHECKPOINT).is_file():
+            raise CLIError(
+                f"--resume: {folder} holds no {CHECKPOINT} (no interrupted run to finish)"
+            )
+        return folder
     if output is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = Path.cwd() / f"seqinv-results-{stamp}"
@@ -140,14 +152,16 @@ def _output_folder(output, overwrite):
 
 def _write(folder, results, data, args):
     from .evaluation import results_to_markdown
-    from .plotting import DomainScoresDisplay, GateDisplay
+    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
 
     folder.mkdir(parents=True, exist_ok=True)
     payload = {
         "sklearn_seqinv": __version__,
         "data": data.description,
         "modalities": {k: len(v) for k, v in data.modalities.items()},
-        "arguments": {k: v for k, v in vars(args).items() if k != "handler"},
+        "arguments": {
+            k: v for k, v in vars(args).items() if k not in ("handler", "resume", "overwrite")
+        },
         **results,
     }
     (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
@@ -174,6 +188,10 @@ def _write(folder, results, data, args):
         display.figure_.savefig(folder / f"gates_{method}.png", dpi=110)
         plt.close(display.figure_)
         written.append(f"gates_{method}.png")
+        display = MaskStabilityDisplay.from_results(results, method=method).plot()
+        display.figure_.savefig(folder / f"stability_{method}.png", dpi=110)
+        plt.close(display.figure_)
+        written.append(f"stability_{method}.png")
     return written
 
 
@@ -184,7 +202,8 @@ def evaluate(args):
     from .evaluation import evaluate_domain_generalization, results_to_markdown
 
     start = time.perf_counter()
-    folder = _output_folder(args.output, args.overwrite)
+    resume = getattr(args, "resume", False)
+    folder = _output_folder(args.output, args.overwrite, resume)
     task, text_only = getattr(args, "task", None), getattr(args, "text_only", False)
     if getattr(args, "data", None):
         data = load_data(args.data, task, args.seed, text_only)
@@ -203,25 +222,38 @@ def evaluate(args):
         f"{sorted(set(map(str, data.sample_domain)))}.",
         flush=True,
     )
+    checkpoint = folder / CHECKPOINT
+    if not resume and checkpoint.exists():
+        checkpoint.unlink()  # --overwrite of an interrupted run's folder: start afresh
     with warnings.catch_warnings():
         # Strong candidate sparsities close every gate of a fold; the selector keeps one
         # column and model selection moves on, so the per-fit warning is noise here.
         warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
-        results = evaluate_domain_generalization(
-            X,
-            data.y,
-            data.sample_domain,
-            data.modalities,
-            task=data.task,
-            methods=args.methods,
-            protocols=args.protocols,
-            max_epochs=args.max_epochs,
-            random_state=args.seed,
-            verbose=args.verbose,
-        )
+        try:
+            results = evaluate_domain_generalization(
+                X,
+                data.y,
+                data.sample_domain,
+                data.modalities,
+                task=data.task,
+                methods=args.methods,
+                protocols=args.protocols,
+                max_epochs=args.max_epochs,
+                random_state=args.seed,
+                verbose=args.verbose,
+                checkpoint=checkpoint,
+            )
+        except KeyboardInterrupt:
+            print(
+                f"\nInterrupted. The finished fits are kept in {checkpoint}; run the same "
+                f"command with --resume --output {folder} to finish the rest.",
+                file=sys.stderr,
+            )
+            return 130
     print()
     print(results_to_markdown(results))
     written = _write(folder, results, data, args)
+    checkpoint.unlink()  # results.json now holds everything
     print(f"Wrote {', '.join(written)} to {folder}")
     print(f"Done in {time.perf_counter() - start:.0f} s.")
     return 0
@@ -410,6 +442,13 @@ def build_parser():
                 "--text-only",
                 action="store_true",
                 help="text alone (no simulated video) for text-only data",
+            )
+            sub.add_argument(
+                "--resume",
+                action="store_true",
+                help=f"finish an interrupted run: give its --output folder (which holds "
+                f"{CHECKPOINT}, one line per finished fit) and the same options; only the "
+                "missing fits run, and results.json is the same as an uninterrupted run's",
             )
         else:
             sub.add_argument("--seeds", type=_positive, default=3, help="number of seeds to run")

@@ -10,8 +10,11 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
+import hashlib
+import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -26,6 +29,7 @@ from sklearn.utils.validation import has_fit_parameter
 from ._methods import METHODS
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+from .inspection import stability_summary
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
 
@@ -204,7 +208,7 @@ def _gates(estimator):
     """Gate values and selection of each modality of a fitted meta-estimator, else None."""
     if not hasattr(estimator, "modalities_"):
         return None
-    return estimator._gates_by_modality()
+    return {name: (s.gates, s.support) for name, s in estimator.selection_.items()}
 
 
 def evaluate_domain_generalization(
@@ -220,6 +224,7 @@ def evaluate_domain_generalization(
     random_state=0,
     verbose=1,
     sample_group=None,
+    checkpoint=None,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
@@ -250,6 +255,12 @@ def evaluate_domain_generalization(
         ``sample_domain`` to every method that takes it: the environments of the invariance
         penalty and tests become the (domain, group) pairs, which is what single-source
         training can compare.
+    checkpoint : str, Path or None, default=None
+        A JSON-lines file that gets one line per finished (protocol, sources, method) fit,
+        written as it completes. If the file already holds lines of the same run (same data,
+        methods, protocols, epochs and seed), those fits are not repeated: an interrupted
+        run resumes where it stopped and returns the same results (all but ``seconds``).
+        A file of another run is refused.
 
     Returns
     -------
@@ -277,47 +288,42 @@ def evaluate_domain_generalization(
         splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
     if "single_source" in protocols:
         splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
+    run = {
+        "data": _fingerprint(X, y, domain, sample_group),
+        "task": task,
+        "methods": names,
+        "protocols": list(protocols),
+        "max_epochs": max_epochs,
+        "random_state": random_state,
+    }
+    store = _Checkpoint(checkpoint, run)
     records, gates, chosen, untrusted = [], {}, [], {}
-    progress = _Progress(len(splits) * len(names), verbose)
+    progress = _Progress(len(splits) * len(names), verbose, done=len(store.done))
     for protocol, sources, targets in splits:
         train = np.isin(domain, sources)
         for name in names:
-            progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
-            estimator, grid = catalog[name]
-            group = None if sample_group is None else np.asarray(sample_group)[train]
-            fitted, params = _fit(
-                estimator, grid, X[train], y[train], domain[train], random_state, group
-            )
-            if params:
-                chosen.append(
-                    {
-                        "protocol": protocol,
-                        "method": name,
-                        "sources": [str(d) for d in sources],
-                        **params,
-                    }
+            key = [protocol, [str(s) for s in sources], name]
+            unit = store.done.get(json.dumps(key))
+            if unit is None:
+                progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
+                group = None if sample_group is None else np.asarray(sample_group)[train]
+                unit = _fit_unit(
+                    catalog[name], X, y, domain, train, targets, task, random_state, group, key
                 )
-            for target in targets:
-                rows = domain == target
-                scores = _scores(task, y[rows], fitted.predict(X[rows]))
-                records.append(
-                    {
-                        "protocol": protocol,
-                        "method": name,
-                        "sources": [str(s) for s in sources],
-                        "target": str(target),
-                        **{k: float(v) for k, v in scores.items()},
-                    }
+                store.add(unit)
+                progress.done()
+            records += unit["records"]
+            if unit["params"]:
+                chosen.append(
+                    {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
                 )
             if protocol == "leave_one_domain_out":
-                found = _gates(fitted)
-                if found:
-                    gates.setdefault(name, []).append(found)
-                for modality, kept in getattr(fitted, "modality_trust_", {}).items():
+                if unit["gates"]:
+                    gates.setdefault(name, []).append(unit["gates"])
+                for modality, kept in (unit["trust"] or {}).items():
                     counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
                     counts[0] += not kept
                     counts[1] += 1
-            progress.done()
     progress.close()
     return {
         "task": task,
@@ -334,6 +340,110 @@ def evaluate_domain_generalization(
     }
 
 
+def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, key):
+    """Fit one method on the training rows and score it on every target domain.
+
+    Returns a JSON-ready dict: the records, the chosen parameters, and the gates and
+    modality trust of a fitted meta-estimator.
+    """
+    estimator, grid = method
+    fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state, group)
+    protocol, sources, name = key
+    records = []
+    for target in targets:
+        rows = domain == target
+        scores = _scores(task, y[rows], fitted.predict(X[rows]))
+        records.append(
+            {
+                "protocol": protocol,
+                "method": name,
+                "sources": sources,
+                "target": str(target),
+                **{k: float(v) for k, v in scores.items()},
+            }
+        )
+    found = _gates(fitted)
+    trust = getattr(fitted, "modality_trust_", None)
+    return {
+        "key": key,
+        "records": records,
+        "params": {k: _json_ready(v) for k, v in (params or {}).items()},
+        "gates": (
+            {m: [g.tolist(), s.astype(bool).tolist()] for m, (g, s) in found.items()}
+            if found
+            else None
+        ),
+        "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
+    }
+
+
+def _json_ready(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _fingerprint(*arrays):
+    """A digest of the data, so a checkpoint is never resumed on other data."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.asarray(array)
+        digest.update(str((array.shape, array.dtype.str)).encode())
+        digest.update(
+            np.ascontiguousarray(array).tobytes()
+            if array.dtype.kind != "O"
+            else "\x1f".join(map(str, array.ravel())).encode()
+        )
+    return digest.hexdigest()
+
+
+class _Checkpoint:
+    """The JSON-lines file of finished fits: a header line, then one line per fit.
+
+    Lines are appended (and the file closed) as each fit finishes, so a kill loses at
+    most the fit in progress; a last line cut short by the kill is ignored on resume.
+    """
+
+    def __init__(self, path, run):
+        self.path, self.done = (None if path is None else Path(path)), {}
+        if self.path is None:
+            return
+        header = {"checkpoint_of": run}
+        if self.path.is_file() and self.path.stat().st_size:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            try:
+                first = json.loads(lines[0])
+            except json.JSONDecodeError:
+                first = None
+            if first != json.loads(json.dumps(header)):
+                raise ValueError(
+                    f"{self.path} is the checkpoint of another run (other data, methods, "
+                    "protocols, epochs or seed); remove it or choose another file."
+                )
+            for line in lines[1:]:
+                try:
+                    unit = json.loads(line)
+                except json.JSONDecodeError:
+                    break  # the line being written when the run was stopped
+                self.done[json.dumps(unit["key"])] = unit
+            # Rewrite without a cut-short line, so new lines start on a fresh one.
+            self.path.write_text(
+                "".join(json.dumps(u) + "\n" for u in [header, *self.done.values()]),
+                encoding="utf-8",
+            )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(header) + "\n", encoding="utf-8")
+
+    def add(self, unit):
+        if self.path is not None:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(unit) + "\n")
+
+
 class _Progress:
     """Progress over every fit: a tqdm bar on a terminal, else one plain line per fit.
 
@@ -341,8 +451,8 @@ class _Progress:
     writes colour codes, and a piped log gets whole lines instead of carriage returns.
     """
 
-    def __init__(self, total, verbose):
-        self.total, self.verbose, self.count = total, verbose, 0
+    def __init__(self, total, verbose, done=0):
+        self.total, self.verbose, self.count, self.resumed = total, verbose, done, done
         self.begin = time.perf_counter()
         self.bar = None
         if not verbose:
@@ -350,9 +460,12 @@ class _Progress:
         if sys.stderr.isatty():
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="fit", file=sys.stderr, dynamic_ncols=True)
+            self.bar = tqdm(
+                total=total, initial=done, unit="fit", file=sys.stderr, dynamic_ncols=True
+            )
         else:
-            print(f"Fitting {total} models (every split and method)...", flush=True)
+            resumed = f" ({done} already done, resuming)" if done else ""
+            print(f"Fitting {total} models (every split and method){resumed}...", flush=True)
 
     def start(self, label):
         self.label, self.tick = label, time.perf_counter()
@@ -365,7 +478,8 @@ class _Progress:
             self.bar.update(1)
         elif self.verbose:
             now = time.perf_counter()
-            left = (now - self.begin) / self.count * (self.total - self.count)
+            fitted = self.count - self.resumed
+            left = (now - self.begin) / fitted * (self.total - self.count)
             print(
                 f"[{self.count}/{self.total}] {self.label}: {now - self.tick:.1f}s "
                 f"(about {left:.0f}s left)",
@@ -396,15 +510,18 @@ def _summarize(records):
 
 
 def _average_gates(per_method):
+    """Per method and modality: mean gate, selection share and Jaccard over the folds."""
     out = {}
     for method, folds in per_method.items():
-        out[method] = {
-            name: {
+        out[method] = {}
+        for name in folds[0]:
+            stability = stability_summary([f[name][1] for f in folds])
+            out[method][name] = {
                 "gate_mean": np.mean([f[name][0] for f in folds], axis=0).tolist(),
-                "selected_share": np.mean([f[name][1] for f in folds], axis=0).tolist(),
+                "selected_share": stability.frequency.tolist(),
+                "jaccard": stability.jaccard,
+                "n_folds": stability.n_refits,
             }
-            for name in folds[0]
-        }
     return out
 
 
@@ -457,6 +574,16 @@ def _footnotes(results, metrics):
                 "fit select from the same columns; with one training domain no penalty applies)",
             )
             notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
+    stability = [
+        f"{method} " + ", ".join(f"{m} {v['jaccard']:.2f}" for m, v in per.items())
+        for method, per in results.get("gates", {}).items()
+        if all("jaccard" in v for v in per.values())
+    ]
+    if stability:
+        notes.append(
+            "mask stability (mean pairwise Jaccard of the selected columns over the "
+            f"leave-one-domain-out folds, 1 = the same columns every time): {'; '.join(stability)}."
+        )
     for method, per in results.get("untrusted", {}).items():
         for modality, c in per.items():
             notes.append(

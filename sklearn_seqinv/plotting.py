@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["DomainScoresDisplay", "GateDisplay"]
+__all__ = ["DomainScoresDisplay", "GateDisplay", "MaskStabilityDisplay"]
 
 
 def _pyplot():
@@ -133,8 +133,10 @@ class GateDisplay:
     def from_estimator(cls, estimator):
         """From a fitted sequential meta-estimator or an InvariantMaskSelector."""
         if hasattr(estimator, "modalities_"):
-            found = estimator._gates_by_modality()
-            return cls({m: g for m, (g, _) in found.items()}, {m: s for m, (_, s) in found.items()})
+            found = estimator.selection_
+            return cls(
+                {m: s.gates for m, s in found.items()}, {m: s.support for m, s in found.items()}
+            )
         return cls(
             {"X": estimator.gates_}, {"X": estimator.get_support()}, threshold=estimator.threshold
         )
@@ -182,5 +184,102 @@ class GateDisplay:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
+        self.figure_.tight_layout()
+        return self
+
+
+class MaskStabilityDisplay:
+    """How often each column is selected over refits, one panel per modality.
+
+    Each panel's title gives the mean pairwise Jaccard overlap of the selections; a dashed
+    line marks the 90% level a stable column should reach.
+
+    Parameters
+    ----------
+    frequency : dict of str to array
+        Modality -> share of refits that selected each column.
+    jaccard : dict of str to float
+        Modality -> mean pairwise Jaccard overlap of the selections.
+    n_refits : int
+        Number of refits (seeds x held-out domains, or folds).
+    title : str, default=""
+        Figure title.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> display = MaskStabilityDisplay({"text": np.array([1.0, 0.0])}, {"text": 1.0}, 3)
+    >>> len(display.plot().axes_)
+    1
+    """
+
+    def __init__(self, frequency, jaccard, n_refits, title=""):
+        self.frequency = frequency
+        self.jaccard = jaccard
+        self.n_refits = n_refits
+        self.title = title
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, sample_domain, seeds=(0, 1, 2), **kwargs):
+        """Refit with :func:`~sklearn_seqinv.inspection.mask_stability` and plot the result."""
+        from .inspection import mask_stability
+
+        result = mask_stability(estimator, X, y, sample_domain=sample_domain, seeds=seeds, **kwargs)
+        return cls.from_stability(result)
+
+    @classmethod
+    def from_stability(cls, stability):
+        """From the Bunch :func:`~sklearn_seqinv.inspection.mask_stability` returns."""
+        found = stability.modalities
+        return cls(
+            {m: s.frequency for m, s in found.items()},
+            {m: s.jaccard for m, s in found.items()},
+            len(stability.refits),
+            title="selection over seeds and held-out domains",
+        )
+
+    @classmethod
+    def from_results(cls, results, method="text_first"):
+        """Over the leave-one-domain-out folds of an evaluation's ``method``."""
+        if method not in results["gates"]:
+            raise ValueError(f"No gates recorded for {method!r}; have {list(results['gates'])}.")
+        found = results["gates"][method]
+        return cls(
+            {m: np.asarray(v["selected_share"]) for m, v in found.items()},
+            {m: v["jaccard"] for m, v in found.items()},
+            next(iter(found.values()))["n_folds"],
+            title=f"{method}: selection over leave-one-domain-out folds",
+        )
+
+    def plot(self, axes=None):
+        """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
+        plt = _pyplot()
+        from matplotlib.ticker import MaxNLocator
+
+        names = list(self.frequency)
+        if axes is None:
+            _, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
+            axes = axes[:, 0]
+        for ax, name in zip(axes, names):
+            share = np.asarray(self.frequency[name], dtype=float)
+            idx = np.arange(len(share))
+            stable = share >= 0.9
+            width = 0.8 if len(share) <= 100 else 1.0
+            ax.bar(idx[~stable], share[~stable], width=width, color="tab:gray", label="< 90%")
+            ax.bar(idx[stable], share[stable], width=width, color="tab:blue", label=">= 90%")
+            ax.axhline(0.9, color="black", lw=0.8, ls="--")
+            ax.set_ylim(0, 1.05)
+            ax.set_xlim(-0.5, len(share) - 0.5)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_ylabel("selected")
+            ax.set_title(
+                f"{name}: Jaccard {self.jaccard[name]:.2f} over {self.n_refits} refits",
+                fontsize="medium",
+            )
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+        axes[-1].set_xlabel("column of the modality")
+        self.axes_, self.figure_ = list(axes), axes[0].figure
+        if self.title:
+            self.figure_.suptitle(self.title)
         self.figure_.tight_layout()
         return self

@@ -168,3 +168,51 @@ def test_flags_that_cannot_apply_are_errors(tmp_path, capsys):
         assert main(["evaluate", *args, "--output", str(tmp_path / "out")]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _scores_of(folder):
+    results = json.loads((folder / "results.json").read_text())
+    del results["arguments"]["output"]  # the two runs write to two folders
+    return {k: v for k, v in results.items() if k != "seconds"}
+
+
+def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
+    import sklearn_seqinv.evaluation as evaluation
+
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert main(["evaluate", *QUICK, "--output", str(whole)]) == 0
+    fit_unit, calls = evaluation._fit_unit, []
+
+    def stopped_at_the_fifth_fit(*args, **kwargs):
+        calls.append(args[-1])
+        if len(calls) == 5:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the fifth fit
+        return fit_unit(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "_fit_unit", stopped_at_the_fifth_fit)
+    assert main(["evaluate", *QUICK, "--output", str(cut)]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert not (cut / "results.json").exists()
+    lines = (cut / "progress.jsonl").read_text().splitlines()
+    assert len(lines) == 1 + 4  # the header, then the four finished fits
+    # A kill while a line was being written leaves half a line: it is ignored.
+    with open(cut / "progress.jsonl", "a") as handle:
+        handle.write('{"key": ["single_source", ["0"], "er')
+    counted = []
+    monkeypatch.setattr(
+        evaluation, "_fit_unit", lambda *a, **k: counted.append(1) or fit_unit(*a, **k)
+    )
+    assert main(["evaluate", *QUICK, "--output", str(cut), "--resume"]) == 0
+    assert len(counted) == 24 - 4  # (4 + 4 splits) x 3 methods, minus the finished ones
+    assert _scores_of(cut) == _scores_of(whole)
+    assert not (cut / "progress.jsonl").exists()
+
+
+def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys):
+    assert main(["evaluate", *QUICK, "--resume"]) == 2
+    assert "--resume needs --output" in capsys.readouterr().err
+    assert main(["evaluate", *QUICK, "--resume", "--output", str(tmp_path)]) == 2
+    assert "no progress.jsonl" in capsys.readouterr().err
+    (tmp_path / "progress.jsonl").write_text('{"checkpoint_of": {"seed": 1}}\n')
+    assert main(["evaluate", *QUICK, "--resume", "--output", str(tmp_path)]) == 2
+    assert "checkpoint of another run" in capsys.readouterr().err

@@ -52,3 +52,26 @@ def test_domain_scores_display_from_results():
     np.testing.assert_allclose(heights, [0.6, 0.8])
     with pytest.raises(ValueError, match="no 'single_source' record"):
         DomainScoresDisplay.from_results(results, protocol="single_source")
+
+
+def test_mask_stability_display_from_refits_and_from_results(domains):
+    from sklearn_seqinv import InvariantMaskSelector
+    from sklearn_seqinv.plotting import MaskStabilityDisplay
+
+    display = MaskStabilityDisplay.from_estimator(
+        InvariantMaskSelector(max_epochs=5),
+        domains.X,
+        domains.y,
+        sample_domain=domains.sample_domain,
+        seeds=(0,),
+    ).plot()
+    assert display.n_refits == 3
+    assert display.axes_[0].get_title().startswith("X: Jaccard")
+    share = np.array([1.0, 0.5, 0.0])
+    results = {
+        "gates": {"text_first": {"text": {"selected_share": share, "jaccard": 0.5, "n_folds": 4}}}
+    }
+    display = MaskStabilityDisplay.from_results(results).plot()
+    heights = sorted(p.get_height() for p in display.axes_[0].patches)
+    assert heights == [0.0, 0.5, 1.0]
+    assert "over 4 refits" in display.axes_[0].get_title()
