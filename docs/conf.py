@@ -29,7 +29,6 @@ extensions = [
 ]
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Intersphinx would fetch inventories over the network; references stay local.
@@ -47,7 +46,7 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
 }
 
-templates_path = []
+templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 html_theme = "alabaster"
 html_static_path = []

@@ -14,11 +14,11 @@ from sklearn_seqinv.datasets import make_multimodal_domains
 from sklearn_seqinv.inspection import mask_stability
 from sklearn_seqinv.plotting import MaskStabilityDisplay
 
-data = make_multimodal_domains(n_samples=900, n_domains=3, random_state=0)
+data = make_multimodal_domains(n_samples=1200, n_domains=3, random_state=0)
 X = StandardScaler().fit_transform(data.X)
 model = SequentialModalityClassifier(
     [
-        (name, InvariantMaskSelector(max_epochs=40), data.modalities[name])
+        (name, InvariantMaskSelector(max_epochs=60), data.modalities[name])
         for name in ("text", "video")
     ]
 )

@@ -179,9 +179,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     Attributes
     ----------
-    gates_ : ndarray of shape (n_features_in_,)
+    gates_ : ndarray of shape (n_features,)
         Deterministic gate per input column, in ``[0, 1]``.
-    support_ : ndarray of bool of shape (n_features_in_,)
+    support_ : ndarray of bool of shape (n_features,)
         The kept columns (what ``transform`` returns and the refitted head uses). Empty only
         for a guided stage (``guidance`` given) in which no column passed: the stage adds
         nothing and the head predicts from the guidance alone (modality trust). Otherwise at
@@ -191,7 +191,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     selection_kept_ : bool
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
         that pass the invariance test (with ``refit=True``).
-    heterogeneity_pvalues_ : ndarray of shape (n_features_in_,)
+    heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
     net_ : GatedNet
@@ -669,9 +669,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Input features.
-        guidance : array-like of shape (n_samples, n_guidance_features_), default=None
+        guidance : array-like of shape (n_samples, n_guidance_features), default=None
             Required when ``fit`` was given guidance.
 
         Returns
@@ -691,9 +691,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Input features.
-        guidance : array-like of shape (n_samples, n_guidance_features_), default=None
+        guidance : array-like of shape (n_samples, n_guidance_features), default=None
             Required when ``fit`` was given guidance.
 
         Returns
@@ -709,7 +709,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             Input features.
         y : array-like of shape (n_samples,)
             True labels or values.

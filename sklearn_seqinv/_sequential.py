@@ -378,7 +378,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             All modalities side by side, as in ``fit``.
 
         Returns
@@ -393,7 +393,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             All modalities side by side.
 
         Returns
@@ -540,7 +540,7 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features_in_)
+        X : array-like of shape (n_samples, n_features)
             All modalities side by side.
 
         Returns

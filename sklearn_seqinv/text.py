@@ -80,7 +80,7 @@ class SentenceEncoder(TransformerMixin, BaseEstimator):
     batch_size : int, default=64
         Texts encoded per forward pass.
     normalize : bool, default=True
-        Unit-normalize the embeddings (as in ``shared/data/reviews4/minilm.npy``).
+        Unit-normalize the embeddings (as the reviews layout's ``minilm.npy`` is).
     max_seq_length : int, default=256
         Tokens kept per text.
     device : str, default="cpu"

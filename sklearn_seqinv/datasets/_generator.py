@@ -254,7 +254,7 @@ def _targets(latent, task, n_classes):
 def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random_state=None):
     """Simulate a video modality for a dataset that has none, from the label and the domain.
 
-    Used where real data has text only (``shared/data/reviews4``, MELD transcripts) and a
+    Used where real data has text only (the multi-domain reviews, MELD transcripts) and a
     benchmark needs a second modality. The columns carry the hazards the method is about:
 
     * 2 weakly invariant columns: ``0.5 * s(y) + noise`` in every domain;

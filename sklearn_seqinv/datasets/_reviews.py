@@ -1,4 +1,4 @@
-"""Loader for the multi-domain review layout of ``../shared/data/reviews4``."""
+"""Loader for the multi-domain reviews layout (Blitzer et al., 2007: four product domains)."""
 
 import csv
 from pathlib import Path
@@ -13,8 +13,8 @@ __all__ = ["load_reviews"]
 def load_reviews(path, *, embeddings="minilm.npy"):
     """Load multi-domain product reviews with their sentence embeddings.
 
-    The layout of Blitzer et al.'s Multi-Domain Sentiment Dataset as kept in
-    ``shared/data/reviews4``: ``reviews.csv`` (``domain, label, rating, text``) and an
+    The layout of Blitzer et al.'s Multi-Domain Sentiment Dataset (books, dvd, electronics,
+    kitchen): a folder with ``reviews.csv`` (``domain, label, rating, text``) and an
     ``(n, d)`` embedding array whose row ``i`` embeds CSV row ``i``. Each product category
     is a domain.
 
