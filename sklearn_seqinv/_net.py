@@ -16,15 +16,14 @@ from skorch import NeuralNet
 from skorch.callbacks import PrintLog
 from torch.utils.data import Dataset
 
-from ._validation import TrainingInterrupted
+from .exceptions import TrainingInterrupted
 from .nn.losses import (
+    INVARIANCE_PENALTIES,
+    RiskBatch,
     domain_risks,
-    irm_penalty,
     mean_risk,
     redundancy_penalty,
-    risk_sampling_variance,
     sparsity_penalty,
-    vrex_penalty,
 )
 
 _TERMS = ("task_loss", "invariance_penalty", "sparsity_penalty", "redundancy_penalty")
@@ -54,10 +53,6 @@ class ArrayDataset(Dataset):
 
     def __len__(self):
         return self.X.shape[0]
-
-    def __getitem__(self, index):
-        target = None if self.y is None else (self.y[index], self.domain[index])
-        return self.X[index], target
 
 
 class BatchIterator:
@@ -239,11 +234,21 @@ class GatedNet(NeuralNet):
         terms = [mean_risk(risks, present), None, None, None]
         total = terms[0]
         inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
-        if self.invariance == "vrex":
-            noise = risk_sampling_variance(losses, domain, self.n_domains)
-            terms[1] = vrex_penalty(risks, present, mean=terms[0], sampling_variance=noise)
-        elif self.invariance == "irm":
-            terms[1] = irm_penalty(outputs, target, domain, self.n_domains, self.per_sample_loss)
+        if self.invariance is not None:
+            # Minibatch risks are noisy: V-REx subtracts their sampling variance.
+            batch = RiskBatch(
+                losses,
+                outputs,
+                target,
+                domain,
+                self.n_domains,
+                self.per_sample_loss,
+                risks,
+                present,
+                terms[0],
+                noise_corrected=True,
+            )
+            terms[1] = INVARIANCE_PENALTIES[self.invariance](batch)
         if terms[1] is not None and inv_weight > 0:
             total = total + inv_weight * terms[1]
         gate = self.module_.gate

@@ -99,12 +99,14 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     Parameters
     ----------
-    sparsity : float, default=4.0
+    sparsity : float or array-like of shape (n_features,), default=4.0
         Multiplier of the per-gate cost ``log(n) / (2n)``; the parameter to grid-search.
         Larger values select fewer features. The cost does not depend on the number of
         columns, so the default serves 20 and 768 columns alike; 4 (rather than BIC's 1)
         leaves a margin for the noisy optimization of stochastic gates, which otherwise keeps
         some pure-noise columns on wide inputs.
+        One non-negative weight per column gives each column its own multiplier (a joint
+        fit over several modalities gives each modality its own weight this way).
     alpha : "auto" or float, default="auto"
         L2 weight of the head (``alpha / 2 * ||W||^2`` on the mean loss; ``1 / (C * n)`` for
         scikit-learn's ``C``). ``"auto"`` picks it on a path from 10 to 1e-4 by the loss on a
@@ -229,7 +231,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     __metadata_request__fit = {"sample_domain": True, "sample_group": True}
 
     _parameter_constraints = {
-        "sparsity": [Interval(Real, 0, None, closed="left")],
+        "sparsity": [Interval(Real, 0, None, closed="left"), "array-like"],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "refit": ["boolean"],
         "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
@@ -346,18 +348,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             X, y, sample_domain=sample_domain, sample_group=sample_group, guidance=guidance
         )
 
-    def _fit(
-        self,
-        X,
-        y,
-        *,
-        sample_domain=None,
-        sample_group=None,
-        guidance=None,
-        feature_sparsity=None,
-    ):
-        # ``feature_sparsity`` (one multiplier per column) lets a joint fit over several
-        # modalities give each modality's columns its own sparsity weight.
+    def _fit(self, X, y, *, sample_domain=None, sample_group=None, guidance=None):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
@@ -382,8 +373,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.task_ = _resolve_task(self.task, y)
         target, n_outputs = self._encode_target(y)
         device = check_device(self.device)
-        if feature_sparsity is None:
-            feature_sparsity = np.full(X.shape[1], float(self.sparsity))
+        feature_sparsity = self._column_sparsity(X.shape[1])
         dataset = ArrayDataset(
             _as_tensor(guide, X, device),
             target.to(device),
@@ -408,6 +398,20 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         # Inference in float64: predictions of a row do not depend on the batch it is in.
         self.net_.module_.double()
         return self
+
+    def _column_sparsity(self, n_features):
+        """The sparsity multiplier of every column (``sparsity`` may give one per column)."""
+        weights = np.asarray(self.sparsity, dtype=np.float64)
+        if weights.ndim == 0:
+            return np.full(n_features, float(weights))
+        if weights.shape != (n_features,):
+            raise ValueError(
+                f"sparsity has shape {weights.shape}; give one float or one weight per column "
+                f"of X ({n_features})."
+            )
+        if not (np.isfinite(weights).all() and (weights >= 0).all()):
+            raise ValueError("sparsity weights must be finite and non-negative.")
+        return weights
 
     def _fit_gates(self, dataset, n_outputs, device, feature_sparsity, seed):
         """Pre-fit an ungated head on every column, then train gates and head from there.
@@ -652,8 +656,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         gate = self.net_.module_.gate
         if gate is None:
             return np.ones(self.n_features_in_)
-        raw = gate.mu if hasattr(gate, "mu") else gate.log_alpha
-        return raw.detach().cpu().double().numpy()
+        return gate.scores().detach().cpu().double().numpy()
 
     def _outputs(self, X, guidance):
         check_is_fitted(self, "net_")

@@ -274,16 +274,17 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                 )
 
     def _fit_joint(self, X, y, groups, metadata):
-        # One gate vector over all modalities, each modality's sparsity normalized by its width.
+        # One gate vector over all modalities; each column keeps its own modality's sparsity
+        # through the selector's per-column ``sparsity``.
         cols = np.concatenate(groups)
         weights = np.concatenate(
             [
-                np.full(len(g), float(sel.sparsity))
+                np.broadcast_to(np.asarray(sel.sparsity, dtype=np.float64), (len(g),))
                 for (_, sel, _), g in zip(self.modalities, groups)
             ]
         )
-        joint = clone(self.modalities[-1][1])
-        joint._fit(X[:, cols], y, **metadata, feature_sparsity=weights)
+        joint = clone(self.modalities[-1][1]).set_params(sparsity=weights.tolist())
+        joint.fit(X[:, cols], y, **metadata)
         self.joint_selector_ = joint
         return [(name, joint, g) for (name, _, _), g in zip(self.modalities, groups)]
 

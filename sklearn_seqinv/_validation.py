@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from sklearn.utils import check_array, check_random_state
 
+from .exceptions import TrainingInterrupted
+
 _MAX_SEED = 2**31 - 1
 
 
@@ -141,10 +143,6 @@ def seeded_torch(seed, device):
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
-
-
-class TrainingInterrupted(Exception):
-    """Carries a KeyboardInterrupt out of skorch, which would otherwise swallow it."""
 
 
 def atomic_fit(fit):

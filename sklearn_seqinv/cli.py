@@ -18,6 +18,7 @@ import numpy as np
 
 from . import __version__
 from ._methods import METHOD_DESCRIPTIONS, METHODS
+from .exceptions import CLIError
 
 # scikit-learn, torch and the estimators are imported inside the commands, so that
 # ``--help`` and argument errors answer at once instead of after torch's import.
@@ -33,10 +34,6 @@ DEFAULT_DATA = dict(
     spurious_strength=0.75,
     task="regression",
 )
-
-
-class CLIError(Exception):
-    """A user error: printed as one line, exit status 2."""
 
 
 def default_data(n_samples, seed):

@@ -9,6 +9,8 @@ import io
 import pickle
 from pathlib import Path
 
+from ..exceptions import UnsafePickleError
+
 __all__ = ["UnsafePickleError", "safe_load_pickle"]
 
 _NUMPY_GLOBALS = {
@@ -35,10 +37,6 @@ _ALLOWED = {
     # Protocol-2 pickles store array bytes as latin-1 text decoded with _codecs.encode.
     ("_codecs", "encode"),
 }
-
-
-class UnsafePickleError(pickle.UnpicklingError):
-    """Raised when a pickle names anything beyond containers and numpy arrays."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

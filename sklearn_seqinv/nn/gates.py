@@ -7,6 +7,8 @@ Two gates share one small interface so the estimator never branches on the kind:
 * ``gate_values()`` returns the deterministic gate in ``[0, 1]`` per feature.
 * ``open_probability()`` returns, per feature, the probability that the stochastic gate is
   non-zero: the differentiable expected-L0 term of the sparsity penalty.
+* ``scores()`` returns an unclamped score per feature that orders the gates (ties among
+  gates clamped at 1 included), for keeping the top ``max_features``.
 """
 
 import math
@@ -64,6 +66,10 @@ class StochasticGate(nn.Module):
         """``P(z_j > 0) = Phi((mu_j + 0.5) / sigma)`` per feature."""
         return 0.5 * (1.0 + torch.erf((self.mu + 0.5) / (self.sigma * math.sqrt(2.0))))
 
+    def scores(self):
+        """Unclamped ranking score per feature: ``mu``."""
+        return self.mu
+
 
 class HardConcreteGate(nn.Module):
     """Hard-concrete L0 gate of Louizos et al. (ICLR 2018).
@@ -112,6 +118,10 @@ class HardConcreteGate(nn.Module):
         """``P(z_j > 0)`` of the stretched concrete distribution per feature."""
         shift = self.temperature * math.log(-self.gamma / self.zeta)
         return torch.sigmoid(self.log_alpha - shift)
+
+    def scores(self):
+        """Unclamped ranking score per feature: ``log_alpha``."""
+        return self.log_alpha
 
 
 def make_gate(kind, n_features, noise=0.5):

@@ -5,9 +5,14 @@ Domains with no sample in the batch are ignored, and every invariance penalty is
 fewer than two domains are present, so single-source training still works.
 """
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import torch
 
 __all__ = [
+    "INVARIANCE_PENALTIES",
+    "RiskBatch",
     "domain_risks",
     "irm_penalty",
     "mean_risk",
@@ -201,3 +206,34 @@ def redundancy_penalty(gated, guidance, eps=1e-8):
     b = b / (b.pow(2).mean(0, keepdim=True).sqrt() + eps)
     corr = a.T @ b / gated.shape[0]
     return corr.pow(2).mean()
+
+
+class RiskBatch(NamedTuple):
+    """What an invariance penalty may need of a batch, computed once by the caller."""
+
+    losses: torch.Tensor  # per-sample task losses
+    outputs: torch.Tensor  # head outputs (logits or scores)
+    target: torch.Tensor
+    domain: torch.Tensor  # integer environment codes
+    n_domains: int
+    loss_fn: Callable  # per-sample loss of (outputs, target)
+    risks: torch.Tensor  # per-environment mean loss (domain_risks)
+    present: torch.Tensor
+    mean: torch.Tensor  # mean of the present risks
+    noise_corrected: bool = False  # V-REx: subtract the risks' sampling variance
+
+
+def _vrex(batch):
+    noise = None
+    if batch.noise_corrected:
+        noise = risk_sampling_variance(batch.losses, batch.domain, batch.n_domains)
+    return vrex_penalty(batch.risks, batch.present, mean=batch.mean, sampling_variance=noise)
+
+
+def _irm(batch):
+    return irm_penalty(batch.outputs, batch.target, batch.domain, batch.n_domains, batch.loss_fn)
+
+
+#: Invariance penalties by name: each maps a :class:`RiskBatch` to a scalar tensor. The skorch
+#: net and the full-batch refit look the estimator's ``invariance`` up here.
+INVARIANCE_PENALTIES = {"vrex": _vrex, "irm": _irm}

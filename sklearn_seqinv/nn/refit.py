@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import torch
 
-from .losses import domain_risks, irm_penalty, mean_risk, vrex_penalty
+from .losses import INVARIANCE_PENALTIES, RiskBatch, domain_risks, mean_risk
 
 __all__ = ["ALPHA_PATH", "fit_head", "ridge_path", "select_alpha", "validation_folds"]
 
@@ -75,12 +75,12 @@ def _l2(head):
 
 def _objective(head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight):
     outputs = head(inputs)
-    risks, present = domain_risks(loss_fn(outputs, target), domain, n_domains)
+    losses = loss_fn(outputs, target)
+    risks, present = domain_risks(losses, domain, n_domains)
     loss = mean_risk(risks, present)
-    if invariance == "vrex" and weight > 0:
-        loss = loss + weight * vrex_penalty(risks, present, mean=loss)
-    elif invariance == "irm" and weight > 0:
-        loss = loss + weight * irm_penalty(outputs, target, domain, n_domains, loss_fn)
+    if invariance is not None and weight > 0:
+        batch = RiskBatch(losses, outputs, target, domain, n_domains, loss_fn, risks, present, loss)
+        loss = loss + weight * INVARIANCE_PENALTIES[invariance](batch)
     if alpha > 0:
         loss = loss + 0.5 * alpha * _l2(head)
     return loss
