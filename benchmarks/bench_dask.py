@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 from sklearn_seqinv.datasets import make_multimodal_domains
+from sklearn_seqinv.evaluation import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -98,11 +99,13 @@ def main(argv=None):
     RESULTS.mkdir(exist_ok=True)
     stem = "dask_quick" if args.quick else "dask"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = (
-        "| backend | seconds | mean test scores |\n|---|---:|---|\n"
-        f"| joblib default (2 processes) | {local_s:.1f} | {result['mean_test_score']} |\n"
-        f"| dask.distributed (2 workers) | {dask_s:.1f} | "
-        f"{result['dask_mean_test_score']} |\n"
+    table = markdown_table(
+        ["backend", "seconds", "mean test scores"],
+        [
+            ["joblib default (2 processes)", local_s, str(result["mean_test_score"])],
+            ["dask.distributed (2 workers)", dask_s, str(result["dask_mean_test_score"])],
+        ],
+        digits=1,
     )
     (RESULTS / f"{stem}.md").write_text(table)
     print(table)

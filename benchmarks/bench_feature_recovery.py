@@ -39,6 +39,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 from sklearn_seqinv.datasets import make_multimodal_domains
+from sklearn_seqinv.evaluation import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -120,16 +121,14 @@ def main(argv=None):
                 row = analyse(data, order, args.epochs, seed, train)
                 rows.append({"seed": seed, "block": block, **row})
     keys = sorted({k for r in rows for k in r} - {"seed", "block", "order"})
-    lines = ["| block | order | " + " | ".join(keys) + " |", "|---|---|" + "---:|" * len(keys)]
-    summary = {}
+    table_rows, summary = [], {}
     for block in blocks:
         for order in ("text->video", "video->text"):
             mine = [r for r in rows if r["order"] == order and r["block"] == block]
             means = {k: float(np.nanmean([r.get(k, np.nan) for r in mine])) for k in keys}
             summary[f"{block} {order}"] = means
-            cells = " | ".join(f"{means[k]:.2f}" for k in keys)
-            lines.append(f"| {block} | {order} | {cells} |")
-    table = "\n".join(lines) + "\n"
+            table_rows.append([block, order, *(means[k] for k in keys)])
+    table = markdown_table(["block", "order", *keys], table_rows, digits=2)
     RESULTS.mkdir(exist_ok=True)
     stem = "feature_recovery_quick" if args.quick else "feature_recovery"
     (RESULTS / f"{stem}.json").write_text(

@@ -34,9 +34,13 @@ from pathlib import Path
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_seqinv.cli import default_data
-from sklearn_seqinv.datasets import load_reviews, simulate_video
-from sklearn_seqinv.evaluation import evaluate_domain_generalization, results_to_markdown
+from sklearn_seqinv.datasets import load_dataset, load_reviews, simulate_video
+from sklearn_seqinv.evaluation import (
+    aggregate_runs,
+    evaluate_domain_generalization,
+    markdown_table,
+    results_to_markdown,
+)
 
 RESULTS = Path(__file__).parent / "results"
 REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews4"
@@ -90,25 +94,6 @@ def _save(stem, runs, title):
     )
     (RESULTS / f"{stem}.md").write_text(text)
     print(text)
-
-
-def aggregate(runs, metrics=("has0_acc2", "mae", "corr")):
-    """Markdown table of the mean over runs (seeds) of each method's mean / worst scores."""
-    rows = {}
-    for run in runs.values():
-        for entry in run["summary"]:
-            rows.setdefault((entry["protocol"], entry["method"]), []).append(entry)
-    names = [f"{m} {k}" for m in metrics for k in ("mean", "worst")]
-    lines = [
-        "| protocol | method | " + " | ".join(names) + " |",
-        "|---|---|" + "---:|" * len(names),
-    ]
-    for (protocol, method), entries in rows.items():
-        cells = [
-            np.mean([e[f"{m}_{k}"] for e in entries]) for m in metrics for k in ("mean", "worst")
-        ]
-        lines.append(f"| {protocol} | {method} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
-    return f"Mean over {len(runs)} seeds.\n\n" + "\n".join(lines) + "\n"
 
 
 def _single_source(results, method):
@@ -177,8 +162,6 @@ def subgroups(args):
                 group=group,
             )
             _save("ood_subgroups", runs, "Single source with sub-groups (generated, 4 domains)")
-    lines = ["| seed | text-first, sample_group | text-first, no groups | ERM | linear_tuned |"]
-    lines.append("|---|---:|---:|---:|---:|")
     table = []
     for seed in range(args.seed, args.seed + args.seeds):
         with_groups, without = runs[f"seed {seed}, sample_group"], runs[f"seed {seed}, no groups"]
@@ -189,10 +172,17 @@ def subgroups(args):
             _single_source(with_groups, "linear_tuned"),
         ]
         table.append(row)
-        lines.append(f"| {seed} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
     mean = np.mean(table, axis=0)
-    lines.append("| mean | " + " | ".join(f"{v:.3f}" for v in mean) + " |")
-    text = "\n".join(lines) + "\n"
+    text = markdown_table(
+        ["seed", "text-first, sample_group", "text-first, no groups", "ERM", "linear_tuned"],
+        [
+            *(
+                [str(seed), *row]
+                for seed, row in zip(range(args.seed, args.seed + args.seeds), table)
+            ),
+            ["mean", *mean],
+        ],
+    )
     (RESULTS / "ood_subgroups_summary.md").write_text(
         "# Single-source DG with sub-groups: mean target accuracy\n\n" + text
     )
@@ -304,7 +294,7 @@ def main(argv=None):
         return
     generated = {}
     for seed in range(args.seed, args.seed + args.seeds):
-        data = default_data(args.n_samples, seed)
+        data = load_dataset(n_samples=args.n_samples, random_state=seed)
         generated[f"seed {seed}"] = _run(
             data.X,
             data.y,
@@ -318,7 +308,8 @@ def main(argv=None):
     suffix = "_quick" if args.quick else ""
     _save(f"ood_generated{suffix}", generated, "Generated data, MOSI widths")
     (RESULTS / f"ood_generated_summary{suffix}.md").write_text(
-        "# Generated data, MOSI widths: summary\n\n" + aggregate(generated)
+        "# Generated data, MOSI widths: summary\n\n"
+        + aggregate_runs(list(generated.values()), metrics=("has0_acc2", "mae", "corr"))
     )
 
     ours = np.mean([_lodo(r, "text_first", "has0_acc2") for r in generated.values()])

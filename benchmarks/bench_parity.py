@@ -34,7 +34,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector
 from sklearn_seqinv.datasets import load_reviews, make_multimodal_domains
-from sklearn_seqinv.evaluation import tuned_linear
+from sklearn_seqinv.evaluation import markdown_table, tuned_linear
 from sklearn_seqinv.model_selection import LeaveOneDomainOut
 
 RESULTS = Path(__file__).parent / "results"
@@ -115,17 +115,21 @@ def _markdown(out):
         lines += [
             "## Reviews4, text only (real MiniLM embeddings), leave-one-domain-out accuracy",
             "",
-            "| model | mean | worst | columns kept | seconds |",
-            "|---|---:|---:|---|---:|",
+            markdown_table(
+                ["model", "mean", "worst", "columns kept", "seconds"],
+                [
+                    [
+                        name,
+                        r[name]["mean"],
+                        r[name]["worst"],
+                        ", ".join(map(str, r[name]["kept"])) or "all",
+                        round(r[name]["seconds"]),
+                    ]
+                    for name in ("linear_tuned", "ungated_head", "default_selector")
+                ],
+                digits=4,
+            ),
         ]
-        for name in ("linear_tuned", "ungated_head", "default_selector"):
-            row = r[name]
-            kept = ", ".join(map(str, row["kept"])) or "all"
-            lines.append(
-                f"| {name} | {row['mean']:.4f} | {row['worst']:.4f} | {kept} | "
-                f"{row['seconds']:.0f} |"
-            )
-        lines.append("")
     g = out["ridge_parity"]
     lines += [
         "## Generated regression (60 columns, 4 domains), leave-one-domain-out MAE",
@@ -134,16 +138,34 @@ def _markdown(out):
         "",
         "## Default selector by width (1,600 rows)",
         "",
-        "| task | domains | width | seed | kept | invariant recall | spurious kept "
-        "| noise kept | seconds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        markdown_table(
+            [
+                "task",
+                "domains",
+                "width",
+                "seed",
+                "kept",
+                "invariant recall",
+                "spurious kept",
+                "noise kept",
+                "seconds",
+            ],
+            [
+                [
+                    c["task"],
+                    c["n_domains"],
+                    c["width"],
+                    c["seed"],
+                    c["kept"],
+                    f"{c['invariant_recall']:.2f}",
+                    c["spurious_kept"],
+                    f"{c['noise_kept_share']:.3f}",
+                    f"{c['seconds']:.1f}",
+                ]
+                for c in out["widths"]
+            ],
+        ).rstrip("\n"),
     ]
-    for c in out["widths"]:
-        lines.append(
-            f"| {c['task']} | {c['n_domains']} | {c['width']} | {c['seed']} | {c['kept']} | "
-            f"{c['invariant_recall']:.2f} | {c['spurious_kept']} | "
-            f"{c['noise_kept_share']:.3f} | {c['seconds']:.1f} |"
-        )
     for case in out.get("ten_domains", []):
         s, lin = case["selector"], case["linear_tuned"]
         lines += [

@@ -136,18 +136,24 @@ def main(argv=None):
     by_cols = [measure(5_000, d, args.epochs) for d in cols_grid]
     mosei = mosei_sized(args.n_samples, args.mosei_epochs, args.seed)
     result = {"epochs": args.epochs, "by_rows": by_rows, "by_columns": by_cols, "mosei": mosei}
+    # Imported here: the library (and torch) must not be in memory before the measured fits.
+    from sklearn_seqinv.evaluation import markdown_table
+
     lines = [
-        "| rows | columns | fit (s) | s per 1k rows | data (MiB) | peak RSS (MiB) |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in by_rows + by_cols:
-        lines.append(
-            f"| {r['n_samples']} | {r['n_features']} | {r['seconds']:.2f} | "
-            f"{1000 * r['seconds'] / r['n_samples']:.3f} | {r['data_mib']:.1f} | "
-            f"{r['peak_mib']:.0f} |"
-        )
-    lines += [
-        "",
+        markdown_table(
+            ["rows", "columns", "fit (s)", "s per 1k rows", "data (MiB)", "peak RSS (MiB)"],
+            [
+                [
+                    r["n_samples"],
+                    r["n_features"],
+                    f"{r['seconds']:.2f}",
+                    f"{1000 * r['seconds'] / r['n_samples']:.3f}",
+                    f"{r['data_mib']:.1f}",
+                    f"{r['peak_mib']:.0f}",
+                ]
+                for r in by_rows + by_cols
+            ],
+        ),
         f"MOSEI-sized sequential fit ({mosei['n_samples']} rows, text 768 / video 35 /"
         f" audio 74, {mosei['epochs']} epochs): {mosei['sequential_seconds']:.1f} s; "
         f"hand-written loops {mosei['hand_written_seconds']:.1f} s; ratio "

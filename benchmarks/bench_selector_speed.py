@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv.evaluation import markdown_table
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -118,11 +119,10 @@ def main(argv=None):
     RESULTS.mkdir(exist_ok=True)
     stem = "selector_speed_quick" if args.quick else "selector_speed"
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = "| rows | columns | epochs | selector (s) | hand-written loop (s) | ratio |\n"
-    table += "|---:|---:|---:|---:|---:|---:|\n"
-    table += (
-        f"| {args.n_samples} | {args.n_features} | {args.epochs} | {ours:.2f} | "
-        f"{hand:.2f} | {ratio:.2f} |\n"
+    table = markdown_table(
+        ["rows", "columns", "epochs", "selector (s)", "hand-written loop (s)", "ratio"],
+        [[args.n_samples, args.n_features, args.epochs, ours, hand, ratio]],
+        digits=2,
     )
     (RESULTS / f"{stem}.md").write_text(table)
     print(table)

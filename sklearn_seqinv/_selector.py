@@ -11,13 +11,14 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._heterogeneity import passing, tie_pvalues
 from ._net import ArrayDataset, GatedNet
 from ._validation import (
     atomic_fit,
+    check_class_labels,
     check_device,
     check_environments,
     check_float32_range,
@@ -629,15 +630,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     def _encode_target(self, y):
         if self.task_ == "classification":
-            y = column_or_1d(y, warn=True)
-            check_classification_targets(y)
+            y, self.classes_ = check_class_labels(y)
             encoder = LabelEncoder().fit(y)
-            self.classes_ = encoder.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"Classification needs samples of at least 2 classes; got 1 class "
-                    f"({self.classes_[0]!r})."
-                )
             target = torch.from_numpy(encoder.transform(y).astype(np.int64))
             return target, len(self.classes_)
         y = np.asarray(y, dtype=np.float32)

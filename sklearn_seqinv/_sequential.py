@@ -19,7 +19,6 @@ from sklearn.utils.metadata_routing import (
     process_routing,
 )
 from sklearn.utils.metaestimators import _BaseComposition, available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
@@ -29,7 +28,7 @@ from sklearn.utils.validation import (
 
 from ._columns import resolve_columns
 from ._selector import InvariantMaskSelector
-from ._validation import atomic_fit
+from ._validation import atomic_fit, check_class_labels
 
 __all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
 
@@ -525,14 +524,7 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
     )
 
     def _check_target(self, y):
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"Classification needs samples of at least 2 classes; got 1 class "
-                f"({self.classes_[0]!r})."
-            )
+        y, self.classes_ = check_class_labels(y)
         return y
 
     @available_if(_final_has("predict_proba"))

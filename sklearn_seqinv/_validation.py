@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
 from .exceptions import TrainingInterrupted
 
@@ -53,6 +55,18 @@ def _first_seen_codes(values):
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return rank[codes].astype(np.int64), labels[order]
+
+
+def check_class_labels(y):
+    """``y`` as a 1-D array of class labels and its classes; at least two classes."""
+    y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if len(classes) < 2:
+        raise ValueError(
+            f"Classification needs samples of at least 2 classes; got 1 class ({classes[0]!r})."
+        )
+    return y, classes
 
 
 def check_environments(sample_domain, sample_group, n_samples):

@@ -7,7 +7,6 @@ folder is never written into unless ``--overwrite`` is given; nothing is written
 """
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -22,101 +21,6 @@ from .exceptions import CLIError
 
 # scikit-learn, torch and the estimators are imported inside the commands, so that
 # ``--help`` and argument errors answer at once instead of after torch's import.
-
-# The embedded default: MOSI widths (text 768, video 20, audio 5), four domains, scores in
-# [-3, 3]; text carries most of the invariant signal, video most of the spurious one.
-DEFAULT_DATA = dict(
-    modalities="mosi",
-    n_domains=4,
-    n_invariant={"text": 16, "video": 3, "audio": 2},
-    n_redundant={"text": 0, "video": 3, "audio": 1},
-    n_spurious={"text": 2, "video": 6, "audio": 1},
-    spurious_strength=0.75,
-    task="regression",
-)
-
-
-def default_data(n_samples, seed):
-    """The embedded default dataset (see ``DEFAULT_DATA``), standardized per column."""
-    from .datasets import make_multimodal_domains
-
-    data = make_multimodal_domains(n_samples=n_samples, random_state=seed, **DEFAULT_DATA)
-    data.task = "regression"
-    data.description = (
-        f"generated, MOSI widths, {n_samples} rows, 4 domains, scores in [-3, 3] (seed {seed})"
-    )
-    return data
-
-
-def _fold_domains(labels, k):
-    """Group many sub-population labels (video ids) into ``k`` domains, deterministically."""
-    unique = sorted(set(labels))
-    group = {label: f"group{i % k}" for i, label in enumerate(unique)}
-    return np.asarray([group[label] for label in labels])
-
-
-def _with_video(data, seed):
-    from .datasets import simulate_video
-
-    video = simulate_video(data.y, data.sample_domain, random_state=seed)
-    data.X = np.hstack([np.asarray(data.X, dtype=np.float64), video])
-    width = data.X.shape[1] - video.shape[1]
-    data.modalities = {"text": np.arange(width), "video": np.arange(width, data.X.shape[1])}
-    return data
-
-
-def _classes_only(task, why):
-    if task == "regression":
-        raise CLIError(f"--task regression does not apply to this data: {why}")
-
-
-def load_data(paths, task, seed, text_only=False):
-    """Load ``--data`` paths into the loader Bunch, with ``task`` and ``description``."""
-    from .datasets import combine_domains, load_meld, load_mmsa, load_reviews
-
-    paths = [Path(p) for p in paths]
-    for path in paths:
-        if not path.exists():
-            raise CLIError(f"--data {path}: no such file or folder")
-    if all(p.suffix == ".pkl" for p in paths):
-        if text_only:
-            raise CLIError(
-                "--text-only applies to text-only data (the reviews folder, MELD transcripts), "
-                "which gets a simulated video otherwise; MMSA files bring their own vision and "
-                "audio: select modalities before saving the file instead"
-            )
-        task = task or "regression"
-        target = "regression" if task == "regression" else "polarity"
-        if len(paths) == 1:
-            data = load_mmsa(paths[0], target=target, domain="video")
-            data.sample_domain = _fold_domains(data.sample_domain, 4)
-        else:
-            data = combine_domains(
-                {p.stem: load_mmsa(p, target=target) for p in paths}, target=target
-            )
-        data.task = task
-    elif len(paths) == 1 and (paths[0] / "reviews.csv").is_file():
-        _classes_only(task, "the reviews labels are positive / negative classes")
-        data = load_reviews(paths[0])
-        data.task = "classification"
-        data = data if text_only else _with_video(data, seed)
-    elif len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*_sent_emo.csv")):
-        from .text import SentenceEncoder
-
-        _classes_only(task, "MELD's sentiment labels are classes")
-        data = load_meld(paths[0], target="sentiment")
-        data.X = SentenceEncoder(verbose=1).fit_transform(data.raw_text)
-        data.modalities = {"text": np.arange(data.X.shape[1])}
-        data.task = "classification"
-        data = data if text_only else _with_video(data, seed)
-    else:
-        raise CLIError(
-            "--data takes MMSA .pkl files, a folder with reviews.csv (the shared reviews "
-            "layout), or a folder of MELD *_sent_emo.csv files"
-        )
-    data.description = ", ".join(str(p) for p in paths)
-    return data
-
 
 CHECKPOINT = "progress.jsonl"
 
@@ -147,74 +51,72 @@ def _output_folder(output, overwrite, resume=False):
     return folder
 
 
-def _write(folder, results, data, args):
-    from .evaluation import results_to_markdown
-    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
+def _run(data, args, checkpoint=None):
+    """Standardize, then run the protocol; a thin call of the library function."""
+    from sklearn.preprocessing import StandardScaler
 
-    folder.mkdir(parents=True, exist_ok=True)
-    payload = {
+    from .evaluation import evaluate_domain_generalization
+
+    X = StandardScaler().fit_transform(np.asarray(data.X, dtype=np.float64))
+    with warnings.catch_warnings():
+        # Strong candidate sparsities close every gate of a fold; the selector keeps one
+        # column and model selection moves on, so the per-fit warning is noise here.
+        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
+        # Single-source fits have one environment by design; the report says what follows.
+        warnings.filterwarnings("ignore", message=".*invariance penalty, but one domain")
+        return evaluate_domain_generalization(
+            X,
+            data.y,
+            data.sample_domain,
+            data.modalities,
+            task=data.task,
+            methods=args.methods,
+            protocols=args.protocols,
+            max_epochs=args.max_epochs,
+            random_state=args.seed,
+            verbose=args.verbose,
+            checkpoint=checkpoint,
+        )
+
+
+def _metadata(data, args):
+    return {
         "sklearn_seqinv": __version__,
         "data": data.description,
         "modalities": {k: len(v) for k, v in data.modalities.items()},
         "arguments": {
-            k: v for k, v in vars(args).items() if k not in ("handler", "resume", "overwrite")
+            k: v
+            for k, v in vars(args).items()
+            if k not in ("handler", "resume", "overwrite", "seeds")
         },
-        **results,
     }
-    (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    table = results_to_markdown(results)
-    (folder / "results.md").write_text(
-        f"# Domain generalization on {data.description}\n\n{table}\n"
-        f"Took {results['seconds']:.0f} s.\n"
-    )
-    written = ["results.json", "results.md"]
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib is not installed: skipping the plots.")
-        return written
-    for protocol in {r["protocol"] for r in results["records"]}:
-        display = DomainScoresDisplay.from_results(results, protocol=protocol).plot()
-        display.figure_.savefig(folder / f"scores_{protocol}.png", dpi=110)
-        plt.close(display.figure_)
-        written.append(f"scores_{protocol}.png")
-    for method in results["gates"]:
-        display = GateDisplay.from_results(results, method=method).plot()
-        display.figure_.suptitle(f"{method}: mean gate over leave-one-domain-out folds")
-        display.figure_.tight_layout(rect=(0, 0, 1, 0.96))
-        display.figure_.savefig(folder / f"gates_{method}.png", dpi=110)
-        plt.close(display.figure_)
-        written.append(f"gates_{method}.png")
-        display = MaskStabilityDisplay.from_results(results, method=method).plot()
-        display.figure_.savefig(folder / f"stability_{method}.png", dpi=110)
-        plt.close(display.figure_)
-        written.append(f"stability_{method}.png")
-    return written
+
+
+def _load(args, seed):
+    from .datasets import load_dataset
+
+    task, text_only = getattr(args, "task", None), getattr(args, "text_only", False)
+    if getattr(args, "data", None):
+        return load_dataset(args.data, task=task, text_only=text_only, random_state=seed)
+    given = [flag for flag, on in (("--task", task), ("--text-only", text_only)) if on]
+    if given:
+        raise CLIError(
+            f"{' and '.join(given)} apply only with --data; the embedded default data "
+            "has scores in [-3, 3] and three modalities"
+        )
+    return load_dataset(n_samples=args.n_samples, random_state=seed)
 
 
 def evaluate(args):
     """Run the DG protocol for every method and write results and plots."""
-    from sklearn.preprocessing import StandardScaler
-
-    from .evaluation import evaluate_domain_generalization, results_to_markdown
+    from .evaluation import results_to_markdown, write_results
 
     start = time.perf_counter()
     resume = getattr(args, "resume", False)
     folder = _output_folder(args.output, args.overwrite, resume)
-    task, text_only = getattr(args, "task", None), getattr(args, "text_only", False)
-    if getattr(args, "data", None):
-        data = load_data(args.data, task, args.seed, text_only)
-    else:
-        given = [flag for flag, on in (("--task", task), ("--text-only", text_only)) if on]
-        if given:
-            raise CLIError(
-                f"{' and '.join(given)} apply only with --data; the embedded default data "
-                "has scores in [-3, 3] and three modalities"
-            )
-        data = default_data(args.n_samples, args.seed)
-    X = StandardScaler().fit_transform(np.asarray(data.X, dtype=np.float64))
+    data = _load(args, args.seed)
     print(
-        f"Data: {data.description}; {X.shape[0]} rows, modalities "
+        f"Data: {data.description}; {data.X.shape[0]} rows, modalities "
         f"{ {k: len(v) for k, v in data.modalities.items()} }, domains "
         f"{sorted(set(map(str, data.sample_domain)))}.",
         flush=True,
@@ -222,36 +124,18 @@ def evaluate(args):
     checkpoint = folder / CHECKPOINT
     if not resume and checkpoint.exists():
         checkpoint.unlink()  # --overwrite of an interrupted run's folder: start afresh
-    with warnings.catch_warnings():
-        # Strong candidate sparsities close every gate of a fold; the selector keeps one
-        # column and model selection moves on, so the per-fit warning is noise here.
-        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
-        # Single-source fits have one environment by design; the report says what follows.
-        warnings.filterwarnings("ignore", message=".*invariance penalty, but one domain")
-        try:
-            results = evaluate_domain_generalization(
-                X,
-                data.y,
-                data.sample_domain,
-                data.modalities,
-                task=data.task,
-                methods=args.methods,
-                protocols=args.protocols,
-                max_epochs=args.max_epochs,
-                random_state=args.seed,
-                verbose=args.verbose,
-                checkpoint=checkpoint,
-            )
-        except KeyboardInterrupt:
-            print(
-                f"\nInterrupted. The finished fits are kept in {checkpoint}; run the same "
-                f"command with --resume --output {folder} to finish the rest.",
-                file=sys.stderr,
-            )
-            return 130
+    try:
+        results = _run(data, args, checkpoint)
+    except KeyboardInterrupt:
+        print(
+            f"\nInterrupted. The finished fits are kept in {checkpoint}; run the same "
+            f"command with --resume --output {folder} to finish the rest.",
+            file=sys.stderr,
+        )
+        return 130
     print()
     print(results_to_markdown(results))
-    written = _write(folder, results, data, args)
+    written = write_results(folder, results, title=data.description, metadata=_metadata(data, args))
     checkpoint.unlink()  # results.json now holds everything
     print(f"Wrote {', '.join(written)} to {folder}")
     print(f"Done in {time.perf_counter() - start:.0f} s.")
@@ -260,35 +144,22 @@ def evaluate(args):
 
 def benchmark(args):
     """Evaluate the default data over several seeds; report mean and spread per method."""
+    from .evaluation import aggregate_runs, write_results
+
     folder = _output_folder(args.output, args.overwrite)
     runs = []
-    for seed in range(args.seeds):
+    for seed in range(args.seed, args.seed + args.seeds):
         print(f"== seed {seed} ==", flush=True)
-        sub = argparse.Namespace(
-            **{
-                **vars(args),
-                "seed": seed,
-                "data": None,
-                "output": str(folder / f"seed{seed}"),
-                "overwrite": True,
-            }
+        data = _load(args, seed)
+        results = _run(data, argparse.Namespace(**{**vars(args), "seed": seed}))
+        write_results(
+            folder / f"seed{seed}",
+            results,
+            title=data.description,
+            metadata=_metadata(data, argparse.Namespace(**{**vars(args), "seed": seed})),
         )
-        evaluate(sub)
-        runs.append(json.loads((folder / f"seed{seed}" / "results.json").read_text()))
-    metric = "has0_acc2_mean"
-    lines = ["| protocol | method | has0_acc2 mean over seeds | std |", "|---|---|---:|---:|"]
-    keys = [(r["protocol"], r["method"]) for r in runs[0]["summary"]]
-    for protocol, method in keys:
-        values = [
-            next(
-                r[metric]
-                for r in run["summary"]
-                if (r["protocol"], r["method"]) == (protocol, method)
-            )
-            for run in runs
-        ]
-        lines.append(f"| {protocol} | {method} | {np.mean(values):.3f} | {np.std(values):.3f} |")
-    table = "\n".join(lines) + "\n"
+        runs.append(results)
+    table = aggregate_runs(runs)
     (folder / "benchmark.md").write_text(table)
     print(table)
     return 0

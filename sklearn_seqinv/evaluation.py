@@ -26,6 +26,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
+from ._markdown import markdown_table
 from ._methods import METHODS
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
@@ -36,11 +37,14 @@ from .model_selection import TrainingDomainHoldout
 __all__ = [
     "LINEAR_C_GRID",
     "METHODS",
+    "aggregate_runs",
     "evaluate_domain_generalization",
     "make_methods",
+    "markdown_table",
     "results_to_markdown",
     "selection_grid",
     "tuned_linear",
+    "write_results",
 ]
 
 
@@ -538,15 +542,121 @@ def results_to_markdown(results):
         for m in _TABLE_METRICS[results["task"]]
         if any(f"{m}_mean" in row for row in results["summary"])
     ]
-    header = "| protocol | method | " + " | ".join(f"{m} mean / worst" for m in metrics) + " |"
-    lines = [header, "|---|---|" + "---:|" * len(metrics)]
-    for row in results["summary"]:
-        cells = " | ".join(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics)
-        lines.append(f"| {row['protocol']} | {row['method']} | {cells} |")
+    table = markdown_table(
+        ["protocol", "method", *(f"{m} mean / worst" for m in metrics)],
+        [
+            [
+                row["protocol"],
+                row["method"],
+                *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics),
+            ]
+            for row in results["summary"]
+        ],
+    )
     notes = _footnotes(results, metrics)
-    if notes:
-        lines += ["", *(f"- {note}" for note in notes)]
-    return "\n".join(lines) + "\n"
+    return table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+
+
+def aggregate_runs(runs, metrics=("has0_acc2",)):
+    """Markdown table over several runs (seeds) of :func:`evaluate_domain_generalization`.
+
+    Per protocol and method: for each metric, the mean over runs of the mean target-domain
+    score, its standard deviation over runs, and the mean over runs of the worst domain.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Results of the runs.
+    metrics : tuple of str, default=("has0_acc2",)
+        Metrics to show.
+
+    Returns
+    -------
+    table : str
+        ``Mean over N runs.`` and the table.
+
+    Examples
+    --------
+    >>> run = {"summary": [{"protocol": "p", "method": "m", "accuracy_mean": 0.8,
+    ...                     "accuracy_worst": 0.7}]}
+    >>> print(aggregate_runs([run, run], metrics=("accuracy",)).splitlines()[-1])
+    | p | m | 0.800 | 0.000 | 0.700 |
+    """
+    entries = {}
+    for run in runs:
+        for entry in run["summary"]:
+            entries.setdefault((entry["protocol"], entry["method"]), []).append(entry)
+    header = ["protocol", "method"]
+    for m in metrics:
+        header += [f"{m} mean", f"{m} std over runs", f"{m} worst"]
+    rows = []
+    for (protocol, method), found in entries.items():
+        row = [protocol, method]
+        for m in metrics:
+            means = [e[f"{m}_mean"] for e in found]
+            row += [
+                float(np.mean(means)),
+                float(np.std(means)),
+                float(np.mean([e[f"{m}_worst"] for e in found])),
+            ]
+        rows.append(row)
+    return f"Mean over {len(runs)} runs.\n\n" + markdown_table(header, rows)
+
+
+def write_results(folder, results, *, title, metadata=None):
+    """Write ``results.json``, ``results.md`` and the plots of one evaluation into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Output folder (created if needed).
+    results : dict
+        What :func:`evaluate_domain_generalization` returned.
+    title : str
+        What was evaluated, for the Markdown heading.
+    metadata : dict or None, default=None
+        Entries written at the top of ``results.json`` (version, data, arguments).
+
+    Returns
+    -------
+    written : list of str
+        File names written; plots are left out without matplotlib.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {**(metadata or {}), **results}
+    (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (folder / "results.md").write_text(
+        f"# Domain generalization on {title}\n\n{results_to_markdown(results)}\n"
+        f"Took {results['seconds']:.0f} s.\n"
+    )
+    written = ["results.json", "results.md"]
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return written
+    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
+
+    def save(display, name):
+        display.figure_.savefig(folder / name, dpi=110)
+        plt.close(display.figure_)
+        written.append(name)
+
+    for protocol in dict.fromkeys(r["protocol"] for r in results["records"]):
+        save(
+            DomainScoresDisplay.from_results(results, protocol=protocol).plot(),
+            f"scores_{protocol}.png",
+        )
+    for method in results["gates"]:
+        display = GateDisplay.from_results(results, method=method).plot()
+        display.figure_.suptitle(f"{method}: mean gate over leave-one-domain-out folds")
+        display.figure_.tight_layout(rect=(0, 0, 1, 0.96))
+        save(display, f"gates_{method}.png")
+        save(
+            MaskStabilityDisplay.from_results(results, method=method).plot(),
+            f"stability_{method}.png",
+        )
+    return written
 
 
 _SAME_MODEL = {

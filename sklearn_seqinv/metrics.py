@@ -7,6 +7,8 @@ from sklearn.utils import Bunch
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import check_consistent_length, column_or_1d, has_fit_parameter
 
+from ._markdown import markdown_table
+
 __all__ = [
     "corr",
     "cross_validate_domains",
@@ -215,11 +217,6 @@ def cross_validate_domains(
 def format_domain_report(report):
     """A Markdown table of a :func:`cross_validate_domains` report."""
     names = list(report.mean)
-    lines = ["| held-out domain | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for fold in report.per_fold:
-        cells = " | ".join(f"{fold[n]:.3f}" for n in names)
-        lines.append(f"| {', '.join(fold['domains'])} | {cells} |")
-    for label in ("mean", "worst"):
-        cells = " | ".join(f"{report[label][n]:.3f}" for n in names)
-        lines.append(f"| **{label}** | {cells} |")
-    return "\n".join(lines) + "\n"
+    rows = [[", ".join(fold["domains"]), *(fold[n] for n in names)] for fold in report.per_fold]
+    rows += [[f"**{label}**", *(report[label][n] for n in names)] for label in ("mean", "worst")]
+    return markdown_table(["held-out domain", *names], rows)

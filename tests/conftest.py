@@ -96,8 +96,8 @@ def pytest_terminal_summary(terminalreporter):
     )
     outcomes = getattr(module, "OUTCOMES", [])
     if outcomes:
-        clear = sum(1 for _, outcome in outcomes if outcome == "clear error")
+        count = {k: sum(o == k for _, o in outcomes) for k in ("clear error", "behaves", "crashed")}
         terminalreporter.write_line(
-            f"bad-input cases: {len(outcomes)} tried, {clear} raised a clear error, "
-            f"{len(outcomes) - clear} behaved as documented, 0 crashed"
+            f"bad-input cases: {len(outcomes)} tried, {count['clear error']} raised a clear "
+            f"error, {count['behaves']} behaved as documented, {count['crashed']} crashed"
         )

@@ -76,7 +76,7 @@ def test_evaluate_on_the_reviews_layout_with_simulated_video(tmp_path, shared_da
     ("args", "message"),
     [
         (["evaluate", "--data", "/no/such/file.pkl"], "no such file"),
-        (["evaluate", "--data", "README.md"], "--data takes"),
+        (["evaluate", "--data", "README.md"], "the data takes MMSA .pkl files"),
     ],
 )
 def test_bad_data_arguments_exit_with_a_clear_error(args, message, capsys):
@@ -160,8 +160,8 @@ def test_flags_that_cannot_apply_are_errors(tmp_path, capsys):
     reviews.mkdir()
     (reviews / "reviews.csv").write_text("domain,label,rating,text\n")
     cases = {
-        "--text-only applies to text-only data": ["--data", str(pkl), "--text-only"],
-        "--task regression does not apply": ["--data", str(reviews), "--task", "regression"],
+        "text_only applies to text-only data": ["--data", str(pkl), "--text-only"],
+        "task='regression' does not apply": ["--data", str(reviews), "--task", "regression"],
         "apply only with --data": ["--text-only"],
     }
     for message, args in cases.items():

@@ -47,6 +47,15 @@ ESTIMATORS = _estimators()
 
 def _expect_clear_error_or_behaviour(case, action, check=None):
     try:
+        outcome = _clear_error_or_behaviour(case, action, check)
+    except BaseException:
+        OUTCOMES.append((case, "crashed"))  # counted in the summary, then the test fails
+        raise
+    OUTCOMES.append((case, outcome))
+
+
+def _clear_error_or_behaviour(case, action, check):
+    try:
         result = action()
     except (ValueError, TypeError) as exc:
         frames = traceback.extract_tb(exc.__traceback__)
@@ -54,11 +63,10 @@ def _expect_clear_error_or_behaviour(case, action, check=None):
             f"{case}: error raised inside {frames[-1].filename}: {exc}"
         )
         assert str(exc), f"{case}: empty error message"
-        OUTCOMES.append((case, "clear error"))
-        return
+        return "clear error"
     if check is not None:
         check(result)
-    OUTCOMES.append((case, "behaves"))
+    return "behaves"
 
 
 def _data(rng, n=40, d=6, task="classification"):

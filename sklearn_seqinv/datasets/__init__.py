@@ -5,6 +5,7 @@ only containers and numpy arrays: a crafted file raises ``UnsafePickleError`` in
 running code. Nothing here downloads anything.
 """
 
+from ._catalog import DEFAULT_DATA, load_dataset
 from ._combine import combine_domains
 from ._csd import load_csd
 from ._generator import make_multimodal_domains, simulate_video
@@ -14,9 +15,11 @@ from ._reviews import load_reviews
 from ._safe_pickle import UnsafePickleError, safe_load_pickle
 
 __all__ = [
+    "DEFAULT_DATA",
     "UnsafePickleError",
     "combine_domains",
     "load_csd",
+    "load_dataset",
     "load_meld",
     "load_mmsa",
     "load_reviews",

@@ -9,6 +9,19 @@ from sklearn.utils import Bunch
 POLARITY_NAMES = {"negative": 0, "neutral": 1, "positive": 2}
 
 
+def polarity_of_classes(classes):
+    """Has0-style binary polarity of negative / neutral / positive classes (0 / 1 / 2).
+
+    Neutral counts as non-negative, as MMSA's ``score >= 0`` does.
+
+    Examples
+    --------
+    >>> polarity_of_classes(np.array([0, 1, 2]))
+    array([0, 1, 1])
+    """
+    return (np.asarray(classes) >= POLARITY_NAMES["neutral"]).astype(np.int64)
+
+
 def modality_bunch(blocks, y, *, sample_domain, ids, split, sample_group=None, **extra):
     """Assemble the common loader Bunch from per-modality feature blocks.
 

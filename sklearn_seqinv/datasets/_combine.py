@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import modality_bunch, scores_to_labels
+from ._base import modality_bunch, polarity_of_classes, scores_to_labels
 
 __all__ = ["combine_domains"]
 
@@ -76,7 +76,7 @@ def _common_labels(name, y, target):
         raise ValueError(f"Dataset {name!r} has class labels; target='regression' needs scores.")
     classes = y.astype(np.int64)
     if set(np.unique(classes)) <= {0, 1, 2} and target == "polarity":
-        return (classes >= 1).astype(np.int64)
+        return polarity_of_classes(classes)
     if target == "polarity3":
         return classes
     raise ValueError(f"Cannot map the labels of {name!r} to {target!r}.")

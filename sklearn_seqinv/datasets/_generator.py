@@ -24,7 +24,7 @@ _FALLBACK_ROLES = (2, 2, 2)
 _FACTOR_WEIGHTS = {"text": 1.0, "audio": 0.5, "video": 0.5}
 
 
-def _roles(modalities, key, default_index):
+def _roles(modalities, default_index):
     return {name: _DEFAULT_ROLES.get(name, _FALLBACK_ROLES)[default_index] for name in modalities}
 
 
@@ -152,9 +152,9 @@ def make_multimodal_domains(
     elif isinstance(modalities, str):
         modalities = dict(_SHAPES[modalities])
     roles = {
-        "invariant": {**_roles(modalities, "invariant", 0), **(n_invariant or {})},
-        "redundant": {**_roles(modalities, "redundant", 1), **(n_redundant or {})},
-        "spurious": {**_roles(modalities, "spurious", 2), **(n_spurious or {})},
+        "invariant": {**_roles(modalities, 0), **(n_invariant or {})},
+        "redundant": {**_roles(modalities, 1), **(n_redundant or {})},
+        "spurious": {**_roles(modalities, 2), **(n_spurious or {})},
     }
     names = list(modalities)
     for name in names:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._base import POLARITY_NAMES, existing_file, modality_bunch
+from ._base import POLARITY_NAMES, existing_file, modality_bunch, polarity_of_classes
 from ._safe_pickle import safe_load_pickle
 
 __all__ = ["load_meld"]
@@ -130,5 +130,5 @@ def _labels(rows, target):
     if target == "sentiment":
         return classes
     if target == "polarity":
-        return (classes >= 1).astype(np.int64)
+        return polarity_of_classes(classes)
     raise ValueError(f"Unknown target {target!r}; expected 'sentiment', 'polarity' or 'emotion'.")
