@@ -1,239 +1,247 @@
-"""Save and load fitted estimators without unpickling: torch weights-only files.
+"""Save and load fitted models without unpickling: torch weights-only files.
 
 ``pickle`` (and ``joblib``) run code named in the file when loading, so a model file from
-someone else is a program. :func:`save` writes parameters, fitted arrays and the torch
-weights as plain containers, strings, numbers and tensors; :func:`load` reads them back with
-``torch.load(weights_only=True)``, which refuses anything else.
+someone else is a program. :func:`save` writes an estimator's state as plain containers,
+strings, numbers and tensors; :func:`load` reads them back with
+``torch.load(weights_only=True)``, which refuses anything else, and rebuilds only classes
+from a list of trusted types (:data:`TRUSTED_TYPES`: this library's estimators and
+scikit-learn's standard transformers, linear models, ``Pipeline`` and ``ColumnTransformer``),
+as skops does.
 
-What is kept: every parameter that is a plain value (estimator parameters that are objects,
-such as skorch ``callbacks`` or an optimizer class, cannot be saved this way: use pickle for
-those), the fitted gates, heads and attributes. Column selections given as callables are
-stored as the column indices they resolved to at fit time. The training history is kept as
-per-epoch numbers. ``final_estimator`` must be ``None`` (the last stage's head).
+What is saved is what each estimator declares as its state for pickling
+(``__getstate__``, restored by ``__setstate__``): every attribute, parameters and fitted
+state alike, with :class:`~sklearn_seqinv.InvariantMaskSelector`'s skorch net as its weights
+and history. So nothing a fitted model needs can be left out. Values that are neither plain
+data nor a trusted estimator (callables, skorch callbacks, optimizer classes) cannot be saved
+this way: :func:`save` names them; use pickle for such models.
 """
 
-import json
 
 import numpy as np
 import torch
+from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import VarianceThreshold
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import (
+    LinearRegression,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+)
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    LabelEncoder,
+    MaxAbsScaler,
+    MinMaxScaler,
+    Normalizer,
+    OneHotEncoder,
+    RobustScaler,
+    StandardScaler,
+)
 from sklearn.utils import Bunch
 
 from . import __version__
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 
-__all__ = ["load", "save"]
+__all__ = ["TRUSTED_TYPES", "load", "save"]
 
-_FORMAT = "sklearn_seqinv.persistence/1"
-_META = {
-    "SequentialModalityClassifier": SequentialModalityClassifier,
-    "SequentialModalityRegressor": SequentialModalityRegressor,
+_FORMAT = "sklearn_seqinv.persistence/2"
+
+#: The classes :func:`save` writes and :func:`load` rebuilds; anything else is refused.
+TRUSTED_TYPES = (
+    InvariantMaskSelector,
+    SequentialModalityClassifier,
+    SequentialModalityRegressor,
+    Pipeline,
+    FeatureUnion,
+    ColumnTransformer,
+    StandardScaler,
+    MinMaxScaler,
+    MaxAbsScaler,
+    RobustScaler,
+    Normalizer,
+    OneHotEncoder,
+    LabelEncoder,
+    SimpleImputer,
+    PCA,
+    VarianceThreshold,
+    LogisticRegression,
+    Ridge,
+    RidgeClassifier,
+    LinearRegression,
+)
+_BY_NAME = {
+    f"{cls.__module__}:{cls.__qualname__}": cls for cls in (*TRUSTED_TYPES, FunctionTransformer)
 }
 _PLAIN = (type(None), bool, int, float, str)
 
 
-def _plain(name, value):
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, _PLAIN):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, _PLAIN) for v in value):
-        return list(value)
-    raise TypeError(
-        f"Parameter {name}={value!r} is not a plain value, so it cannot be saved without "
-        "pickle; use pickle or joblib for this estimator, or set the parameter to a plain value."
+def _identity_function(value):
+    """A FunctionTransformer without functions (ColumnTransformer's "passthrough") is data."""
+    return (
+        type(value) is FunctionTransformer and value.func is None and value.inverse_func is None
     )
 
 
-def _array(values):
-    values = np.asarray(values)
-    if values.dtype.kind in "OU":
-        return {"strings": [str(v) for v in values]}
-    return {"tensor": torch.from_numpy(np.ascontiguousarray(values))}
+class _Encoder:
+    """Turns a state into torch-weights-only data; shared objects are written once."""
 
+    def __init__(self):
+        self.objects = {}
 
-def _unarray(packed):
-    if "strings" in packed:
-        return np.asarray(packed["strings"], dtype=object)
-    return packed["tensor"].numpy()
-
-
-def _selector_node(est):
-    params = {k: _plain(k, v) for k, v in est.get_params(deep=False).items()}
-    node = {"class": "InvariantMaskSelector", "params": params}
-    if not hasattr(est, "net_"):
-        return node
-    module = est.net_.module_
-    node["fitted"] = {
-        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-        "n_outputs": int(module.head_outputs),
-        "gates_": _array(est.gates_),
-        "support_": _array(est.support_),
-        "alpha_": _plain("alpha_", getattr(est, "alpha_", None)),
-        "selection_kept_": getattr(est, "selection_kept_", None),
-        "heterogeneity_pvalues_": (
-            _array(est.heterogeneity_pvalues_) if hasattr(est, "heterogeneity_pvalues_") else None
-        ),
-        "domains_": _array(est.domains_),
-        "n_environments_": int(est.n_environments_),
-        "n_features_in_": int(est.n_features_in_),
-        "n_guidance_features_": int(est.n_guidance_features_),
-        "task_": est.task_,
-        "classes_": _array(est.classes_) if hasattr(est, "classes_") else None,
-        "y_ndim": getattr(est, "_y_ndim", None),
-        "feature_names_in_": (
-            _array(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None
-        ),
-        "history": json.dumps(est.history_.to_list(), default=float),
-    }
-    return node
-
-
-def _load_selector(node):
-    est = InvariantMaskSelector(**node["params"])
-    fitted = node.get("fitted")
-    if fitted is None:
-        return est
-    est.gates_ = _unarray(fitted["gates_"]).astype(np.float64)
-    est.support_ = _unarray(fitted["support_"]).astype(bool)
-    for name in ("alpha_", "selection_kept_"):
-        if fitted[name] is not None:
-            setattr(est, name, fitted[name])
-    if fitted["heterogeneity_pvalues_"] is not None:
-        est.heterogeneity_pvalues_ = _unarray(fitted["heterogeneity_pvalues_"])
-    est.domains_ = _unarray(fitted["domains_"])
-    est.n_environments_ = fitted.get("n_environments_", len(est.domains_))
-    est.n_features_in_ = fitted["n_features_in_"]
-    est.n_guidance_features_ = fitted["n_guidance_features_"]
-    est.task_ = fitted["task_"]
-    if fitted["classes_"] is not None:
-        est.classes_ = _unarray(fitted["classes_"])
-    if fitted["y_ndim"] is not None:
-        est._y_ndim = fitted["y_ndim"]
-    if fitted["feature_names_in_"] is not None:
-        est.feature_names_in_ = _unarray(fitted["feature_names_in_"])
-    device = torch.device("cpu")
-    est.device = "cpu"
-    est.net_ = est._make_net(est.n_features_in_, fitted["n_outputs"], device, None, 0.0)
-    est.net_.initialize()
-    est.net_.module_.to(next(iter(fitted["state_dict"].values())).dtype)
-    est.net_.module_.load_state_dict(fitted["state_dict"])
-    for row in json.loads(fitted["history"]):
-        est.net_.history.append(row)
-    est.history_ = est.net_.history
-    return est
-
-
-def _columns(name, columns):
-    if isinstance(columns, slice):
-        return {"slice": [columns.start, columns.stop, columns.step]}
-    if callable(columns):
-        raise TypeError(f"Modality {name!r} selects columns with a callable; fit first.")
-    return {"list": _plain(f"{name} columns", np.asarray(columns).tolist())}
-
-
-def _uncolumns(packed):
-    return slice(*packed["slice"]) if "slice" in packed else packed["list"]
-
-
-def _meta_node(est):
-    if est.final_estimator is not None:
-        raise TypeError("Only final_estimator=None can be saved without pickle.")
-    fitted = hasattr(est, "modalities_")
-    modalities = []
-    for i, (name, selector, columns) in enumerate(est.modalities):
-        if fitted and callable(columns):
-            columns = est.modalities_[i][2]
-        modalities.append(
-            {"name": name, "selector": _selector_node(selector), "columns": _columns(name, columns)}
+    def __call__(self, value, where):
+        if isinstance(value, np.generic):  # numpy scalars, np.str_ included
+            value = value.item()
+        for plain in _PLAIN:  # exact built-in types (str subclasses would pickle as classes)
+            if isinstance(value, plain):
+                return value if value is None else plain(value)
+        if isinstance(value, torch.Tensor):
+            return {"tensor": value.detach().cpu()}
+        if isinstance(value, np.ndarray):
+            return self._array(value, where)
+        if isinstance(value, np.dtype):
+            return {"dtype": value.str}
+        if isinstance(value, slice):
+            return {"slice": [self(v, where) for v in (value.start, value.stop, value.step)]}
+        if isinstance(value, Bunch):
+            return {"bunch": self._mapping(value, where)}
+        if isinstance(value, dict):
+            return {"dict": self._mapping(value, where)}
+        if isinstance(value, (list, tuple)):
+            kind = "list" if isinstance(value, list) else "tuple"
+            return {kind: [self(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+        if type(value) in TRUSTED_TYPES or _identity_function(value):
+            return self._object(value, where)
+        raise TypeError(
+            f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
+            "saved without pickle (only plain data and the estimators in "
+            "sklearn_seqinv.persistence.TRUSTED_TYPES can). Use pickle or joblib for this model, "
+            "or replace that value."
         )
-    node = {
-        "class": type(est).__name__,
-        "modalities": modalities,
-        "params": {"strategy": est.strategy, "verbose": _plain("verbose", est.verbose)},
-    }
-    if fitted:
-        node["fitted"] = {
-            "modalities_": [
-                {"name": n, "selector": _selector_node(s), "columns": _array(c)}
-                for n, s, c in est.modalities_
-            ],
-            "joint_selector_": (
-                _selector_node(est.joint_selector_) if hasattr(est, "joint_selector_") else None
-            ),
-            "final_estimator_": (
-                _selector_node(est.final_estimator_) if est.final_estimator_ is not None else None
-            ),
-            "n_features_in_": int(est.n_features_in_),
-            "strategy_": est.strategy_,
-            "classes_": _array(est.classes_) if hasattr(est, "classes_") else None,
-            "feature_names_in_": (
-                _array(est.feature_names_in_) if hasattr(est, "feature_names_in_") else None
-            ),
+
+    def _mapping(self, mapping, where):
+        out = {}
+        for key, value in mapping.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has a non-string key {key!r}; it cannot be saved.")
+            out[key] = self(value, f"{where}.{key}")
+        return out
+
+    def _array(self, array, where):
+        if array.dtype.kind in "bif":
+            return {"ndarray": torch.from_numpy(np.ascontiguousarray(array))}
+        if array.dtype.kind in "uU":
+            values = [self(v, where) for v in array.ravel().tolist()]
+            return {"array": values, "dtype": array.dtype.str, "shape": list(array.shape)}
+        if array.dtype.kind == "O":
+            items = [self(v, f"{where}[...]") for v in array.ravel().tolist()]
+            return {"array": items, "dtype": "O", "shape": list(array.shape)}
+        raise TypeError(f"{where} is an array of dtype {array.dtype}, which cannot be saved.")
+
+    def _object(self, obj, where):
+        key = id(obj)
+        if key in self.objects:
+            return {"ref": self.objects[key][0]}
+        index = len(self.objects)
+        self.objects[key] = (index, obj)  # keeps obj alive, so its id is not reused
+        cls = type(obj)
+        state = obj.__getstate__()
+        return {
+            "object": f"{cls.__module__}:{cls.__qualname__}",
+            "id": index,
+            "state": self._mapping(state, where),
         }
-    return node
 
 
-def _load_meta(node):
-    cls = _META[node["class"]]
-    modalities = [
-        (m["name"], _load_selector(m["selector"]), _uncolumns(m["columns"]))
-        for m in node["modalities"]
-    ]
-    est = cls(modalities, **node["params"])
-    fitted = node.get("fitted")
-    if fitted is None:
-        return est
-    if fitted["joint_selector_"] is not None:
-        est.joint_selector_ = _load_selector(fitted["joint_selector_"])
-    shared = getattr(est, "joint_selector_", None)
-    est.modalities_ = [
-        (m["name"], shared or _load_selector(m["selector"]), _unarray(m["columns"]).astype(np.intp))
-        for m in fitted["modalities_"]
-    ]
-    est.named_modalities_ = Bunch(**{n: s for n, s, _ in est.modalities_})
-    final = fitted["final_estimator_"]
-    est.final_estimator_ = _load_selector(final) if final is not None else None
-    est.n_features_in_ = fitted["n_features_in_"]
-    est.strategy_ = fitted["strategy_"]
-    if fitted["classes_"] is not None:
-        est.classes_ = _unarray(fitted["classes_"])
-    if fitted["feature_names_in_"] is not None:
-        est.feature_names_in_ = _unarray(fitted["feature_names_in_"])
-    return est
+class _Decoder:
+    def __init__(self):
+        self.objects = {}
+
+    def __call__(self, node):
+        if isinstance(node, _PLAIN):
+            return node
+        if not (isinstance(node, dict) and len(node) >= 1):
+            raise ValueError(f"unexpected entry {type(node).__name__} in the saved state")
+        if "tensor" in node:
+            return node["tensor"]
+        if "ndarray" in node:
+            return node["ndarray"].numpy().copy()
+        if "array" in node:
+            values = [self(v) for v in node["array"]]
+            out = np.empty(len(values), dtype=object) if node["dtype"] == "O" else None
+            if out is None:
+                return np.asarray(values, dtype=node["dtype"]).reshape(node["shape"])
+            out[:] = values
+            return out.reshape(node["shape"])
+        if "dtype" in node:
+            return np.dtype(node["dtype"])
+        if "slice" in node:
+            return slice(*(self(v) for v in node["slice"]))
+        if "bunch" in node:
+            return Bunch(**{k: self(v) for k, v in node["bunch"].items()})
+        if "dict" in node:
+            return {k: self(v) for k, v in node["dict"].items()}
+        if "list" in node:
+            return [self(v) for v in node["list"]]
+        if "tuple" in node:
+            return tuple(self(v) for v in node["tuple"])
+        if "ref" in node:
+            return self.objects[node["ref"]]
+        if "object" in node:
+            cls = _BY_NAME.get(node["object"])
+            if cls is None:
+                raise ValueError(
+                    f"the file names {node['object']}, which is not a trusted type; "
+                    "load refuses to build it"
+                )
+            obj = cls.__new__(cls)
+            self.objects[node["id"]] = obj
+            obj.__setstate__({k: self(v) for k, v in node["state"].items()})
+            if cls is FunctionTransformer and not _identity_function(obj):
+                raise ValueError("the file holds a FunctionTransformer with a function")
+            return obj
+        raise ValueError(f"unexpected entry with keys {sorted(node)} in the saved state")
 
 
 def save(estimator, path):
-    """Save an estimator of this library to ``path`` without pickle.
+    """Save a model of this library, or a Pipeline of it, to ``path`` without pickle.
 
     Parameters
     ----------
-    estimator : InvariantMaskSelector, SequentialModalityClassifier or SequentialModalityRegressor
-        Fitted or not.
+    estimator : estimator
+        An instance of one of :data:`TRUSTED_TYPES` (this library's estimators, scikit-learn's
+        standard transformers and linear models, ``Pipeline``, ``ColumnTransformer``), fitted
+        or not, whose parameters and fitted attributes are plain data or such estimators.
     path : str or Path
-        Destination file (conventionally ``.pt``); written as a whole or not at all.
+        Destination file (conventionally ``.pt``).
 
     Examples
     --------
     >>> import tempfile, os
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
     >>> from sklearn_seqinv import InvariantMaskSelector
     >>> from sklearn_seqinv.persistence import load, save
-    >>> path = os.path.join(tempfile.mkdtemp(), "selector.pt")
-    >>> save(InvariantMaskSelector(sparsity=2.0), path)
-    >>> load(path).sparsity
+    >>> path = os.path.join(tempfile.mkdtemp(), "pipe.pt")
+    >>> save(make_pipeline(StandardScaler(), InvariantMaskSelector(sparsity=2.0)), path)
+    >>> load(path)[-1].sparsity
     2.0
     """
-    if isinstance(estimator, InvariantMaskSelector):
-        root = _selector_node(estimator)
-    elif isinstance(estimator, tuple(_META.values())):
-        root = _meta_node(estimator)
-    else:
-        raise TypeError(f"save handles this library's estimators; got {type(estimator).__name__}.")
+    if type(estimator) not in TRUSTED_TYPES:
+        raise TypeError(
+            f"save takes this library's estimators, scikit-learn's standard transformers and "
+            f"linear models, and Pipelines / ColumnTransformers of them; got "
+            f"{type(estimator).__name__}. Use pickle or joblib for other models."
+        )
+    root = _Encoder()(estimator, type(estimator).__name__)
     torch.save({"format": _FORMAT, "version": __version__, "root": root}, str(path))
 
 
 def load(path):
-    """Load an estimator saved by :func:`save`; refuses files that hold anything but data.
+    """Load a model saved by :func:`save`; refuses files that hold anything but data.
 
     Parameters
     ----------
@@ -242,7 +250,7 @@ def load(path):
 
     Returns
     -------
-    estimator : the saved estimator, on the CPU
+    estimator : the saved model, on the CPU
     """
     try:
         content = torch.load(str(path), weights_only=True, map_location="cpu")
@@ -255,7 +263,7 @@ def load(path):
         ) from exc
     if not isinstance(content, dict) or content.get("format") != _FORMAT:
         raise ValueError(f"{path} was not written by sklearn_seqinv.persistence.save.")
-    root = content["root"]
-    if root["class"] == "InvariantMaskSelector":
-        return _load_selector(root)
-    return _load_meta(root)
+    try:
+        return _Decoder()(content["root"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} holds a damaged or refused model: {exc}") from exc

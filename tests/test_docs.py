@@ -9,6 +9,7 @@ MODULES = [
     "sklearn_seqinv",
     "sklearn_seqinv.datasets",
     "sklearn_seqinv.evaluation",
+    "sklearn_seqinv.exceptions",
     "sklearn_seqinv.inspection",
     "sklearn_seqinv.metrics",
     "sklearn_seqinv.model_selection",

@@ -71,7 +71,7 @@ def test_load_refuses_a_pickle_that_would_run_code(tmp_path):
             return (os.system, ("touch pwned",))
 
     path = tmp_path / "evil.pt"
-    torch.save({"format": "sklearn_seqinv.persistence/1", "root": Exploit()}, str(path))
+    torch.save({"format": "sklearn_seqinv.persistence/2", "root": Exploit()}, str(path))
     with pytest.raises(ValueError, match="corrupt or unsafe"):
         load(path)
     assert not (tmp_path / "pwned").exists()
@@ -167,3 +167,59 @@ def test_a_net_pickled_with_device_cuda_loads_on_a_cpu_only_machine(fitted_selec
         restored = pickle.loads(pickle.dumps(gpu_like))
     assert str(restored.net_.device) == "cpu"
     np.testing.assert_array_equal(restored.predict(domains.X), fitted_selector.predict(domains.X))
+
+
+def _fitted_attributes(estimator):
+    return {k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")}
+
+
+def test_every_fitted_attribute_survives_a_safe_round_trip(tmp_path, multimodal):
+    model = _meta(multimodal).fit(
+        multimodal.X, multimodal.y, sample_domain=multimodal.sample_domain
+    )
+    save(model, tmp_path / "model.pt")
+    restored = load(tmp_path / "model.pt")
+    assert _fitted_attributes(restored) == _fitted_attributes(model)
+    for (_, ours, _), (_, theirs, _) in zip(model.modalities_, restored.modalities_):
+        assert _fitted_attributes(theirs) == _fitted_attributes(ours)
+        assert set(vars(theirs)) == set(vars(ours))  # private state (e.g. _y_ndim) too
+    # Objects shared in the model stay shared after loading.
+    assert restored.named_modalities_.text is restored.modalities_[0][1]
+
+
+def test_pipelines_and_column_transformers_save_and_load(tmp_path, multimodal):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    d = multimodal
+    columns = ColumnTransformer(
+        [("text", StandardScaler(), d.modalities["text"])], remainder="passthrough"
+    )
+    pipe = make_pipeline(columns, InvariantMaskSelector(max_epochs=5, random_state=0))
+    pipe.fit(d.X, d.y, invariantmaskselector__sample_domain=d.sample_domain)
+    save(pipe, tmp_path / "pipe.pt")
+    restored = load(tmp_path / "pipe.pt")
+    np.testing.assert_array_equal(restored.predict(d.X), pipe.predict(d.X))
+    meta = make_pipeline(StandardScaler(), _meta(d), LogisticRegression())
+    meta.fit(d.X, d.y, sequentialmodalityclassifier__sample_domain=d.sample_domain)
+    save(meta, tmp_path / "meta.pt")
+    np.testing.assert_array_equal(load(tmp_path / "meta.pt").predict(d.X), meta.predict(d.X))
+
+
+def test_save_and_load_refuse_untrusted_types(tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.preprocessing import FunctionTransformer
+
+    with pytest.raises(TypeError, match="got RandomForestClassifier"):
+        save(RandomForestClassifier(), tmp_path / "rf.pt")
+    with pytest.raises(TypeError, match=r"Pipeline\.steps\[1\]\[1\] is a .*RandomForest"):
+        save(make_pipeline(LogisticRegression(), RandomForestClassifier()), tmp_path / "p.pt")
+    with pytest.raises(TypeError, match="FunctionTransformer"):
+        save(make_pipeline(FunctionTransformer(np.log1p)), tmp_path / "f.pt")
+    # A file naming a class outside the trusted list is refused at load time.
+    save(make_pipeline(LogisticRegression()), tmp_path / "ok.pt")
+    content = torch.load(str(tmp_path / "ok.pt"), weights_only=True)
+    content["root"]["object"] = "os:system"
+    torch.save(content, str(tmp_path / "bad.pt"))
+    with pytest.raises(ValueError, match="not a trusted type"):
+        load(tmp_path / "bad.pt")
