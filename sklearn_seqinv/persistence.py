@@ -16,7 +16,6 @@ data nor a trusted estimator (callables, skorch callbacks, optimizer classes) ca
 this way: :func:`save` names them; use pickle for such models.
 """
 
-
 import numpy as np
 import torch
 from sklearn.compose import ColumnTransformer
@@ -81,9 +80,7 @@ _PLAIN = (type(None), bool, int, float, str)
 
 def _identity_function(value):
     """A FunctionTransformer without functions (ColumnTransformer's "passthrough") is data."""
-    return (
-        type(value) is FunctionTransformer and value.func is None and value.inverse_func is None
-    )
+    return type(value) is FunctionTransformer and value.func is None and value.inverse_func is None
 
 
 class _Encoder:

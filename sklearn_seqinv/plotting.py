@@ -17,6 +17,36 @@ def _pyplot():
     return plt
 
 
+def _panels(names, axes):
+    """One axis per modality, stacked, unless the caller gives them."""
+    if axes is None:
+        _, axes = _pyplot().subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
+        axes = axes[:, 0]
+    return list(axes)
+
+
+def _method_gates(results, method):
+    """The per-modality gate record of ``method`` in an evaluation's results."""
+    if method not in results["gates"]:
+        raise ValueError(f"No gates recorded for {method!r}; have {list(results['gates'])}.")
+    return results["gates"][method]
+
+
+def _bar_width(n_columns):
+    # Narrow bars on narrow panels keep neighbouring marked columns apart.
+    return 0.8 if n_columns <= 100 else 1.0
+
+
+def _column_axis(ax, n_columns):
+    """Shares in [0, 1] over whole column numbers, the legend beside the panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(-0.5, n_columns - 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+
+
 class DomainScoresDisplay:
     """Grouped bars: one score per target domain and method, with each method's mean.
 
@@ -144,9 +174,7 @@ class GateDisplay:
     @classmethod
     def from_results(cls, results, method="text_first"):
         """Mean gates over the leave-one-domain-out folds; marked where most folds selected."""
-        if method not in results["gates"]:
-            raise ValueError(f"No gates recorded for {method!r}; have {list(results['gates'])}.")
-        found = results["gates"][method]
+        found = _method_gates(results, method)
         return cls(
             {m: np.asarray(v["gate_mean"]) for m, v in found.items()},
             {m: np.asarray(v["selected_share"]) > 0.5 for m, v in found.items()},
@@ -155,19 +183,13 @@ class GateDisplay:
 
     def plot(self, axes=None):
         """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
-        plt = _pyplot()
-        from matplotlib.ticker import MaxNLocator
-
         names = list(self.gates)
-        if axes is None:
-            _, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
-            axes = axes[:, 0]
+        axes = _panels(names, axes)
         for ax, name in zip(axes, names):
             gates = np.asarray(self.gates[name])
             chosen = np.asarray(self.selected[name], dtype=bool)
             idx = np.arange(len(gates))
-            # Narrow bars on narrow panels keep neighbouring selected columns apart.
-            width = 0.8 if len(gates) <= 100 else 1.0
+            width = _bar_width(len(gates))
             ax.bar(idx, gates, width=width, color="lightgray", label="not selected")
             ax.bar(
                 idx[chosen],
@@ -177,11 +199,8 @@ class GateDisplay:
                 label=f"{self.selected_label} ({chosen.sum()} of {len(gates)})",
             )
             ax.axhline(self.threshold, color="black", lw=0.8, ls="--", label="gate threshold")
-            ax.set_ylim(0, 1.05)
-            ax.set_xlim(-0.5, len(gates) - 0.5)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"{name} gate")
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+            _column_axis(ax, len(gates))
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
         self.figure_.tight_layout()
@@ -241,9 +260,7 @@ class MaskStabilityDisplay:
     @classmethod
     def from_results(cls, results, method="text_first"):
         """Over the leave-one-domain-out folds of an evaluation's ``method``."""
-        if method not in results["gates"]:
-            raise ValueError(f"No gates recorded for {method!r}; have {list(results['gates'])}.")
-        found = results["gates"][method]
+        found = _method_gates(results, method)
         return cls(
             {m: np.asarray(v["selected_share"]) for m, v in found.items()},
             {m: v["jaccard"] for m, v in found.items()},
@@ -253,30 +270,22 @@ class MaskStabilityDisplay:
 
     def plot(self, axes=None):
         """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
-        plt = _pyplot()
-        from matplotlib.ticker import MaxNLocator
-
         names = list(self.frequency)
-        if axes is None:
-            _, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), squeeze=False)
-            axes = axes[:, 0]
+        axes = _panels(names, axes)
         for ax, name in zip(axes, names):
             share = np.asarray(self.frequency[name], dtype=float)
             idx = np.arange(len(share))
             stable = share >= 0.9
-            width = 0.8 if len(share) <= 100 else 1.0
+            width = _bar_width(len(share))
             ax.bar(idx[~stable], share[~stable], width=width, color="tab:gray", label="< 90%")
             ax.bar(idx[stable], share[stable], width=width, color="tab:blue", label=">= 90%")
             ax.axhline(0.9, color="black", lw=0.8, ls="--")
-            ax.set_ylim(0, 1.05)
-            ax.set_xlim(-0.5, len(share) - 0.5)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("selected")
             ax.set_title(
                 f"{name}: Jaccard {self.jaccard[name]:.2f} over {self.n_refits} refits",
                 fontsize="medium",
             )
-            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+            _column_axis(ax, len(share))
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
         if self.title:
