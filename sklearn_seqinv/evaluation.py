@@ -10,11 +10,8 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
-import hashlib
 import json
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from sklearn.base import clone
@@ -28,6 +25,8 @@ from sklearn.utils.validation import has_fit_parameter
 
 from ._markdown import markdown_table
 from ._methods import METHODS
+from ._report import aggregate_runs, results_to_markdown, write_results
+from ._runlog import Checkpoint, Progress, fingerprint, json_ready
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from .inspection import stability_summary
@@ -293,16 +292,16 @@ def evaluate_domain_generalization(
     if "single_source" in protocols:
         splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
     run = {
-        "data": _fingerprint(X, y, domain, sample_group),
+        "data": fingerprint(X, y, domain, sample_group),
         "task": task,
         "methods": names,
         "protocols": list(protocols),
         "max_epochs": max_epochs,
         "random_state": random_state,
     }
-    store = _Checkpoint(checkpoint, run)
+    store = Checkpoint(checkpoint, run)
     records, gates, chosen, untrusted = [], {}, [], {}
-    progress = _Progress(len(splits) * len(names), verbose, done=len(store.done))
+    progress = Progress(len(splits) * len(names), verbose, done=len(store.done))
     for protocol, sources, targets in splits:
         train = np.isin(domain, sources)
         for name in names:
@@ -371,7 +370,7 @@ def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, k
     return {
         "key": key,
         "records": records,
-        "params": {k: _json_ready(v) for k, v in (params or {}).items()},
+        "params": {k: json_ready(v) for k, v in (params or {}).items()},
         "gates": (
             {m: [g.tolist(), s.astype(bool).tolist()] for m, (g, s) in found.items()}
             if found
@@ -379,120 +378,6 @@ def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, k
         ),
         "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
     }
-
-
-def _json_ready(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _fingerprint(*arrays):
-    """A digest of the data, so a checkpoint is never resumed on other data."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        if array is None:
-            digest.update(b"none")
-            continue
-        array = np.asarray(array)
-        digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(
-            np.ascontiguousarray(array).tobytes()
-            if array.dtype.kind != "O"
-            else "\x1f".join(map(str, array.ravel())).encode()
-        )
-    return digest.hexdigest()
-
-
-class _Checkpoint:
-    """The JSON-lines file of finished fits: a header line, then one line per fit.
-
-    Lines are appended (and the file closed) as each fit finishes, so a kill loses at
-    most the fit in progress; a last line cut short by the kill is ignored on resume.
-    """
-
-    def __init__(self, path, run):
-        self.path, self.done = (None if path is None else Path(path)), {}
-        if self.path is None:
-            return
-        header = {"checkpoint_of": run}
-        if self.path.is_file() and self.path.stat().st_size:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            try:
-                first = json.loads(lines[0])
-            except json.JSONDecodeError:
-                first = None
-            if first != json.loads(json.dumps(header)):
-                raise ValueError(
-                    f"{self.path} is the checkpoint of another run (other data, methods, "
-                    "protocols, epochs or seed); remove it or choose another file."
-                )
-            for line in lines[1:]:
-                try:
-                    unit = json.loads(line)
-                except json.JSONDecodeError:
-                    break  # the line being written when the run was stopped
-                self.done[json.dumps(unit["key"])] = unit
-            # Rewrite without a cut-short line, so new lines start on a fresh one.
-            self.path.write_text(
-                "".join(json.dumps(u) + "\n" for u in [header, *self.done.values()]),
-                encoding="utf-8",
-            )
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(header) + "\n", encoding="utf-8")
-
-    def add(self, unit):
-        if self.path is not None:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(unit) + "\n")
-
-
-class _Progress:
-    """Progress over every fit: a tqdm bar on a terminal, else one plain line per fit.
-
-    Both count fits (not splits) out of the total and estimate the time left; neither
-    writes colour codes, and a piped log gets whole lines instead of carriage returns.
-    """
-
-    def __init__(self, total, verbose, done=0):
-        self.total, self.verbose, self.count, self.resumed = total, verbose, done, done
-        self.begin = time.perf_counter()
-        self.bar = None
-        if not verbose:
-            return
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=total, initial=done, unit="fit", file=sys.stderr, dynamic_ncols=True
-            )
-        else:
-            resumed = f" ({done} already done, resuming)" if done else ""
-            print(f"Fitting {total} models (every split and method){resumed}...", flush=True)
-
-    def start(self, label):
-        self.label, self.tick = label, time.perf_counter()
-        if self.bar is not None:
-            self.bar.set_description(label)
-
-    def done(self):
-        self.count += 1
-        if self.bar is not None:
-            self.bar.update(1)
-        elif self.verbose:
-            now = time.perf_counter()
-            fitted = self.count - self.resumed
-            left = (now - self.begin) / fitted * (self.total - self.count)
-            print(
-                f"[{self.count}/{self.total}] {self.label}: {now - self.tick:.1f}s "
-                f"(about {left:.0f}s left)",
-                flush=True,
-            )
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _summarize(records):
@@ -527,191 +412,3 @@ def _average_gates(per_method):
                 "n_folds": stability.n_refits,
             }
     return out
-
-
-_TABLE_METRICS = {
-    "classification": ("accuracy", "f1_weighted"),
-    "regression": ("has0_acc2", "has0_f1", "non0_acc2", "mult_acc7", "mae", "corr"),
-}
-
-
-def results_to_markdown(results):
-    """Markdown table of the summary: mean / worst target domain per protocol and method."""
-    metrics = [
-        m
-        for m in _TABLE_METRICS[results["task"]]
-        if any(f"{m}_mean" in row for row in results["summary"])
-    ]
-    table = markdown_table(
-        ["protocol", "method", *(f"{m} mean / worst" for m in metrics)],
-        [
-            [
-                row["protocol"],
-                row["method"],
-                *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics),
-            ]
-            for row in results["summary"]
-        ],
-    )
-    notes = _footnotes(results, metrics)
-    return table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
-
-
-def aggregate_runs(runs, metrics=("has0_acc2",)):
-    """Markdown table over several runs (seeds) of :func:`evaluate_domain_generalization`.
-
-    Per protocol and method: for each metric, the mean over runs of the mean target-domain
-    score, its standard deviation over runs, and the mean over runs of the worst domain.
-
-    Parameters
-    ----------
-    runs : list of dict
-        Results of the runs.
-    metrics : tuple of str, default=("has0_acc2",)
-        Metrics to show.
-
-    Returns
-    -------
-    table : str
-        ``Mean over N runs.`` and the table.
-
-    Examples
-    --------
-    >>> run = {"summary": [{"protocol": "p", "method": "m", "accuracy_mean": 0.8,
-    ...                     "accuracy_worst": 0.7}]}
-    >>> print(aggregate_runs([run, run], metrics=("accuracy",)).splitlines()[-1])
-    | p | m | 0.800 | 0.000 | 0.700 |
-    """
-    entries = {}
-    for run in runs:
-        for entry in run["summary"]:
-            entries.setdefault((entry["protocol"], entry["method"]), []).append(entry)
-    header = ["protocol", "method"]
-    for m in metrics:
-        header += [f"{m} mean", f"{m} std over runs", f"{m} worst"]
-    rows = []
-    for (protocol, method), found in entries.items():
-        row = [protocol, method]
-        for m in metrics:
-            means = [e[f"{m}_mean"] for e in found]
-            row += [
-                float(np.mean(means)),
-                float(np.std(means)),
-                float(np.mean([e[f"{m}_worst"] for e in found])),
-            ]
-        rows.append(row)
-    return f"Mean over {len(runs)} runs.\n\n" + markdown_table(header, rows)
-
-
-def write_results(folder, results, *, title, metadata=None):
-    """Write ``results.json``, ``results.md`` and the plots of one evaluation into ``folder``.
-
-    Parameters
-    ----------
-    folder : str or Path
-        Output folder (created if needed).
-    results : dict
-        What :func:`evaluate_domain_generalization` returned.
-    title : str
-        What was evaluated, for the Markdown heading.
-    metadata : dict or None, default=None
-        Entries written at the top of ``results.json`` (version, data, arguments).
-
-    Returns
-    -------
-    written : list of str
-        File names written; plots are left out without matplotlib.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    payload = {**(metadata or {}), **results}
-    (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (folder / "results.md").write_text(
-        f"# Domain generalization on {title}\n\n{results_to_markdown(results)}\n"
-        f"Took {results['seconds']:.0f} s.\n"
-    )
-    written = ["results.json", "results.md"]
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return written
-    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
-
-    def save(display, name):
-        display.figure_.savefig(folder / name, dpi=110)
-        plt.close(display.figure_)
-        written.append(name)
-
-    for protocol in dict.fromkeys(r["protocol"] for r in results["records"]):
-        save(
-            DomainScoresDisplay.from_results(results, protocol=protocol).plot(),
-            f"scores_{protocol}.png",
-        )
-    for method in results["gates"]:
-        display = GateDisplay.from_results(results, method=method).plot()
-        display.figure_.suptitle(f"{method}: mean gate over leave-one-domain-out folds")
-        display.figure_.tight_layout(rect=(0, 0, 1, 0.96))
-        save(display, f"gates_{method}.png")
-        save(
-            MaskStabilityDisplay.from_results(results, method=method).plot(),
-            f"stability_{method}.png",
-        )
-    return written
-
-
-_SAME_MODEL = {
-    frozenset({"erm", "erm_irm", "erm_vrex"}): (
-        "with one training domain the invariance penalties are zero, so ERM + IRM and "
-        "ERM + V-REx fit the ERM model"
-    ),
-}
-
-
-def _footnotes(results, metrics):
-    """Explain results that look like bugs: identical rows, near-zero worst domains."""
-    notes = []
-    by_protocol = {}
-    for row in results["summary"]:
-        key = tuple(round(row[f"{m}_{k}"], 12) for m in metrics for k in ("mean", "worst"))
-        by_protocol.setdefault(row["protocol"], {}).setdefault(key, []).append(row["method"])
-    for protocol, groups in by_protocol.items():
-        for methods in groups.values():
-            if len(methods) < 2:
-                continue
-            why = next(
-                (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
-                "they fit the same model here (with one modality, every order and the joint "
-                "fit select from the same columns; with one training domain no penalty applies)",
-            )
-            notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
-    stability = [
-        f"{method} " + ", ".join(f"{m} {v['jaccard']:.2f}" for m, v in per.items())
-        for method, per in results.get("gates", {}).items()
-        if all("jaccard" in v for v in per.values())
-    ]
-    if stability:
-        notes.append(
-            "mask stability (mean pairwise Jaccard of the selected columns over the "
-            f"leave-one-domain-out folds, 1 = the same columns every time): {'; '.join(stability)}."
-        )
-    for method, per in results.get("untrusted", {}).items():
-        for modality, c in per.items():
-            notes.append(
-                f"{method}: {modality} added nothing in {c['folds_without']} of {c['folds']} "
-                "leave-one-domain-out folds (no column passed as invariant); prediction fell "
-                "back on the earlier modalities."
-            )
-    accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
-    low = [
-        f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"
-        for r in results["summary"]
-        if accuracy and r[f"{accuracy}_worst"] < 0.25
-    ]
-    if low:
-        notes.append(
-            f"worst-domain {accuracy} below 0.25 for {', '.join(low)}: the model followed a tie "
-            "that reverses in that target domain (the generated data and the simulated video are "
-            "built with spurious ties that change sign across domains). One training domain "
-            "cannot tell such a tie from an invariant one."
-        )
-    return notes

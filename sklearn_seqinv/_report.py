@@ -1,0 +1,197 @@
+"""Reports of an evaluation: the Markdown table with its footnotes, and the output files."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._markdown import markdown_table
+
+__all__ = ["aggregate_runs", "results_to_markdown", "write_results"]
+
+_TABLE_METRICS = {
+    "classification": ("accuracy", "f1_weighted"),
+    "regression": ("has0_acc2", "has0_f1", "non0_acc2", "mult_acc7", "mae", "corr"),
+}
+
+
+def results_to_markdown(results):
+    """Markdown table of the summary: mean / worst target domain per protocol and method."""
+    metrics = [
+        m
+        for m in _TABLE_METRICS[results["task"]]
+        if any(f"{m}_mean" in row for row in results["summary"])
+    ]
+    table = markdown_table(
+        ["protocol", "method", *(f"{m} mean / worst" for m in metrics)],
+        [
+            [
+                row["protocol"],
+                row["method"],
+                *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics),
+            ]
+            for row in results["summary"]
+        ],
+    )
+    notes = _footnotes(results, metrics)
+    return table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+
+
+def aggregate_runs(runs, metrics=("has0_acc2",)):
+    """Markdown table over several runs (seeds) of :func:`evaluate_domain_generalization`.
+
+    Per protocol and method: for each metric, the mean over runs of the mean target-domain
+    score, its standard deviation over runs, and the mean over runs of the worst domain.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Results of the runs.
+    metrics : tuple of str, default=("has0_acc2",)
+        Metrics to show.
+
+    Returns
+    -------
+    table : str
+        ``Mean over N runs.`` and the table.
+
+    Examples
+    --------
+    >>> run = {"summary": [{"protocol": "p", "method": "m", "accuracy_mean": 0.8,
+    ...                     "accuracy_worst": 0.7}]}
+    >>> print(aggregate_runs([run, run], metrics=("accuracy",)).splitlines()[-1])
+    | p | m | 0.800 | 0.000 | 0.700 |
+    """
+    entries = {}
+    for run in runs:
+        for entry in run["summary"]:
+            entries.setdefault((entry["protocol"], entry["method"]), []).append(entry)
+    header = ["protocol", "method"]
+    for m in metrics:
+        header += [f"{m} mean", f"{m} std over runs", f"{m} worst"]
+    rows = []
+    for (protocol, method), found in entries.items():
+        row = [protocol, method]
+        for m in metrics:
+            means = [e[f"{m}_mean"] for e in found]
+            row += [
+                float(np.mean(means)),
+                float(np.std(means)),
+                float(np.mean([e[f"{m}_worst"] for e in found])),
+            ]
+        rows.append(row)
+    return f"Mean over {len(runs)} runs.\n\n" + markdown_table(header, rows)
+
+
+def write_results(folder, results, *, title, metadata=None):
+    """Write ``results.json``, ``results.md`` and the plots of one evaluation into ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Output folder (created if needed).
+    results : dict
+        What :func:`evaluate_domain_generalization` returned.
+    title : str
+        What was evaluated, for the Markdown heading.
+    metadata : dict or None, default=None
+        Entries written at the top of ``results.json`` (version, data, arguments).
+
+    Returns
+    -------
+    written : list of str
+        File names written; plots are left out without matplotlib.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {**(metadata or {}), **results}
+    (folder / "results.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    (folder / "results.md").write_text(
+        f"# Domain generalization on {title}\n\n{results_to_markdown(results)}\n"
+        f"Took {results['seconds']:.0f} s.\n"
+    )
+    written = ["results.json", "results.md"]
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return written
+    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
+
+    def save(display, name):
+        display.figure_.savefig(folder / name, dpi=110)
+        plt.close(display.figure_)
+        written.append(name)
+
+    for protocol in dict.fromkeys(r["protocol"] for r in results["records"]):
+        save(
+            DomainScoresDisplay.from_results(results, protocol=protocol).plot(),
+            f"scores_{protocol}.png",
+        )
+    for method in results["gates"]:
+        display = GateDisplay.from_results(results, method=method).plot()
+        display.figure_.suptitle(f"{method}: mean gate over leave-one-domain-out folds")
+        display.figure_.tight_layout(rect=(0, 0, 1, 0.96))
+        save(display, f"gates_{method}.png")
+        save(
+            MaskStabilityDisplay.from_results(results, method=method).plot(),
+            f"stability_{method}.png",
+        )
+    return written
+
+
+_SAME_MODEL = {
+    frozenset({"erm", "erm_irm", "erm_vrex"}): (
+        "with one training domain the invariance penalties are zero, so ERM + IRM and "
+        "ERM + V-REx fit the ERM model"
+    ),
+}
+
+
+def _footnotes(results, metrics):
+    """Explain results that look like bugs: identical rows, near-zero worst domains."""
+    notes = []
+    by_protocol = {}
+    for row in results["summary"]:
+        key = tuple(round(row[f"{m}_{k}"], 12) for m in metrics for k in ("mean", "worst"))
+        by_protocol.setdefault(row["protocol"], {}).setdefault(key, []).append(row["method"])
+    for protocol, groups in by_protocol.items():
+        for methods in groups.values():
+            if len(methods) < 2:
+                continue
+            why = next(
+                (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
+                "they fit the same model here (with one modality, every order and the joint "
+                "fit select from the same columns; with one training domain no penalty applies)",
+            )
+            notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
+    stability = [
+        f"{method} " + ", ".join(f"{m} {v['jaccard']:.2f}" for m, v in per.items())
+        for method, per in results.get("gates", {}).items()
+        if all("jaccard" in v for v in per.values())
+    ]
+    if stability:
+        notes.append(
+            "mask stability (mean pairwise Jaccard of the selected columns over the "
+            f"leave-one-domain-out folds, 1 = the same columns every time): {'; '.join(stability)}."
+        )
+    for method, per in results.get("untrusted", {}).items():
+        for modality, c in per.items():
+            notes.append(
+                f"{method}: {modality} added nothing in {c['folds_without']} of {c['folds']} "
+                "leave-one-domain-out folds (no column passed as invariant); prediction fell "
+                "back on the earlier modalities."
+            )
+    accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
+    low = [
+        f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"
+        for r in results["summary"]
+        if accuracy and r[f"{accuracy}_worst"] < 0.25
+    ]
+    if low:
+        notes.append(
+            f"worst-domain {accuracy} below 0.25 for {', '.join(low)}: the model followed a tie "
+            "that reverses in that target domain (the generated data and the simulated video are "
+            "built with spurious ties that change sign across domains). One training domain "
+            "cannot tell such a tie from an invariant one."
+        )
+    return notes
