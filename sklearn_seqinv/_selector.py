@@ -125,7 +125,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         the stage keeps none. Without any ``sample_domain`` the test is off.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
-        (step 4); needs ``alpha="auto"``. ``selection_kept_`` says which won.
+        (step 4); needs ``alpha="auto"``. ``selection_kept_`` says which won. Fitted on a
+        single given domain (no ``sample_group``), an unguided stage keeps all columns: no
+        held-out domain can show that a sparse selection generalizes.
     invariance : {"vrex", "irm"} or None, default="vrex"
         Penalty over the per-domain risks; ``None`` trains plain (sparse) ERM. It is zero when
         fewer than two domains are present.
@@ -395,7 +397,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
             if self.refit:
-                self._refit_head(dataset, level, seed)
+                self._refit_head(dataset, level, seed, single=given and self.n_environments_ < 2)
         # Inference in float64: predictions of a row do not depend on the batch it is in.
         self.net_.module_.double()
         return self
@@ -498,11 +500,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return candidates
         return passing(candidates, self.heterogeneity_pvalues_, level)
 
-    def _refit_head(self, dataset, level, seed):
+    def _refit_head(self, dataset, level, seed, single=False):
         """Refit the head on the kept columns by full-batch L-BFGS with a tuned L2 weight.
 
         With ``validate_selection``, the kept columns compete on held-out training domains
         with every column that passes the heterogeneity test: selection must earn its place.
+        On a single given environment (``single``) it cannot: no held-out domain can show
+        that the sparse selection generalizes, so every passing column is kept.
         """
         module = self.net_.module_
         # Without gates the head is the only place the invariance penalty can act.
@@ -525,7 +529,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         candidates = [self.support_]
         if self.validate_selection and self.alpha == "auto" and not self.support_.all():
             everything = self._invariant(np.ones_like(self.support_), level)
-            if everything.sum() > self.support_.sum():
+            if single and not self.n_guidance_features_:
+                candidates = [everything]
+            elif everything.sum() > self.support_.sum():
                 candidates.append(everything)
         # Two candidates are compared out of domain (whole training domains held out): the
         # sparse selection gives way only to what does better across domains.
@@ -550,7 +556,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             diff = tuned[0][2] - tuned[1][2]
             if diff.mean() > 2.0 * diff.std(ddof=1) / np.sqrt(len(diff)):
                 choice = 1
-        self.selection_kept_ = choice == 0
+        self.selection_kept_ = candidates[choice] is self.support_
         self.support_ = candidates[choice]
         self.alpha_ = tuned[choice][0]
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
