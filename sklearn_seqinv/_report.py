@@ -161,7 +161,8 @@ def _footnotes(results, metrics):
             why = next(
                 (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
                 "they fit the same model here (with one modality, every order and the joint "
-                "fit select from the same columns; with one training domain no penalty applies)",
+                "fit select from the same columns; with one training domain no penalty "
+                "applies and an unguided selection keeps every column)",
             )
             notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
     stability = [
