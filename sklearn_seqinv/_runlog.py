@@ -73,6 +73,8 @@ class Checkpoint:
             self.path.write_text(json.dumps(header) + "\n", encoding="utf-8")
 
     def add(self, unit):
+        """Record a finished fit (and append it to the file, when there is one)."""
+        self.done[json.dumps(unit["key"])] = unit
         if self.path is not None:
             with open(self.path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(unit) + "\n")

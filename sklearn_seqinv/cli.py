@@ -76,6 +76,7 @@ def _run(data, args, checkpoint=None):
             random_state=args.seed,
             verbose=args.verbose,
             checkpoint=checkpoint,
+            n_jobs=getattr(args, "n_jobs", None),
         )
 
 
@@ -273,6 +274,13 @@ def build_parser():
             type=_positive,
             default=100,
             help="epochs of the gate phase of every torch model",
+        )
+        sub.add_argument(
+            "--n-jobs",
+            type=int,
+            default=None,
+            help="fits to run at once (-1: one per core); each gets its share of the cores' "
+            "threads, so they do not oversubscribe the machine; same results as one at a time",
         )
         sub.add_argument(
             "--output",

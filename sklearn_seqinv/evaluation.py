@@ -10,10 +10,14 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
+import contextlib
 import json
+import os
 import time
 
 import numpy as np
+import torch
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -22,6 +26,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
+from threadpoolctl import threadpool_limits
 
 from ._markdown import markdown_table
 from ._methods import METHODS
@@ -228,6 +233,7 @@ def evaluate_domain_generalization(
     verbose=1,
     sample_group=None,
     checkpoint=None,
+    n_jobs=None,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
@@ -264,6 +270,11 @@ def evaluate_domain_generalization(
         methods, protocols, epochs and seed), those fits are not repeated: an interrupted
         run resumes where it stopped and returns the same results (all but ``seconds``).
         A file of another run is refused.
+    n_jobs : int or None, default=None
+        Fits run in parallel through joblib (``None``: one at a time, ``-1``: every core).
+        Each worker gets its share of the cores for torch and BLAS (``cpu_count // n_jobs``
+        threads, restored afterwards), so parallel fits do not oversubscribe the machine.
+        The results are the same as with ``n_jobs=1``.
 
     Returns
     -------
@@ -300,34 +311,53 @@ def evaluate_domain_generalization(
         "random_state": random_state,
     }
     store = Checkpoint(checkpoint, run)
-    records, gates, chosen, untrusted = [], {}, [], {}
-    progress = Progress(len(splits) * len(names), verbose, done=len(store.done))
-    for protocol, sources, targets in splits:
-        train = np.isin(domain, sources)
-        for name in names:
-            key = [protocol, [str(s) for s in sources], name]
-            unit = store.done.get(json.dumps(key))
-            if unit is None:
-                progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
-                group = None if sample_group is None else np.asarray(sample_group)[train]
-                unit = _fit_unit(
-                    catalog[name], X, y, domain, train, targets, task, random_state, group, key
-                )
-                store.add(unit)
-                progress.done()
-            records += unit["records"]
-            if unit["params"]:
-                chosen.append(
-                    {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
-                )
-            if protocol == "leave_one_domain_out":
-                if unit["gates"]:
-                    gates.setdefault(name, []).append(unit["gates"])
-                for modality, kept in (unit["trust"] or {}).items():
-                    counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
-                    counts[0] += not kept
-                    counts[1] += 1
+    units = [
+        (protocol, sources, targets, name)
+        for protocol, sources, targets in splits
+        for name in names
+    ]
+    pending = [u for u in units if json.dumps(_key(*u)) not in store.done]
+    n_jobs = effective_n_jobs(n_jobs)
+    threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
+    group = None if sample_group is None else np.asarray(sample_group)
+    tasks = (
+        delayed(_fit_unit_limited)(
+            threads,
+            catalog[name],
+            (X, y, domain, group),
+            np.isin(domain, sources),
+            targets,
+            task,
+            random_state,
+            _key(protocol, sources, targets, name),
+        )
+        for protocol, sources, targets, name in pending
+    )
+    progress = Progress(len(units), verbose, done=len(store.done))
+    # Results come back in submission order, each as soon as it and those before it finish,
+    # so each is in the checkpoint before the next is awaited.
+    finished = iter(Parallel(n_jobs=n_jobs, return_as="generator")(tasks))
+    for protocol, sources, _, name in pending:
+        progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
+        store.add(next(finished))
+        progress.done()
     progress.close()
+    records, gates, chosen, untrusted = [], {}, [], {}
+    for protocol, sources, targets, name in units:
+        key = _key(protocol, sources, targets, name)
+        unit = store.done[json.dumps(key)]
+        records += unit["records"]
+        if unit["params"]:
+            chosen.append(
+                {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
+            )
+        if protocol == "leave_one_domain_out":
+            if unit["gates"]:
+                gates.setdefault(name, []).append(unit["gates"])
+            for modality, kept in (unit["trust"] or {}).items():
+                counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
+                counts[0] += not kept
+                counts[1] += 1
     return {
         "task": task,
         "records": records,
@@ -341,6 +371,44 @@ def evaluate_domain_generalization(
         "chosen": chosen,
         "seconds": time.perf_counter() - start,
     }
+
+
+def _key(protocol, sources, targets, name):
+    """The identity of one fit: protocol, training domains, method."""
+    return [protocol, [str(s) for s in sources], name]
+
+
+@contextlib.contextmanager
+def _thread_limit(threads):
+    """At most ``threads`` threads for torch and the BLAS libraries; restored afterwards."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit_unit_limited(threads, method, data, train, targets, task, random_state, key):
+    """:func:`_fit_unit` in a worker that owns ``threads`` of the machine's cores."""
+    X, y, domain, group = data
+    with _thread_limit(threads):
+        return _fit_unit(
+            method,
+            X,
+            y,
+            domain,
+            train,
+            targets,
+            task,
+            random_state,
+            None if group is None else group[train],
+            key,
+        )
 
 
 def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, key):
