@@ -280,7 +280,8 @@ def build_parser():
             type=int,
             default=None,
             help="fits to run at once (-1: one per core); each gets its share of the cores' "
-            "threads, so they do not oversubscribe the machine; same results as one at a time",
+            "threads, so they do not oversubscribe the machine (fewer threads per fit sum in "
+            "another order: results can differ slightly from one at a time)",
         )
         sub.add_argument(
             "--output",

@@ -274,7 +274,9 @@ def evaluate_domain_generalization(
         Fits run in parallel through joblib (``None``: one at a time, ``-1``: every core).
         Each worker gets its share of the cores for torch and BLAS (``cpu_count // n_jobs``
         threads, restored afterwards), so parallel fits do not oversubscribe the machine.
-        The results are the same as with ``n_jobs=1``.
+        Fewer threads per fit sum in another order: the results equal those of
+        ``n_jobs=1`` up to that (to 1e-12 on small data; on the 1,600-row default data a
+        few fits' gates flip and scores move by up to 0.03).
 
     Returns
     -------
