@@ -54,7 +54,7 @@ def stability_summary(supports):
     Parameters
     ----------
     supports : array-like of shape (n_refits, n_columns)
-        The selected columns of each refit.
+        Boolean masks, one row per refit (as :func:`selection_jaccard` takes them).
 
     Returns
     -------
