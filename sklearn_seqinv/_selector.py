@@ -347,11 +347,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self : InvariantMaskSelector
             The fitted selector.
         """
-        return self._fit(
-            X, y, sample_domain=sample_domain, sample_group=sample_group, guidance=guidance
-        )
-
-    def _fit(self, X, y, *, sample_domain=None, sample_group=None, guidance=None):
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )

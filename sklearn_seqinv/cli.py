@@ -152,12 +152,13 @@ def benchmark(args):
     for seed in range(args.seed, args.seed + args.seeds):
         print(f"== seed {seed} ==", flush=True)
         data = _load(args, seed)
-        results = _run(data, argparse.Namespace(**{**vars(args), "seed": seed}))
+        seeded = argparse.Namespace(**{**vars(args), "seed": seed})
+        results = _run(data, seeded)
         write_results(
             folder / f"seed{seed}",
             results,
             title=data.description,
-            metadata=_metadata(data, argparse.Namespace(**{**vars(args), "seed": seed})),
+            metadata=_metadata(data, seeded),
         )
         runs.append(results)
     table = aggregate_runs(runs)

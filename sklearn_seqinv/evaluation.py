@@ -212,13 +212,6 @@ def _scores(task, y_true, y_pred):
     return msa_scores(y_true, y_pred)
 
 
-def _gates(estimator):
-    """Gate values and selection of each modality of a fitted meta-estimator, else None."""
-    if not hasattr(estimator, "modalities_"):
-        return None
-    return {name: (s.gates, s.support) for name, s in estimator.selection_.items()}
-
-
 def evaluate_domain_generalization(
     X,
     y,
@@ -318,7 +311,7 @@ def evaluate_domain_generalization(
         for protocol, sources, targets in splits
         for name in names
     ]
-    pending = [u for u in units if json.dumps(_key(*u)) not in store.done]
+    pending = [u for u in units if json.dumps(_key(u[0], u[1], u[3])) not in store.done]
     n_jobs = effective_n_jobs(n_jobs)
     threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
     group = None if sample_group is None else np.asarray(sample_group)
@@ -326,12 +319,15 @@ def evaluate_domain_generalization(
         delayed(_fit_unit_limited)(
             threads,
             catalog[name],
-            (X, y, domain, group),
+            X,
+            y,
+            domain,
+            group,
             np.isin(domain, sources),
             targets,
             task,
             random_state,
-            _key(protocol, sources, targets, name),
+            _key(protocol, sources, name),
         )
         for protocol, sources, targets, name in pending
     )
@@ -345,8 +341,8 @@ def evaluate_domain_generalization(
         progress.done()
     progress.close()
     records, gates, chosen, untrusted = [], {}, [], {}
-    for protocol, sources, targets, name in units:
-        key = _key(protocol, sources, targets, name)
+    for protocol, sources, _, name in units:
+        key = _key(protocol, sources, name)
         unit = store.done[json.dumps(key)]
         records += unit["records"]
         if unit["params"]:
@@ -375,7 +371,7 @@ def evaluate_domain_generalization(
     }
 
 
-def _key(protocol, sources, targets, name):
+def _key(protocol, sources, name):
     """The identity of one fit: protocol, training domains, method."""
     return [protocol, [str(s) for s in sources], name]
 
@@ -395,31 +391,20 @@ def _thread_limit(threads):
         torch.set_num_threads(previous)
 
 
-def _fit_unit_limited(threads, method, data, train, targets, task, random_state, key):
+def _fit_unit_limited(threads, *args):
     """:func:`_fit_unit` in a worker that owns ``threads`` of the machine's cores."""
-    X, y, domain, group = data
     with _thread_limit(threads):
-        return _fit_unit(
-            method,
-            X,
-            y,
-            domain,
-            train,
-            targets,
-            task,
-            random_state,
-            None if group is None else group[train],
-            key,
-        )
+        return _fit_unit(*args)
 
 
-def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, key):
+def _fit_unit(method, X, y, domain, group, train, targets, task, random_state, key):
     """Fit one method on the training rows and score it on every target domain.
 
     Returns a JSON-ready dict: the records, the chosen parameters, and the gates and
     modality trust of a fitted meta-estimator.
     """
     estimator, grid = method
+    group = None if group is None else group[train]
     fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state, group)
     protocol, sources, name = key
     records = []
@@ -435,16 +420,17 @@ def _fit_unit(method, X, y, domain, train, targets, task, random_state, group, k
                 **{k: float(v) for k, v in scores.items()},
             }
         )
-    found = _gates(fitted)
+    # A fitted meta-estimator's selection per modality; other methods have none.
+    selection = getattr(fitted, "selection_", None)
     trust = getattr(fitted, "modality_trust_", None)
     return {
         "key": key,
         "records": records,
         "params": {k: json_ready(v) for k, v in (params or {}).items()},
         "gates": (
-            {m: [g.tolist(), s.astype(bool).tolist()] for m, (g, s) in found.items()}
-            if found
-            else None
+            None
+            if selection is None
+            else {m: [s.gates.tolist(), s.support.tolist()] for m, s in selection.items()}
         ),
         "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
     }
