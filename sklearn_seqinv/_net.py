@@ -75,10 +75,6 @@ class BatchIterator:
         self.training = training
         self.balance = balance
 
-    def _quota(self):
-        n_domains = len(torch.unique(self.dataset.domain))
-        return n_domains, max(self.MIN_DOMAIN_ROWS, self.batch_size // n_domains)
-
     def __len__(self):
         if self.training and self.balance:
             n_domains, quota = self._quota()
@@ -93,14 +89,24 @@ class BatchIterator:
             return torch.randperm(n)
         return self._balanced_order()
 
+    def _members(self):
+        """Row indices of every domain, computed once per iterator."""
+        if getattr(self, "_members_cache", None) is None:
+            domain = self.dataset.domain.cpu()
+            self._members_cache = [
+                torch.nonzero(domain == code).flatten() for code in torch.unique(domain)
+            ]
+        return self._members_cache
+
+    def _quota(self):
+        n_domains = len(self._members())
+        return n_domains, max(self.MIN_DOMAIN_ROWS, self.batch_size // n_domains)
+
     def _balanced_order(self):
-        domain = self.dataset.domain.cpu()
-        codes = torch.unique(domain)
         n_batches = len(self)
         _, quota = self._quota()
         per_domain = []
-        for code in codes:
-            members = torch.nonzero(domain == code).flatten()
+        for members in self._members():
             repeats = math.ceil(n_batches * quota / len(members))
             drawn = torch.cat([members[torch.randperm(len(members))] for _ in range(repeats)])
             per_domain.append(drawn[: n_batches * quota].view(n_batches, quota))
@@ -178,9 +184,12 @@ class GatedNet(NeuralNet):
 
     @property
     def _default_callbacks(self):
+        # Without verbose, no epoch log: PrintLog formats a table row every epoch (about a
+        # millisecond) even when it prints nothing.
         return [
             (name, PlainPrintLog() if name == "print_log" else callback)
             for name, callback in super()._default_callbacks
+            if name != "print_log" or self.verbose
         ]
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):

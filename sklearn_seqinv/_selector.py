@@ -26,7 +26,7 @@ from ._validation import (
     draw_seed,
     seeded_torch,
 )
-from .nn.heads import GatedHead, make_head
+from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.refit import fit_head, select_alpha
 
 __all__ = ["InvariantMaskSelector"]
@@ -162,7 +162,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     max_epochs : int, default=100
         Training epochs.
     batch_size : int, default=128
-        Training and inference batch size.
+        Training and inference batch size. Larger batches train faster but keep more noise
+        and spurious columns in as many epochs (on 900 rows x 30 columns: 128 kept none;
+        the whole data at once, 3 to 5 noise and 1 to 2 spurious columns).
     lr : float, default=0.03
         Learning rate; with Adam a gate moves at most about ``lr`` per step, and a gate must
         travel about 1 to close, so 0.03 closes useless gates within the first few hundred
@@ -514,12 +516,14 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             closed_form=self._closed_form(),
         )
 
+        def columns(support):
+            # The head is fitted on the guidance and the kept columns alone: the others
+            # are zero at inference, so their weights are zero and cost no work.
+            keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
+            return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
+
         def inputs_for(support):
-            inputs = dataset.X.clone()
-            inputs[:, self.n_guidance_features_ :] *= torch.as_tensor(
-                support, dtype=inputs.dtype, device=inputs.device
-            )
-            return inputs, dataset.y, dataset.domain
+            return dataset.X[:, columns(support)], dataset.y, dataset.domain
 
         candidates = [self.support_]
         if self.validate_selection and self.alpha == "auto" and not self.support_.all():
@@ -536,7 +540,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             if self.alpha == "auto":
                 tuned.append(
                     select_alpha(
-                        module.head,
+                        restrict_inputs(module.head, columns(support)),
                         *inputs_for(support),
                         seed=seed,
                         by_domain=by_domain,
@@ -555,7 +559,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.support_ = candidates[choice]
         self.alpha_ = tuned[choice][0]
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
-        fit_head(module.head, *inputs_for(self.support_), alpha=self.alpha_, **fit_args)
+        kept = columns(self.support_)
+        head = restrict_inputs(module.head, kept)
+        fit_head(head, *inputs_for(self.support_), alpha=self.alpha_, **fit_args)
+        expand_inputs(module.head, head, kept)
 
     def _support_from_gates(self):
         gates = self.gates_

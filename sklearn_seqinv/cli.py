@@ -279,10 +279,10 @@ def build_parser():
         sub.add_argument(
             "--n-jobs",
             type=int,
-            default=None,
-            help="fits to run at once (-1: one per core); each gets its share of the cores' "
-            "threads, so they do not oversubscribe the machine (fewer threads per fit sum in "
-            "another order: results can differ slightly from one at a time)",
+            default=-1,
+            help="fits to run at once (default -1: one per core); every fit runs on one "
+            "thread, so they never oversubscribe the machine and the results are the same "
+            "for every --n-jobs",
         )
         sub.add_argument(
             "--output",

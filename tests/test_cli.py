@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 
 from sklearn_seqinv.cli import main
@@ -181,7 +180,8 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
     import sklearn_seqinv.evaluation as evaluation
 
     whole, cut = tmp_path / "whole", tmp_path / "cut"
-    assert main(["evaluate", *QUICK, "--output", str(whole)]) == 0
+    serial = [*QUICK, "--n-jobs", "1"]  # the fits run in this process, where the patch is
+    assert main(["evaluate", *serial, "--output", str(whole)]) == 0
     fit_unit, calls = evaluation._fit_unit, []
 
     def stopped_at_the_fifth_fit(*args, **kwargs):
@@ -191,7 +191,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
         return fit_unit(*args, **kwargs)
 
     monkeypatch.setattr(evaluation, "_fit_unit", stopped_at_the_fifth_fit)
-    assert main(["evaluate", *QUICK, "--output", str(cut)]) == 130
+    assert main(["evaluate", *serial, "--output", str(cut)]) == 130
     assert "--resume" in capsys.readouterr().err
     assert not (cut / "results.json").exists()
     lines = (cut / "progress.jsonl").read_text().splitlines()
@@ -203,7 +203,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
     monkeypatch.setattr(
         evaluation, "_fit_unit", lambda *a, **k: counted.append(1) or fit_unit(*a, **k)
     )
-    assert main(["evaluate", *QUICK, "--output", str(cut), "--resume"]) == 0
+    assert main(["evaluate", *serial, "--output", str(cut), "--resume"]) == 0
     assert len(counted) == 24 - 4  # (4 + 4 splits) x 3 methods, minus the finished ones
     assert _scores_of(cut) == _scores_of(whole)
     assert not (cut / "progress.jsonl").exists()
@@ -221,27 +221,10 @@ def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys):
 
 def test_parallel_fits_give_the_same_results_as_one_at_a_time(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    assert main(["evaluate", *QUICK, "--output", str(one)]) == 0
+    assert main(["evaluate", *QUICK, "--n-jobs", "1", "--output", str(one)]) == 0
     assert main(["evaluate", *QUICK, "--n-jobs", "2", "--output", str(two)]) == 0
     ours, theirs = _scores_of(one), _scores_of(two)
-    assert ours.pop("arguments")["n_jobs"] is None
+    assert ours.pop("arguments")["n_jobs"] == 1
     assert theirs.pop("arguments")["n_jobs"] == 2
-    # One thread per worker sums in another order than two threads: the scores agree to
-    # 1e-12, the float32 gate values to 1e-6.
-    gates = ours.pop("gates"), theirs.pop("gates")
-    assert _rounded(ours) == _rounded(theirs)
-    for method, per in gates[0].items():
-        for modality, found in per.items():
-            other = gates[1][method][modality]
-            np.testing.assert_allclose(found["gate_mean"], other["gate_mean"], atol=1e-6)
-            assert found["selected_share"] == other["selected_share"]
-
-
-def _rounded(value):
-    if isinstance(value, float):
-        return round(value, 12)
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
+    # Every fit runs on one thread whatever --n-jobs: the same sums in the same order.
+    assert ours == theirs

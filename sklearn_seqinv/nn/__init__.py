@@ -1,7 +1,7 @@
 """Pure-torch building blocks: gates, heads and penalties, testable without scikit-learn."""
 
 from .gates import HardConcreteGate, StochasticGate, make_gate
-from .heads import GatedHead, make_head
+from .heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .losses import (
     domain_risks,
     irm_penalty,
@@ -16,11 +16,13 @@ __all__ = [
     "HardConcreteGate",
     "StochasticGate",
     "domain_risks",
+    "expand_inputs",
     "irm_penalty",
     "make_gate",
     "make_head",
     "mean_risk",
     "redundancy_penalty",
+    "restrict_inputs",
     "sparsity_penalty",
     "vrex_penalty",
 ]

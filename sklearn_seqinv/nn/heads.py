@@ -1,11 +1,13 @@
 """Prediction heads and the gated module that ties a gate to a head (pure torch)."""
 
+import copy
+
 import torch
 from torch import nn
 
 from .gates import make_gate
 
-__all__ = ["GatedHead", "make_head"]
+__all__ = ["GatedHead", "expand_inputs", "make_head", "restrict_inputs"]
 
 
 def make_head(n_inputs, n_outputs, hidden_units=0):
@@ -23,6 +25,52 @@ def make_head(n_inputs, n_outputs, hidden_units=0):
     return nn.Sequential(
         nn.Linear(n_inputs, hidden_units), nn.ReLU(), nn.Linear(hidden_units, n_outputs)
     )
+
+
+def _first_linear(head):
+    return head if isinstance(head, nn.Linear) else head[0]
+
+
+def restrict_inputs(head, columns):
+    """A copy of ``head`` that reads only the input ``columns`` (its other weights dropped).
+
+    Fitting a head on the kept columns alone costs what their number costs, not what the
+    full width costs; :func:`expand_inputs` writes the result back.
+
+    Examples
+    --------
+    >>> import torch
+    >>> restrict_inputs(torch.nn.Linear(5, 2), torch.tensor([0, 3])).weight.shape
+    torch.Size([2, 2])
+    """
+    narrow = copy.deepcopy(head)
+    first = _first_linear(narrow)
+    index = torch.as_tensor(columns, dtype=torch.long, device=first.weight.device)
+    first.weight = nn.Parameter(first.weight.detach()[:, index].clone())
+    first.in_features = len(index)
+    return narrow
+
+
+def expand_inputs(head, narrow, columns):
+    """Load the restricted ``narrow`` head into ``head``: zero weight for the other inputs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = torch.nn.Linear(3, 1)
+    >>> expand_inputs(head, restrict_inputs(head, [1]), [1]).weight[0, 0].item()
+    0.0
+    """
+    first = _first_linear(head).weight
+    index = torch.as_tensor(columns, dtype=torch.long, device=first.device)
+    with torch.no_grad():
+        for wide, part in zip(head.parameters(), narrow.parameters()):
+            if wide is first:
+                wide.zero_()
+                wide[:, index] = part.to(wide.dtype)
+            else:
+                wide.copy_(part)
+    return head
 
 
 class GatedHead(nn.Module):

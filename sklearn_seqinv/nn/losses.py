@@ -71,11 +71,12 @@ def mean_risk(risks, present):
     return (risks * weights).sum() / weights.sum()
 
 
-def risk_sampling_variance(losses, domain, n_domains):
+def risk_sampling_variance(losses, domain, n_domains, risks=None):
     """Sampling variance of each domain's mean risk in the batch: ``s_e^2 / n_e``.
 
     ``s_e^2`` is the unbiased variance of the per-sample losses of domain ``e``; domains
-    with fewer than two samples get 0.
+    with fewer than two samples get 0. ``risks`` may pass the already computed
+    :func:`domain_risks` of the same losses.
 
     Examples
     --------
@@ -83,7 +84,8 @@ def risk_sampling_variance(losses, domain, n_domains):
     >>> risk_sampling_variance(torch.tensor([1.0, 3.0, 5.0]), torch.tensor([0, 0, 1]), 2)
     tensor([1., 0.])
     """
-    risks, _ = domain_risks(losses, domain, n_domains)
+    if risks is None:
+        risks, _ = domain_risks(losses, domain, n_domains)
     squares = torch.zeros(n_domains, dtype=losses.dtype, device=losses.device)
     squares = squares.index_add(0, domain, (losses - risks[domain]) ** 2)
     counts = torch.bincount(domain, minlength=n_domains).to(losses.dtype)
@@ -226,7 +228,9 @@ class RiskBatch(NamedTuple):
 def _vrex(batch):
     noise = None
     if batch.noise_corrected:
-        noise = risk_sampling_variance(batch.losses, batch.domain, batch.n_domains)
+        noise = risk_sampling_variance(
+            batch.losses, batch.domain, batch.n_domains, risks=batch.risks
+        )
     return vrex_penalty(batch.risks, batch.present, mean=batch.mean, sampling_variance=noise)
 
 
