@@ -7,9 +7,13 @@ and records each term per epoch in skorch's history. Batches are sliced straight
 that would collate sample by sample.
 """
 
+import collections
+import contextlib
 import math
 import re
+import signal
 import sys
+import threading
 
 import torch
 from skorch import NeuralNet
@@ -128,6 +132,69 @@ class BatchIterator:
             yield data.X[index], target
 
 
+class _Converged(Exception):
+    """Ends :meth:`GatedNet.fit_loop` once the selected columns have settled."""
+
+
+class _Settling:
+    """Whether the selection has settled: the same for ``patience`` epochs after ``warmup``,
+    and still the same at ``max_epochs`` if every gate keeps moving at its rate over those
+    epochs (a gate drifting slowly towards the threshold keeps training going).
+    """
+
+    def __init__(self, patience, warmup, max_epochs):
+        self.patience = patience
+        self.warmup = warmup
+        self.max_epochs = max_epochs
+        self.support = None
+        self.since = 0
+        self.scores = collections.deque(maxlen=(patience or 0) + 1)
+
+    def update(self, epoch, gate, threshold):
+        with torch.no_grad():
+            scores = gate.scores().detach().cpu().clone()
+            support = gate.gate_values() > threshold
+        if self.support is None or not torch.equal(support, self.support):
+            self.support, self.since = support, epoch
+        self.scores.append(scores)
+        if self.patience is None or epoch - max(self.since, self.warmup) < self.patience:
+            return False
+        rate = (scores - self.scores[0]) / self.patience
+        projected = scores + rate * max(self.max_epochs - epoch, 0)
+        with torch.no_grad():
+            later = gate.gate_values(projected) > threshold
+        return torch.equal(later, support)
+
+
+@contextlib.contextmanager
+def _watch_ctrl_c():
+    """Record whether SIGINT (Ctrl-C) arrives, then handle it as before.
+
+    skorch's EarlyStopping ends training by raising ``KeyboardInterrupt`` too; the record
+    tells the two apart. Signals reach the main thread only, so elsewhere nothing is
+    watched and every ``KeyboardInterrupt`` comes from a callback.
+    """
+    pressed = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        pressed.set()
+        if previous is signal.SIG_IGN:
+            return
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class GatedNet(NeuralNet):
     """skorch net for a ``GatedHead`` module trained with the stage loss.
 
@@ -156,6 +223,12 @@ class GatedNet(NeuralNet):
         Divides the per-sample task loss, so that a regression loss is in units of a negative
         log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
         cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
+    n_iter_no_change : int or None, default=None
+        End training once the invariance weight is warmed up and the selected columns
+        (deterministic gate above ``threshold``) have stayed the same for this many epochs;
+        ``None`` trains every epoch.
+    threshold : float, default=0.5
+        Gate value above which a column counts as selected.
     """
 
     def __init__(
@@ -170,10 +243,14 @@ class GatedNet(NeuralNet):
         n_domains=1,
         balance_domains=True,
         loss_scale=1.0,
+        n_iter_no_change=None,
+        threshold=0.5,
         **kwargs,
     ):
         super().__init__(module, *args, **kwargs)
         self.loss_scale = loss_scale
+        self.n_iter_no_change = n_iter_no_change
+        self.threshold = threshold
         self.sparsity_weights = sparsity_weights
         self.invariance = invariance
         self.invariance_weight = invariance_weight
@@ -194,11 +271,35 @@ class GatedNet(NeuralNet):
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         # skorch stops quietly on KeyboardInterrupt and keeps the half-trained module; an
-        # estimator must not look fitted then, so the interrupt travels up as an exception.
+        # estimator must not look fitted after a Ctrl-C, so that interrupt travels up as an
+        # exception. A callback that ends training the skorch way (EarlyStopping raises
+        # KeyboardInterrupt) still ends it quietly.
+        self._settling = _Settling(
+            self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
+        )
         try:
-            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            with _watch_ctrl_c() as pressed:
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except _Converged:
+            return self
         except KeyboardInterrupt as exc:
-            raise TrainingInterrupted from exc
+            if pressed.is_set():
+                raise TrainingInterrupted from exc
+            raise
+        finally:
+            del self._settling
+
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        if method_name != "on_epoch_end" or self.module_.gate is None:
+            return
+        settling = getattr(self, "_settling", None)
+        if settling is None:
+            return
+        if settling.update(len(self.history), self.module_.gate, self.threshold):
+            # After every callback has seen the epoch: the history stays complete.
+            self.history.record("stopped_early", True)
+            raise _Converged
 
     def get_iterator(self, dataset, training=False):
         balance = training and self.balance_domains and self.n_domains > 1
@@ -230,6 +331,20 @@ class GatedNet(NeuralNet):
         if gate is not None:
             self.history.record("open_gates", int((gate.gate_values() > 0).sum()))
 
+    def train_step_single(self, batch, **fit_params):
+        """skorch's training step on a ``(X, (y, domain))`` tensor batch.
+
+        The module's forward takes the packed tensor directly (no conversion of the batch)
+        and switches to training mode only when it is not in it already.
+        """
+        if not self.module_.training:
+            self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.module_(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
+
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""
         losses = self.criterion_(outputs, target) / self.loss_scale
@@ -242,7 +357,9 @@ class GatedNet(NeuralNet):
         risks, present = domain_risks(losses, domain, self.n_domains)
         terms = [mean_risk(risks, present), None, None, None]
         total = terms[0]
-        inv_weight = getattr(self, "_epoch_invariance_weight", self.current_invariance_weight())
+        inv_weight = getattr(self, "_epoch_invariance_weight", None)
+        if inv_weight is None:
+            inv_weight = self.current_invariance_weight()
         if self.invariance is not None:
             # Minibatch risks are noisy: V-REx subtracts their sampling variance.
             batch = RiskBatch(

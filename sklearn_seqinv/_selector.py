@@ -161,7 +161,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     balance_domains : bool, default=True
         Draw the same number of rows from every domain in each training batch.
     max_epochs : int, default=100
-        Training epochs.
+        Training epochs of the gate phase, at most.
+    n_iter_no_change : int or None, default=20
+        End the gate phase once the invariance weight is warmed up and the selected columns
+        (deterministic gate above ``threshold``) have not changed for this many epochs: the
+        refit that follows depends on the selection only. ``None`` trains ``max_epochs``.
     batch_size : int, default=128
         Training and inference batch size. Larger batches train faster but keep more noise
         and spurious columns in as many epochs (on 900 rows x 30 columns: 128 kept none;
@@ -255,6 +259,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "redundancy": [Interval(Real, 0, None, closed="left")],
         "balance_domains": ["boolean"],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), None],
@@ -286,6 +291,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         redundancy=0.0,
         balance_domains=True,
         max_epochs=100,
+        n_iter_no_change=20,
         batch_size=128,
         lr=0.03,
         weight_decay=None,
@@ -313,6 +319,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.redundancy = redundancy
         self.balance_domains = balance_domains
         self.max_epochs = max_epochs
+        self.n_iter_no_change = n_iter_no_change
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
@@ -628,6 +635,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             n_domains=self.n_environments_,
             balance_domains=self.balance_domains,
             loss_scale=scale,
+            n_iter_no_change=self.n_iter_no_change,
+            threshold=self.threshold,
         )
 
     @staticmethod

@@ -1,6 +1,7 @@
 """Persistence: pickle round trips, safe save/load without unpickling, all-or-nothing fits."""
 
 import pickle
+import signal
 
 import numpy as np
 import pytest
@@ -94,14 +95,14 @@ def test_pickle_round_trip_of_fitted_and_unfitted_meta(multimodal):
 
 
 class _InterruptAt(Callback):
-    """Presses Ctrl-C at the end of the given epoch."""
+    """Presses Ctrl-C (sends SIGINT to this process) at the end of the given epoch."""
 
     def __init__(self, epoch):
         self.epoch = epoch
 
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) >= self.epoch:
-            raise KeyboardInterrupt
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_interrupted_fit_leaves_an_unfitted_estimator_unfitted(small_domains):

@@ -39,6 +39,31 @@ def test_invariance_penalty_recovers_invariant_columns(make_text_domains, seed):
     assert not selected & spurious
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gate_phase_stops_once_the_selection_has_settled(make_text_domains, seed):
+    data = make_text_domains(seed)
+    settled = InvariantMaskSelector(random_state=seed).fit(
+        data.X, data.y, sample_domain=data.sample_domain
+    )
+    full = InvariantMaskSelector(n_iter_no_change=None, random_state=seed).fit(
+        data.X, data.y, sample_domain=data.sample_domain
+    )
+    assert len(full.history_) == 100
+    assert settled.history_[-1].get("stopped_early")
+    assert len(settled.history_) < 100
+    np.testing.assert_array_equal(settled.support_, full.support_)
+
+
+def test_skorch_early_stopping_ends_the_gate_phase_quietly(small_domains):
+    from skorch.callbacks import EarlyStopping
+
+    stop = EarlyStopping(monitor="train_loss", patience=2, threshold=10.0)
+    selector = InvariantMaskSelector(max_epochs=50, callbacks=[stop], random_state=0)
+    selector.fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
+    assert len(selector.history_) == 3
+    assert selector.transform(small_domains.X).shape[0] == small_domains.X.shape[0]
+
+
 def test_without_invariance_penalty_spurious_columns_are_taken(make_text_domains):
     taken = 0
     for seed in (0, 1, 2):
@@ -80,7 +105,9 @@ def test_transform_keeps_rows_and_selected_columns(fitted_selector, domains):
 
 def test_history_records_each_loss_term(fitted_selector):
     history = fitted_selector.history_
-    assert len(history) == fitted_selector.max_epochs
+    # Every epoch up to the last, which is max_epochs or the epoch the selection settled.
+    assert len(history) == fitted_selector.max_epochs or history[-1].get("stopped_early")
+    assert [row["epoch"] for row in history] == list(range(1, len(history) + 1))
     for key in ("train_loss", "task_loss", "invariance_penalty", "sparsity_penalty"):
         assert np.isfinite(history[-1, key])
     assert history[0, "invariance_weight"] == 0.0

@@ -4,7 +4,8 @@ Two gates share one small interface so the estimator never branches on the kind:
 
 * ``forward(x)`` returns the gated input ``z * x``; ``z`` is stochastic in training mode and
   deterministic in evaluation mode.
-* ``gate_values()`` returns the deterministic gate in ``[0, 1]`` per feature.
+* ``gate_values(scores=None)`` returns the deterministic gate in ``[0, 1]`` per feature
+  (of given ``scores()``-like values, to see where a gate is heading).
 * ``open_probability()`` returns, per feature, the probability that the stochastic gate is
   non-zero: the differentiable expected-L0 term of the sparsity penalty.
 * ``scores()`` returns an unclamped score per feature that orders the gates (ties among
@@ -58,9 +59,10 @@ class StochasticGate(nn.Module):
     def forward(self, x):
         return x * self._gate()
 
-    def gate_values(self):
-        """Deterministic gate per feature, in ``[0, 1]``."""
-        return torch.clamp(self.mu + 0.5, 0.0, 1.0)
+    def gate_values(self, scores=None):
+        """Deterministic gate per feature, in ``[0, 1]`` (of ``scores`` in place of ``mu``)."""
+        mu = self.mu if scores is None else scores
+        return torch.clamp(mu + 0.5, 0.0, 1.0)
 
     def open_probability(self):
         """``P(z_j > 0) = Phi((mu_j + 0.5) / sigma)`` per feature."""
@@ -110,9 +112,10 @@ class HardConcreteGate(nn.Module):
             return x * self._stretch(torch.sigmoid(logits))
         return x * self.gate_values()
 
-    def gate_values(self):
-        """Deterministic gate per feature, in ``[0, 1]``."""
-        return self._stretch(torch.sigmoid(self.log_alpha))
+    def gate_values(self, scores=None):
+        """Deterministic gate per feature, in ``[0, 1]`` (of ``scores`` for ``log_alpha``)."""
+        log_alpha = self.log_alpha if scores is None else scores
+        return self._stretch(torch.sigmoid(log_alpha))
 
     def open_probability(self):
         """``P(z_j > 0)`` of the stretched concrete distribution per feature."""
