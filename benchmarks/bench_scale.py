@@ -41,7 +41,7 @@ def _peak_mib():
 
 
 def _fit_selector(n, d, epochs, queue):
-    from bench_selector_speed import hand_written_loop
+    from bench_selector_speed import hand_written_loop, loop_settings
 
     from sklearn_seqinv import InvariantMaskSelector
 
@@ -58,18 +58,7 @@ def _fit_selector(n, d, epochs, queue):
     seconds = time.perf_counter() - start
     peak = _peak_mib()
     start = time.perf_counter()
-    hand_written_loop(
-        X,
-        y,
-        domain,
-        epochs=epochs,
-        batch_size=selector.batch_size,
-        lr=selector.lr,
-        sparsity=selector.sparsity,
-        weight=selector.invariance_weight,
-        warmup=selector.invariance_warmup,
-        seed=0,
-    )
+    hand_written_loop(X, y, domain, **loop_settings(selector, epochs, 0))
     queue.put(
         {
             "n_samples": n,
@@ -96,7 +85,7 @@ def measure(n, d, epochs):
 
 def mosei_sized(n, epochs, seed):
     """Sequential fit vs hand-written stage loops on text 768, video 35, audio 74."""
-    from bench_selector_speed import hand_written_loop
+    from bench_selector_speed import hand_written_loop, loop_settings
 
     from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 
@@ -119,18 +108,7 @@ def mosei_sized(n, epochs, seed):
     for c in cols.values():
         # The baseline gates the guidance columns too; at these widths that costs nothing.
         block = np.hstack([guidance, X[:, c]])
-        mu = hand_written_loop(
-            block,
-            y,
-            domain,
-            epochs=epochs,
-            batch_size=selector.batch_size,
-            lr=selector.lr,
-            sparsity=selector.sparsity,
-            weight=selector.invariance_weight,
-            warmup=selector.invariance_warmup,
-            seed=seed,
-        )
+        mu = hand_written_loop(block, y, domain, **loop_settings(selector, epochs, seed))
         keep = (mu.detach().numpy()[guidance.shape[1] :] + 0.5) > 0.5
         guidance = np.hstack([guidance, X[:, c][:, keep]])
     hand = time.perf_counter() - tick

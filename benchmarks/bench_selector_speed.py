@@ -73,6 +73,19 @@ def hand_written_loop(X, y, domain, *, epochs, batch_size, lr, sparsity, weight,
     return mu
 
 
+def loop_settings(selector, epochs, seed):
+    """``hand_written_loop``'s keyword arguments that match ``selector``'s training."""
+    return dict(
+        epochs=epochs,
+        batch_size=selector.batch_size,
+        lr=selector.lr,
+        sparsity=selector.sparsity,
+        weight=selector.invariance_weight,
+        warmup=selector.invariance_warmup,
+        seed=seed,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n-samples", type=int, default=20_000)
@@ -94,15 +107,7 @@ def main(argv=None):
     selector = InvariantMaskSelector(
         max_epochs=args.epochs, batch_size=args.batch_size, random_state=args.seed
     )
-    common = dict(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=selector.lr,
-        sparsity=selector.sparsity,
-        weight=selector.invariance_weight,
-        warmup=selector.invariance_warmup,
-        seed=args.seed,
-    )
+    common = loop_settings(selector, args.epochs, args.seed)
 
     def best_of(fn):
         times = []
