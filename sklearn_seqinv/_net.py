@@ -224,9 +224,10 @@ class GatedNet(NeuralNet):
         log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
         cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
     n_iter_no_change : int or None, default=None
-        End training once the invariance weight is warmed up and the selected columns
-        (deterministic gate above ``threshold``) have stayed the same for this many epochs;
-        ``None`` trains every epoch.
+        End training once the invariance weight is warmed up, the selected columns
+        (deterministic gate above ``threshold``) have stayed the same for this many epochs,
+        and they would still be the same at the last epoch if every gate kept moving at its
+        rate over those epochs; ``None`` trains every epoch.
     threshold : float, default=0.5
         Gate value above which a column counts as selected.
     """

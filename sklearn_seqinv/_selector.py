@@ -163,9 +163,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     max_epochs : int, default=100
         Training epochs of the gate phase, at most.
     n_iter_no_change : int or None, default=20
-        End the gate phase once the invariance weight is warmed up and the selected columns
-        (deterministic gate above ``threshold``) have not changed for this many epochs: the
-        refit that follows depends on the selection only. ``None`` trains ``max_epochs``.
+        End the gate phase once the invariance weight is warmed up, the selected columns
+        (deterministic gate above ``threshold``) have not changed for this many epochs, and
+        they would still be the same at ``max_epochs`` if every gate kept moving at its rate
+        over those epochs: the refit that follows depends on the selection only. ``None``
+        trains ``max_epochs``.
     batch_size : int, default=128
         Training and inference batch size. Larger batches train faster but keep more noise
         and spurious columns in as many epochs (on 900 rows x 30 columns: 128 kept none;
