@@ -1,7 +1,12 @@
 """Learning in order: SequentialModalityClassifier and SequentialModalityRegressor."""
 
+import contextlib
+import contextvars
+import copy
 import time
+from numbers import Integral
 
+import joblib
 import numpy as np
 from sklearn.base import (
     ClassifierMixin,
@@ -41,6 +46,38 @@ def _final_has(method):
         return hasattr(final, method)
 
     return check
+
+
+#: Stage fits shared inside :func:`shared_stage_fits` (None outside it).
+_SHARED_STAGES = contextvars.ContextVar("sklearn_seqinv_shared_stages", default=None)
+
+
+@contextlib.contextmanager
+def shared_stage_fits():
+    """Inside this block, a stage fitted twice on the same data is fitted once.
+
+    Meta-estimators of several methods (text-first, video-first, independent) fitted on the
+    same split repeat some stages exactly: the same seeded selector, the same columns, rows,
+    targets, domains and guidance give the same fit bit for bit. The DG protocol fits them
+    inside one such block; every fit gets its own copy of the stage.
+    """
+    token = _SHARED_STAGES.set({})
+    try:
+        yield
+    finally:
+        _SHARED_STAGES.reset(token)
+
+
+def _fit_stage(selector, X, y, params):
+    """``clone(selector).fit(X, y, **params)``, shared inside :func:`shared_stage_fits`."""
+    shared = _SHARED_STAGES.get()
+    seeded = isinstance(selector.get_params(deep=False).get("random_state"), Integral)
+    if shared is None or not seeded:
+        return clone(selector).fit(X, y, **params)
+    key = joblib.hash((type(selector), selector.get_params(deep=True), X, y, params))
+    if key not in shared:
+        shared[key] = clone(selector).fit(X, y, **params)
+    return copy.deepcopy(shared[key])
 
 
 class _BaseSequentialModality(TransformerMixin, _BaseComposition):
@@ -205,7 +242,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                 if self.strategy == "sequential" and guidance.shape[1]:
                     if has_fit_parameter(selector, "guidance"):
                         params["guidance"] = guidance[rows]
-                est = clone(selector).fit(X[rows][:, cols], y[rows], **params)
+                est = _fit_stage(selector, X[rows][:, cols], y[rows], params)
                 self._check_stage_classes(name, est)
                 fitted.append((name, est, cols))
                 # Selected columns without calling transform: a stage that kept nothing

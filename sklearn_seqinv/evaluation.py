@@ -32,7 +32,11 @@ from ._methods import METHODS
 from ._report import aggregate_runs, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint, json_ready
 from ._selector import InvariantMaskSelector
-from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+from ._sequential import (
+    SequentialModalityClassifier,
+    SequentialModalityRegressor,
+    shared_stage_fits,
+)
 from .inspection import stability_summary
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
@@ -314,30 +318,42 @@ def evaluate_domain_generalization(
     pending = [u for u in units if json.dumps(_key(u[0], u[1], u[3])) not in store.done]
     n_jobs = effective_n_jobs(n_jobs)
     group = None if sample_group is None else np.asarray(sample_group)
+    batches = _share_stages(pending)
     tasks = (
-        delayed(_fit_unit_limited)(
+        delayed(_fit_units_limited)(
             FIT_THREADS,
-            catalog[name],
-            X,
-            y,
-            domain,
-            group,
-            np.isin(domain, sources),
-            targets,
-            task,
-            random_state,
-            _key(protocol, sources, name),
+            [
+                (
+                    catalog[name],
+                    X,
+                    y,
+                    domain,
+                    group,
+                    np.isin(domain, sources),
+                    targets,
+                    task,
+                    random_state,
+                    _key(protocol, sources, name),
+                )
+                for protocol, sources, targets, name in batch
+            ],
         )
-        for protocol, sources, targets, name in pending
+        for batch in batches
     )
     progress = Progress(len(units), verbose, done=len(store.done))
-    # Results come back in submission order, each as soon as it and those before it finish,
-    # so each is in the checkpoint before the next is awaited.
+    # Results come back in submission order, each batch as soon as it and those before it
+    # finish, so each fit is in the checkpoint before the next batch is awaited.
     finished = iter(Parallel(n_jobs=n_jobs, return_as="generator")(tasks))
-    for protocol, sources, _, name in pending:
-        progress.start(f"{protocol} {name} sources={','.join(map(str, sources))}")
-        store.add(next(finished))
-        progress.done()
+    for batch in batches:
+        labels = [f"{p} {name} sources={','.join(map(str, src))}" for p, src, _, name in batch]
+        if len(batch) > 1:  # the batch's time goes to its first fit, the others follow it
+            labels[0] += f" (with {', '.join(name for *_, name in batch[1:])})"
+        progress.start(labels[0])
+        for i, result in enumerate(next(finished)):
+            if i:
+                progress.start(labels[i])
+            store.add(result)
+            progress.done()
     progress.close()
     records, gates, chosen, untrusted = [], {}, [], {}
     for protocol, sources, _, name in units:
@@ -391,10 +407,35 @@ def _thread_limit(threads):
         torch.set_num_threads(previous)
 
 
-def _fit_unit_limited(threads, *args):
-    """:func:`_fit_unit` in a worker that owns ``threads`` of the machine's cores."""
-    with _thread_limit(threads):
-        return _fit_unit(*args)
+#: Methods whose meta-estimators repeat each other's stages on a split (text-first's text
+#: stage is independent's, video-first's video stage too): fitted in one batch.
+_SHARING = ("text_first", "video_first", "independent")
+
+
+def _share_stages(pending):
+    """``pending`` fits in batches: the methods of :data:`_SHARING` on one split together."""
+    batches, by_split = [], {}
+    for unit in pending:
+        protocol, sources, _, name = unit
+        if name not in _SHARING:
+            batches.append([unit])
+            continue
+        split = (protocol, tuple(map(str, sources)))
+        if split not in by_split:
+            by_split[split] = []
+            batches.append(by_split[split])
+        by_split[split].append(unit)
+    return batches
+
+
+def _fit_units_limited(threads, units):
+    """:func:`_fit_unit` of every unit, in a worker that owns ``threads`` of the cores.
+
+    The units share identical stage fits (:func:`~sklearn_seqinv._sequential.
+    shared_stage_fits`): each is still fitted as if alone, bit for bit.
+    """
+    with _thread_limit(threads), shared_stage_fits():
+        return [_fit_unit(*args) for args in units]
 
 
 def _fit_unit(method, X, y, domain, group, train, targets, task, random_state, key):

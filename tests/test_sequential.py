@@ -1,5 +1,6 @@
 """SequentialModalityClassifier / Regressor: learning in order, ablations, routing, API."""
 
+import functools
 import pickle
 import warnings
 
@@ -474,3 +475,35 @@ def test_missing_modalities_that_cannot_be_handled_are_refused(multimodal):
     X[3, d.modalities["text"]] = np.nan
     with pytest.raises(ValueError, match="lack the first modality"):
         model.predict(X)
+
+
+def test_shared_stage_fits_fit_each_repeated_stage_once(multimodal, monkeypatch):
+    from sklearn_seqinv._sequential import shared_stage_fits
+
+    d = multimodal
+    fits = []
+    fit = InvariantMaskSelector.fit
+
+    @functools.wraps(fit)  # keeps the signature: the stages still take guidance
+    def counted(self, *args, **kwargs):
+        fits.append(1)
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(InvariantMaskSelector, "fit", counted)
+
+    def both():
+        steps = [(n, _selector(max_epochs=10), d.modalities[n]) for n in ("text", "video")]
+        first = SequentialModalityClassifier(steps)
+        alone = SequentialModalityClassifier(steps, strategy="independent")
+        return [m.fit(d.X, d.y, sample_domain=d.sample_domain) for m in (first, alone)]
+
+    apart = both()
+    unshared = len(fits)
+    with shared_stage_fits():
+        shared = both()
+    assert len(fits) - unshared == unshared - 1  # the unguided text stage once for both
+    for a, s in zip(apart, shared):
+        np.testing.assert_array_equal(a.predict_proba(d.X), s.predict_proba(d.X))
+    texts = [m.named_modalities_.text for m in shared]
+    assert texts[0] is not texts[1]  # each model owns its copy
+    np.testing.assert_array_equal(texts[0].gates_, texts[1].gates_)
