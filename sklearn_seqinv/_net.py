@@ -78,6 +78,7 @@ class BatchIterator:
         self.batch_size = batch_size
         self.training = training
         self.balance = balance
+        self._members_cache = None
 
     def __len__(self):
         if self.training and self.balance:
@@ -95,7 +96,7 @@ class BatchIterator:
 
     def _members(self):
         """Row indices of every domain, computed once per iterator."""
-        if getattr(self, "_members_cache", None) is None:
+        if self._members_cache is None:
             domain = self.dataset.domain.cpu()
             self._members_cache = [
                 torch.nonzero(domain == code).flatten() for code in torch.unique(domain)
@@ -148,7 +149,7 @@ class _Settling:
         self.max_epochs = max_epochs
         self.support = None
         self.since = 0
-        self.scores = collections.deque(maxlen=(patience or 0) + 1)
+        self.scores = collections.deque(maxlen=patience + 1)
 
     def update(self, epoch, gate, threshold):
         with torch.no_grad():
@@ -157,7 +158,7 @@ class _Settling:
         if self.support is None or not torch.equal(support, self.support):
             self.support, self.since = support, epoch
         self.scores.append(scores)
-        if self.patience is None or epoch - max(self.since, self.warmup) < self.patience:
+        if epoch - max(self.since, self.warmup) < self.patience:
             return False
         rate = (scores - self.scores[0]) / self.patience
         projected = scores + rate * max(self.max_epochs - epoch, 0)
@@ -275,9 +276,11 @@ class GatedNet(NeuralNet):
         # estimator must not look fitted after a Ctrl-C, so that interrupt travels up as an
         # exception. A callback that ends training the skorch way (EarlyStopping raises
         # KeyboardInterrupt) still ends it quietly.
-        self._settling = _Settling(
-            self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
-        )
+        self._settling = None
+        if self.n_iter_no_change is not None and self.module_.gate is not None:
+            self._settling = _Settling(
+                self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
+            )
         try:
             with _watch_ctrl_c() as pressed:
                 return super().fit_loop(X, y, epochs=epochs, **fit_params)
@@ -292,10 +295,8 @@ class GatedNet(NeuralNet):
 
     def notify(self, method_name, **cb_kwargs):
         super().notify(method_name, **cb_kwargs)
-        if method_name != "on_epoch_end" or self.module_.gate is None:
-            return
         settling = getattr(self, "_settling", None)
-        if settling is None:
+        if method_name != "on_epoch_end" or settling is None:
             return
         if settling.update(len(self.history), self.module_.gate, self.threshold):
             # After every callback has seen the epoch: the history stays complete.

@@ -532,8 +532,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
             return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
 
-        def inputs_for(support):
-            return dataset.X[:, columns(support)], dataset.y, dataset.domain
+        def inputs_for(cols):
+            return dataset.X[:, cols], dataset.y, dataset.domain
 
         candidates = [self.support_]
         if self.validate_selection and self.alpha == "auto" and not self.support_.all():
@@ -548,10 +548,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         tuned = []
         for support in candidates:
             if self.alpha == "auto":
+                cols = columns(support)
                 tuned.append(
                     select_alpha(
-                        restrict_inputs(module.head, columns(support)),
-                        *inputs_for(support),
+                        restrict_inputs(module.head, cols),
+                        *inputs_for(cols),
                         seed=seed,
                         by_domain=by_domain,
                         **fit_args,
@@ -571,7 +572,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
         kept = columns(self.support_)
         head = restrict_inputs(module.head, kept)
-        fit_head(head, *inputs_for(self.support_), alpha=self.alpha_, **fit_args)
+        fit_head(head, *inputs_for(kept), alpha=self.alpha_, **fit_args)
         expand_inputs(module.head, head, kept)
 
     def _support_from_gates(self):

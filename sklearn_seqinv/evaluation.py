@@ -320,8 +320,7 @@ def evaluate_domain_generalization(
     group = None if sample_group is None else np.asarray(sample_group)
     batches = _share_stages(pending)
     tasks = (
-        delayed(_fit_units_limited)(
-            FIT_THREADS,
+        delayed(_fit_units)(
             [
                 (
                     catalog[name],
@@ -428,13 +427,13 @@ def _share_stages(pending):
     return batches
 
 
-def _fit_units_limited(threads, units):
-    """:func:`_fit_unit` of every unit, in a worker that owns ``threads`` of the cores.
+def _fit_units(units):
+    """:func:`_fit_unit` of every unit, on :data:`FIT_THREADS` threads.
 
     The units share identical stage fits (:func:`~sklearn_seqinv._sequential.
     shared_stage_fits`): each is still fitted as if alone, bit for bit.
     """
-    with _thread_limit(threads), shared_stage_fits():
+    with _thread_limit(FIT_THREADS), shared_stage_fits():
         return [_fit_unit(*args) for args in units]
 
 
