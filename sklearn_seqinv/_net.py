@@ -17,7 +17,8 @@ import threading
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import PrintLog
+from skorch.callbacks import Callback, PrintLog
+from skorch.utils import TeeGenerator
 from torch.utils.data import Dataset
 
 from .exceptions import TrainingInterrupted
@@ -31,6 +32,10 @@ from .nn.losses import (
 )
 
 _TERMS = ("task_loss", "invariance_penalty", "sparsity_penalty", "redundancy_penalty")
+#: Per-batch callback events of training; only callbacks that override them are called.
+_STEP_EVENTS = ("on_batch_begin", "on_batch_end", "on_grad_computed")
+#: Optimizers whose ``step`` evaluates no closure: trained without skorch's closure.
+_CLOSURE_FREE = (torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -107,6 +112,17 @@ class BatchIterator:
         n_domains = len(self._members())
         return n_domains, max(self.MIN_DOMAIN_ROWS, self.batch_size // n_domains)
 
+    def layout(self):
+        """``(n_domains, rows_per_domain)`` of every balanced training batch, else ``None``.
+
+        A balanced batch holds the same number of rows of each domain, domain after domain
+        in the order of their codes: its per-sample losses viewed as an
+        ``(n_domains, rows_per_domain)`` matrix have one domain per row.
+        """
+        if not (self.training and self.balance):
+            return None
+        return self._quota()
+
     def _balanced_order(self):
         n_batches = len(self)
         _, quota = self._quota()
@@ -124,13 +140,20 @@ class BatchIterator:
         step = self.batch_size
         if order is not None and self.balance:
             step = len(order) // len(self)
+        if order is not None:
+            order = order.to(data.X.device)
         for start in range(0, n, step):
             if order is None:
                 index = slice(start, start + step)
-            else:
-                index = order[start : start + step].to(data.X.device)
-            target = None if data.y is None else (data.y[index], data.domain[index])
-            yield data.X[index], target
+                target = None if data.y is None else (data.y[index], data.domain[index])
+                yield data.X[index], target
+                continue
+            # index_select copies the rows several times faster than X[index].
+            index = order[start : start + step]
+            target = None
+            if data.y is not None:
+                target = (data.y.index_select(0, index), data.domain.index_select(0, index))
+            yield data.X.index_select(0, index), target
 
 
 class _Converged(Exception):
@@ -277,6 +300,7 @@ class GatedNet(NeuralNet):
         # exception. A callback that ends training the skorch way (EarlyStopping raises
         # KeyboardInterrupt) still ends it quietly.
         self._settling = None
+        self._listeners = {name: self._listening(name) for name in _STEP_EVENTS}
         if self.n_iter_no_change is not None and self.module_.gate is not None:
             self._settling = _Settling(
                 self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
@@ -291,7 +315,8 @@ class GatedNet(NeuralNet):
                 raise TrainingInterrupted from exc
             raise
         finally:
-            del self._settling
+            del self._settling, self._listeners
+            self._batch_layout = None
 
     def notify(self, method_name, **cb_kwargs):
         super().notify(method_name, **cb_kwargs)
@@ -305,7 +330,74 @@ class GatedNet(NeuralNet):
 
     def get_iterator(self, dataset, training=False):
         balance = training and self.balance_domains and self.n_domains > 1
-        return BatchIterator(dataset, self.batch_size, training=training, balance=balance)
+        iterator = BatchIterator(dataset, self.batch_size, training=training, balance=balance)
+        if training:
+            layout = iterator.layout()
+            # Every code 0..n_domains-1 has rows: one row of the loss matrix per domain code.
+            self._batch_layout = layout if layout and layout[0] == self.n_domains else None
+        return iterator
+
+    def _listening(self, event):
+        """The callbacks (the net first) whose ``event`` method does something.
+
+        skorch's ``Callback`` methods do nothing; calling them once per batch costs time
+        and changes nothing, so the training loop calls only the overridden ones.
+        """
+        own = getattr(type(self), event) is not getattr(NeuralNet, event)
+        listeners = [self] if own else []
+        for _, callback in self.callbacks_:
+            if getattr(type(callback), event, None) is not getattr(Callback, event):
+                listeners.append(callback)
+        return listeners
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """skorch's epoch, with the per-batch bookkeeping done directly.
+
+        Each batch gets its history row with ``train_loss`` and ``train_batch_size`` (what
+        skorch's scoring callbacks read), and every callback that does something on batch
+        begin and end is called as skorch calls it.
+        """
+        listeners = getattr(self, "_listeners", None)
+        if iterator is None or not training or listeners is None:
+            return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        rows = list.__getitem__(self.history, -1)["batches"]
+        begin, end = listeners["on_batch_begin"], listeners["on_batch_end"]
+        loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
+        count = 0
+        for batch in iterator:
+            rows.append({})  # NeuralNet.on_batch_begin: history.new_batch()
+            for listener in begin:
+                listener.on_batch_begin(self, batch=batch, training=training)
+            step = step_fn(batch, **fit_params)
+            row = rows[-1]
+            row[loss_key] = step["loss"].item()
+            row[size_key] = len(batch[0])
+            for listener in end:
+                listener.on_batch_end(self, batch=batch, training=training, **step)
+            count += 1
+        self.history.record(prefix + "_batch_count", count)
+
+    def train_step(self, batch, **fit_params):
+        """One optimizer step, without skorch's closure when the optimizer needs none.
+
+        Adam, AdamW and SGD evaluate no closure: the gradients are computed once and the
+        step is taken, as skorch's ``train_step`` does through the closure. Any other
+        optimizer (L-BFGS re-evaluates the loss) goes through skorch's ``train_step``.
+        """
+        listeners = getattr(self, "_listeners", None)
+        plain = listeners is not None and all(
+            type(getattr(self, name + "_")) in _CLOSURE_FREE for name in self._optimizers
+        )
+        if not plain:
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        if listeners["on_grad_computed"]:
+            named = TeeGenerator(self.get_all_learnable_params())
+            for listener in listeners["on_grad_computed"]:
+                listener.on_grad_computed(self, named_parameters=named, batch=batch, training=True)
+        self._step_optimizer(None)
+        return step
 
     def current_invariance_weight(self):
         """Invariance weight of the running epoch (linear warm-up)."""
@@ -342,41 +434,79 @@ class GatedNet(NeuralNet):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = batch
-        y_pred = self.module_(Xi, **fit_params)
+        # The gated columns themselves are needed by the redundancy term only.
+        gated = self.redundancy > 0 and self.module_.n_guidance > 0
+        y_pred = self.module_(Xi, return_gated=gated, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""
-        losses = self.criterion_(outputs, target) / self.loss_scale
+        losses = self.criterion_(outputs, target)
+        if self.loss_scale != 1.0:
+            losses = losses / self.loss_scale
         return losses.mean(dim=1) if losses.dim() > 1 else losses
+
+    def _balanced_terms(self, losses):
+        """Mean risk and V-REx penalty of a balanced batch, or ``None`` for any other batch.
+
+        In a balanced training batch every domain has the same number of rows, domain after
+        domain (:meth:`BatchIterator.layout`): the per-domain risks are the row means of the
+        losses viewed as a matrix, and their sampling variance its row variances over the
+        row count. This is :func:`~sklearn_seqinv.nn.losses.vrex_penalty` with
+        :func:`~sklearn_seqinv.nn.losses.risk_sampling_variance`, without the bookkeeping
+        for absent domains and unequal counts that such a batch cannot have.
+        """
+        layout = getattr(self, "_batch_layout", None)
+        if layout is None or self.invariance not in (None, "vrex"):
+            return None
+        n_domains, rows = layout
+        if losses.shape[0] != n_domains * rows:
+            return None
+        by_domain = losses.view(n_domains, rows)
+        risks = by_domain.mean(dim=1)
+        mean = risks.mean()
+        if self.invariance is None:
+            return mean, None
+        penalty = (risks - mean).pow(2).mean()
+        with torch.no_grad():
+            noise = by_domain.var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
+        return mean, torch.clamp(penalty - noise, min=0.0)
+
+    def _risk_terms(self, outputs, target, domain, losses):
+        """Mean risk and invariance penalty of any batch."""
+        risks, present = domain_risks(losses, domain, self.n_domains)
+        mean = mean_risk(risks, present)
+        if self.invariance is None:
+            return mean, None
+        # Minibatch risks are noisy: V-REx subtracts their sampling variance.
+        batch = RiskBatch(
+            losses,
+            outputs,
+            target,
+            domain,
+            self.n_domains,
+            self.per_sample_loss,
+            risks,
+            present,
+            mean,
+            noise_corrected=True,
+        )
+        return mean, INVARIANCE_PENALTIES[self.invariance](batch)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         outputs, gated = y_pred
         target, domain = y_true
         losses = self.per_sample_loss(outputs, target)
-        risks, present = domain_risks(losses, domain, self.n_domains)
-        terms = [mean_risk(risks, present), None, None, None]
-        total = terms[0]
         inv_weight = getattr(self, "_epoch_invariance_weight", None)
         if inv_weight is None:
             inv_weight = self.current_invariance_weight()
-        if self.invariance is not None:
-            # Minibatch risks are noisy: V-REx subtracts their sampling variance.
-            batch = RiskBatch(
-                losses,
-                outputs,
-                target,
-                domain,
-                self.n_domains,
-                self.per_sample_loss,
-                risks,
-                present,
-                terms[0],
-                noise_corrected=True,
-            )
-            terms[1] = INVARIANCE_PENALTIES[self.invariance](batch)
+        risk_terms = self._balanced_terms(losses) if training else None
+        if risk_terms is None:
+            risk_terms = self._risk_terms(outputs, target, domain, losses)
+        terms = [*risk_terms, None, None]
+        total = terms[0]
         if terms[1] is not None and inv_weight > 0:
             total = total + inv_weight * terms[1]
         gate = self.module_.gate

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
 
 from ._markdown import markdown_table
 
@@ -83,7 +84,7 @@ def aggregate_runs(runs, metrics=("has0_acc2",)):
     return f"Mean over {len(runs)} runs.\n\n" + markdown_table(header, rows)
 
 
-def write_results(folder, results, *, title, metadata=None):
+def write_results(folder, results, *, title, metadata=None, n_jobs=None):
     """Write ``results.json``, ``results.md`` and the plots of one evaluation into ``folder``.
 
     Parameters
@@ -96,6 +97,8 @@ def write_results(folder, results, *, title, metadata=None):
         What was evaluated, for the Markdown heading.
     metadata : dict or None, default=None
         Entries written at the top of ``results.json`` (version, data, arguments).
+    n_jobs : int or None, default=None
+        Plots rendered in parallel through joblib (``None``: one after the other).
 
     Returns
     -------
@@ -112,31 +115,40 @@ def write_results(folder, results, *, title, metadata=None):
     )
     written = ["results.json", "results.md"]
     try:
-        import matplotlib.pyplot as plt
+        import matplotlib  # noqa: F401
     except ImportError:
         return written
+    plots = [
+        ("scores", protocol, f"scores_{protocol}.png")
+        for protocol in dict.fromkeys(r["protocol"] for r in results["records"])
+    ]
+    for method in results["gates"]:
+        plots += [("gates", method, f"gates_{method}.png")]
+        plots += [("stability", method, f"stability_{method}.png")]
+    if effective_n_jobs(n_jobs) > 1 and len(plots) > 1:
+        Parallel(n_jobs=n_jobs)(delayed(_plot)(results, *plot, folder) for plot in plots)
+    else:
+        for plot in plots:
+            _plot(results, *plot, folder)
+    return written + [name for *_, name in plots]
+
+
+def _plot(results, kind, which, name, folder):
+    """Render one plot of :func:`write_results` into ``folder / name``."""
+    import matplotlib.pyplot as plt
+
     from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
 
-    def save(display, name):
-        display.figure_.savefig(folder / name, dpi=110)
-        plt.close(display.figure_)
-        written.append(name)
-
-    for protocol in dict.fromkeys(r["protocol"] for r in results["records"]):
-        save(
-            DomainScoresDisplay.from_results(results, protocol=protocol).plot(),
-            f"scores_{protocol}.png",
-        )
-    for method in results["gates"]:
-        display = GateDisplay.from_results(results, method=method).plot()
-        display.figure_.suptitle(f"{method}: mean gate over leave-one-domain-out folds")
-        display.figure_.tight_layout(rect=(0, 0, 1, 0.96))
-        save(display, f"gates_{method}.png")
-        save(
-            MaskStabilityDisplay.from_results(results, method=method).plot(),
-            f"stability_{method}.png",
-        )
-    return written
+    if kind == "scores":
+        figure = DomainScoresDisplay.from_results(results, protocol=which).plot().figure_
+    elif kind == "gates":
+        figure = GateDisplay.from_results(results, method=which).plot().figure_
+        figure.suptitle(f"{which}: mean gate over leave-one-domain-out folds")
+        figure.tight_layout(rect=(0, 0, 1, 0.96))
+    else:
+        figure = MaskStabilityDisplay.from_results(results, method=which).plot().figure_
+    figure.savefig(Path(folder) / name, dpi=110)
+    plt.close(figure)
 
 
 _SAME_MODEL = {

@@ -37,6 +37,22 @@ def _bar_width(n_columns):
     return 0.8 if n_columns <= 100 else 1.0
 
 
+def _column_bars(ax, values, shown, **style):
+    """One bar per column of ``values`` where ``shown``, from 0 (the column number on x).
+
+    Wide panels (over 100 columns, touching bars) are drawn as one filled step outline:
+    the same picture as a bar per column, at a fraction of the drawing time of hundreds of
+    rectangles.
+    """
+    values = np.asarray(values, dtype=float)
+    shown = np.asarray(shown, dtype=bool)
+    if len(values) <= 100:
+        idx = np.arange(len(values))
+        return ax.bar(idx[shown], values[shown], width=_bar_width(len(values)), **style)
+    edges = np.arange(len(values) + 1) - 0.5
+    return ax.stairs(np.where(shown, values, 0.0), edges, fill=True, **style)
+
+
 def _column_axis(ax, n_columns):
     """Shares in [0, 1] over whole column numbers, the legend beside the panel."""
     from matplotlib.ticker import MaxNLocator
@@ -188,13 +204,11 @@ class GateDisplay:
         for ax, name in zip(axes, names):
             gates = np.asarray(self.gates[name])
             chosen = np.asarray(self.selected[name], dtype=bool)
-            idx = np.arange(len(gates))
-            width = _bar_width(len(gates))
-            ax.bar(idx, gates, width=width, color="lightgray", label="not selected")
-            ax.bar(
-                idx[chosen],
-                gates[chosen],
-                width=width,
+            _column_bars(ax, gates, np.ones_like(chosen), color="lightgray", label="not selected")
+            _column_bars(
+                ax,
+                gates,
+                chosen,
                 color="tab:red",
                 label=f"{self.selected_label} ({chosen.sum()} of {len(gates)})",
             )
@@ -274,11 +288,9 @@ class MaskStabilityDisplay:
         axes = _panels(names, axes)
         for ax, name in zip(axes, names):
             share = np.asarray(self.frequency[name], dtype=float)
-            idx = np.arange(len(share))
             stable = share >= 0.9
-            width = _bar_width(len(share))
-            ax.bar(idx[~stable], share[~stable], width=width, color="tab:gray", label="< 90%")
-            ax.bar(idx[stable], share[stable], width=width, color="tab:blue", label=">= 90%")
+            _column_bars(ax, share, ~stable, color="tab:gray", label="< 90%")
+            _column_bars(ax, share, stable, color="tab:blue", label=">= 90%")
             ax.axhline(0.9, color="black", lw=0.8, ls="--")
             ax.set_ylabel("selected")
             ax.set_title(

@@ -5,6 +5,7 @@ from .heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .losses import (
     domain_risks,
     irm_penalty,
+    irm_scale_gradient,
     mean_risk,
     redundancy_penalty,
     sparsity_penalty,
@@ -18,6 +19,7 @@ __all__ = [
     "domain_risks",
     "expand_inputs",
     "irm_penalty",
+    "irm_scale_gradient",
     "make_gate",
     "make_head",
     "mean_risk",

@@ -4,6 +4,8 @@ Two gates share one small interface so the estimator never branches on the kind:
 
 * ``forward(x)`` returns the gated input ``z * x``; ``z`` is stochastic in training mode and
   deterministic in evaluation mode.
+* ``sample()`` returns that ``z`` alone (one draw per call in training mode), so a linear
+  layer can take it into its weights instead of scaling every row of the input.
 * ``gate_values(scores=None)`` returns the deterministic gate in ``[0, 1]`` per feature
   (of given ``scores()``-like values, to see where a gate is heading).
 * ``open_probability()`` returns, per feature, the probability that the stochastic gate is
@@ -50,14 +52,15 @@ class StochasticGate(nn.Module):
         self.sigma = float(sigma)
         self.mu = nn.Parameter(torch.full((n_features,), float(init)))
 
-    def _gate(self):
+    def sample(self):
+        """The gate ``z`` per feature: a fresh draw in training mode, else deterministic."""
         if self.training:
             noise = torch.randn_like(self.mu) * self.sigma
             return torch.clamp(self.mu + 0.5 + noise, 0.0, 1.0)
         return torch.clamp(self.mu + 0.5, 0.0, 1.0)
 
     def forward(self, x):
-        return x * self._gate()
+        return x * self.sample()
 
     def gate_values(self, scores=None):
         """Deterministic gate per feature, in ``[0, 1]`` (of ``scores`` in place of ``mu``)."""
@@ -105,12 +108,16 @@ class HardConcreteGate(nn.Module):
     def _stretch(self, s):
         return torch.clamp(s * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
 
-    def forward(self, x):
+    def sample(self):
+        """The gate ``z`` per feature: a fresh draw in training mode, else deterministic."""
         if self.training:
             u = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
             logits = (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
-            return x * self._stretch(torch.sigmoid(logits))
-        return x * self.gate_values()
+            return self._stretch(torch.sigmoid(logits))
+        return self.gate_values()
+
+    def forward(self, x):
+        return x * self.sample()
 
     def gate_values(self, scores=None):
         """Deterministic gate per feature, in ``[0, 1]`` (of ``scores`` for ``log_alpha``)."""

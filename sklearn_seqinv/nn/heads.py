@@ -102,6 +102,12 @@ class GatedHead(nn.Module):
     >>> logits, gated = module(torch.ones(5, 4))
     >>> logits.shape, gated.shape
     (torch.Size([5, 2]), torch.Size([5, 3]))
+
+    Training skips forming the gated columns; in evaluation mode the outputs are the same:
+
+    >>> module = module.eval()
+    >>> torch.allclose(module(torch.ones(5, 4), return_gated=False)[0], module(torch.ones(5, 4))[0])
+    True
     """
 
     def __init__(
@@ -122,14 +128,38 @@ class GatedHead(nn.Module):
         self.support_fixed.fill_(True)
         return self
 
-    def forward(self, X):
-        x = X[:, self.n_guidance :]
+    def forward(self, X, return_gated=True):
+        """Outputs of the head on ``X`` (guidance then gated columns), and the gated columns.
+
+        With ``return_gated=False`` the gated columns are not formed (``None`` is returned in
+        their place): the gate ``z`` scales the columns of the head's first weight matrix
+        instead of every row of ``X``, the same product at a fraction of the work, which is
+        what training uses.
+        """
         if not self.training and bool(self.support_fixed):
-            gated = x * self.support
+            z = self.support
         else:
-            gated = x if self.gate is None else self.gate(x)
+            z = None if self.gate is None else self.gate.sample()
+        if not return_gated:
+            return self._scaled_head(X, z), None
+        x = X[:, self.n_guidance :]
+        gated = x if z is None else x * z
         inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
         return self.head(inputs), gated
+
+    def _scaled_head(self, X, z):
+        """``head([guidance, x * z])`` computed as ``X`` times the first weight scaled by ``z``."""
+        if z is None:
+            return self.head(X)
+        if self.n_guidance:
+            z = nn.functional.pad(z, (self.n_guidance, 0), value=1.0)
+        first = _first_linear(self.head)
+        out = nn.functional.linear(X, first.weight * z, first.bias)
+        if isinstance(self.head, nn.Linear):
+            return out
+        for layer in list(self.head)[1:]:
+            out = layer(out)
+        return out
 
     def gate_values(self):
         """Deterministic gate per gated feature (all ones without a gate)."""

@@ -20,8 +20,8 @@ __all__ = ["ALPHA_PATH", "fit_head", "ridge_path", "select_alpha", "validation_f
 #: Candidate L2 weights, from strong to weak (mean-loss units, standardized inputs).
 ALPHA_PATH = tuple(float(a) for a in np.logspace(1, -4, 6))
 
-# Above this many rows and columns (both), the eigendecomposition of the closed-form ridge
-# costs more than a few L-BFGS runs.
+# Above this many rows and columns (both), the Cholesky factorizations of the closed-form
+# ridge path cost more than a few L-BFGS runs.
 _MAX_SVD_SIZE = 3000
 
 
@@ -31,46 +31,76 @@ def _domain_weights(domain, n_domains, dtype):
     return 1.0 / (counts[domain] * (counts > 0).sum())
 
 
-def _uses_ridge(head, closed_form, invariance, inputs):
-    return (
-        closed_form
-        and invariance is None
-        and isinstance(head, torch.nn.Linear)
-        and min(inputs.shape) <= _MAX_SVD_SIZE
-    )
+def _has_ridge(head, closed_form, inputs):
+    """Whether the squared-error ridge of ``head`` on ``inputs`` has a closed form worth using."""
+    return closed_form and isinstance(head, torch.nn.Linear) and min(inputs.shape) <= _MAX_SVD_SIZE
+
+
+def _uses_ridge(head, closed_form, invariance, inputs, domain, n_domains):
+    """Whether the closed form *is* the fit: no invariance penalty, or one domain (where
+    every invariance penalty is zero)."""
+    if not _has_ridge(head, closed_form, inputs):
+        return False
+    return invariance is None or int((torch.bincount(domain, minlength=n_domains) > 0).sum()) < 2
 
 
 def ridge_path(inputs, target, domain, n_domains, alphas):
     """Closed-form ridge solutions of the domain-weighted squared error along ``alphas``.
 
     Minimizes ``mean_e mean_{i in e} mean_k (y_ik - x_i b_k - c_k)^2 + alpha / 2 ||B||^2``
-    (the objective :func:`fit_head` minimizes with a squared-error loss) from one symmetric
-    eigendecomposition: of the ``d x d`` weighted Gram matrix when there are more rows than
-    columns, else of the ``n x n`` kernel matrix. Either costs a fraction of an SVD of the
-    data and serves every ``alpha``.
+    (the objective :func:`fit_head` minimizes with a squared-error loss) by one Cholesky
+    solve per ``alpha``: of the ``d x d`` weighted Gram matrix plus the ridge when there are
+    more rows than columns, else of the ``n x n`` kernel matrix plus the ridge. The Gram (or
+    kernel) matrix is formed once for the whole path; a Cholesky factorization costs a
+    fraction of an eigendecomposition, so a path of a few alphas (or one) is cheaper this way.
 
     Yields
     ------
     alpha, weight, bias : float, Tensor (n_outputs, d), Tensor (n_outputs,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> X = torch.randn(50, 3)
+    >>> y = X @ torch.tensor([1.0, -2.0, 0.0]) + 0.5
+    >>> _, weight, bias = next(ridge_path(X, y, torch.zeros(50, dtype=torch.long), 1, [1e-8]))
+    >>> torch.allclose(weight.float(), torch.tensor([[1.0, -2.0, 0.0]]), atol=1e-4)
+    True
     """
     X = inputs.double()
     Y = target.double().reshape(len(target), -1)
-    w = _domain_weights(domain, n_domains, X.dtype)[:, None]
-    mean_x, mean_y = (w * X).sum(0), (w * Y).sum(0)
-    root = w.sqrt()
-    Xw, Yw = (X - mean_x) * root, (Y - mean_y) * root
+    w = _domain_weights(domain, n_domains, X.dtype)
+    mean_x, mean_y = w @ X, w @ Y
+    root = w.sqrt()[:, None]
+    Xw, Yw = (X - mean_x).mul_(root), (Y - mean_y).mul_(root)
     primal = X.shape[0] >= X.shape[1]
-    # Gram (or kernel) eigenvalues are the squared singular values of Xw.
-    values, vectors = torch.linalg.eigh(Xw.T @ Xw if primal else Xw @ Xw.T)
-    values = values.clamp(min=0.0)
-    projected = vectors.T @ (Xw.T @ Yw if primal else Yw)
+    gram = _upper_gram(Xw.T if primal else Xw)
+    rhs = Xw.T @ Yw if primal else Yw
+    diagonal = gram.diagonal()
+    data_diagonal = diagonal.clone()
     for alpha in alphas:
-        shrink = 1.0 / (values + Y.shape[1] * alpha / 2.0)
-        if primal:
-            B = vectors @ (shrink[:, None] * projected)
-        else:
-            B = Xw.T @ (vectors @ (shrink[:, None] * projected))
+        diagonal.copy_(data_diagonal + Y.shape[1] * alpha / 2.0)
+        factor, info = torch.linalg.cholesky_ex(gram, upper=True)
+        if int(info) == 0:
+            solution = torch.cholesky_solve(rhs, factor, upper=True)
+        else:  # not numerically positive definite (a ridge far below the data's scale)
+            full = gram.triu() + gram.triu(1).T
+            solution = torch.linalg.lstsq(full, rhs).solution
+        B = solution if primal else Xw.T @ solution
         yield alpha, B.T, mean_y - mean_x @ B
+
+
+def _upper_gram(A):
+    """``A @ A.T`` of a float64 matrix; only its upper triangle is meant to be read.
+
+    On the CPU, BLAS's symmetric rank-k update computes just that triangle: half the work
+    of a general matrix product.
+    """
+    if A.device.type != "cpu":
+        return A @ A.T
+    from scipy.linalg import blas
+
+    return torch.from_numpy(blas.dsyrk(1.0, A.numpy()))
 
 
 def _load_linear(head, weight, bias):
@@ -83,13 +113,26 @@ def _l2(head):
     return sum((p**2).sum() for name, p in head.named_parameters() if not name.endswith("bias"))
 
 
-def _objective(head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight):
+def _objective(
+    head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight, scale_gradient
+):
     outputs = head(inputs)
     losses = loss_fn(outputs, target)
     risks, present = domain_risks(losses, domain, n_domains)
     loss = mean_risk(risks, present)
     if invariance is not None and weight > 0:
-        batch = RiskBatch(losses, outputs, target, domain, n_domains, loss_fn, risks, present, loss)
+        batch = RiskBatch(
+            losses,
+            outputs,
+            target,
+            domain,
+            n_domains,
+            loss_fn,
+            risks,
+            present,
+            loss,
+            scale_gradient=scale_gradient,
+        )
         loss = loss + weight * INVARIANCE_PENALTIES[invariance](batch)
     if alpha > 0:
         loss = loss + 0.5 * alpha * _l2(head)
@@ -108,12 +151,14 @@ def fit_head(
     invariance=None,
     invariance_weight=0.0,
     closed_form=False,
+    scale_gradient=None,
     max_iter=200,
 ):
     """Fit ``head`` in place by full-batch L-BFGS on mean domain risk + penalties.
 
-    With ``closed_form=True`` (the loss is the squared error), a linear head and no
-    invariance penalty, the ridge solution is computed directly instead.
+    With ``closed_form=True`` (the loss is the squared error) and a linear head, the ridge
+    solution is computed directly instead when there is no invariance penalty (or one
+    domain, where every penalty is zero); with a penalty, L-BFGS starts from it.
 
     Parameters
     ----------
@@ -137,6 +182,9 @@ def fit_head(
         Its weight.
     closed_form : bool, default=False
         Whether ``loss_fn`` is the squared error, so that a linear head has a closed form.
+    scale_gradient : callable or None, default=None
+        Closed-form IRMv1 gradient of ``loss_fn`` (:func:`~sklearn_seqinv.nn.losses.
+        irm_scale_gradient`), used by the ``"irm"`` penalty instead of second-order autograd.
     max_iter : int, default=200
         Maximum L-BFGS iterations.
 
@@ -156,10 +204,21 @@ def fit_head(
     >>> bool((head(X).argmax(1) == y).float().mean() > 0.9)
     True
     """
-    if _uses_ridge(head, closed_form, invariance, inputs):
+    if _uses_ridge(head, closed_form, invariance, inputs, domain, n_domains):
         _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
         _load_linear(head, weight, bias)
         return head
+    if _has_ridge(head, closed_form, inputs):
+        # Start from the ridge optimum (the same fit without the invariance penalty): the
+        # penalty then moves the head only as far as it must, in far fewer iterations.
+        _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
+        _load_linear(head, weight, bias)
+    objective = (domain, n_domains, loss_fn, alpha, invariance, invariance_weight, scale_gradient)
+    return _lbfgs(head, inputs, target, objective, max_iter)
+
+
+def _lbfgs(head, inputs, target, objective, max_iter):
+    """Fit ``head`` in place by full-batch L-BFGS from its current parameters."""
     params = [p for p in head.parameters() if p.requires_grad]
     optimizer = torch.optim.LBFGS(
         params,
@@ -173,9 +232,7 @@ def fit_head(
 
     def closure():
         optimizer.zero_grad()
-        loss = _objective(
-            head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, invariance_weight
-        )
+        loss = _objective(head, inputs, target, *objective)
         loss.backward()
         return loss
 
@@ -244,6 +301,7 @@ def select_alpha(
     invariance=None,
     invariance_weight=0.0,
     closed_form=False,
+    scale_gradient=None,
     by_domain=False,
     seed=0,
 ):
@@ -260,7 +318,7 @@ def select_alpha(
         As in :func:`fit_head`.
     alphas : sequence of float, default=ALPHA_PATH
         Candidate L2 weights.
-    invariance, invariance_weight, closed_form
+    invariance, invariance_weight, closed_form, scale_gradient
         As in :func:`fit_head`, used in every fit.
     by_domain : bool, default=False
         Validate on whole held-out domains (see :func:`validation_folds`).
@@ -284,26 +342,28 @@ def select_alpha(
     for train, valid in folds:
         train, valid = train.to(inputs.device), valid.to(inputs.device)
         fold_head = copy.deepcopy(head)
-        if _uses_ridge(head, closed_form, invariance, inputs):
-            path = ridge_path(inputs[train], target[train], domain[train], n_domains, alphas)
+        rows_in, target_in, domain_in = inputs[train], target[train], domain[train]
+        if _has_ridge(head, closed_form, inputs):
+            path = ridge_path(rows_in, target_in, domain_in, n_domains, alphas)
         else:
             path = ((alpha, None, None) for alpha in alphas)
+        closed = _uses_ridge(head, closed_form, invariance, rows_in, domain_in, n_domains)
         for k, (alpha, weight, bias) in enumerate(path):
             if weight is not None:
+                # The ridge optimum: the fit itself, or where the penalized fit starts.
                 _load_linear(fold_head, weight, bias)
-            else:
-                fit_head(
-                    fold_head,
-                    inputs[train],
-                    target[train],
-                    domain[train],
+            if not closed:
+                # Without a ridge start, warm-started from the previous weight on the path.
+                objective = (
+                    domain_in,
                     n_domains,
                     loss_fn,
-                    alpha=alpha,
-                    invariance=invariance,
-                    invariance_weight=invariance_weight,
-                    max_iter=100,  # warm-started from the previous weight on the path
+                    alpha,
+                    invariance,
+                    invariance_weight,
+                    scale_gradient,
                 )
+                _lbfgs(fold_head, rows_in, target_in, objective, max_iter=100)
             with torch.no_grad():
                 rows = loss_fn(fold_head(inputs[valid]), target[valid]).cpu().double().numpy()
             losses[k] += rows.mean()

@@ -1,6 +1,7 @@
 """Penalties as plain tensor functions."""
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,3 +81,57 @@ def test_redundancy_penalty_is_high_for_copies_and_low_for_independent_features(
     assert float(redundancy_penalty(a, a)) > 0.45
     assert float(redundancy_penalty(a, b)) < 0.01
     assert float(redundancy_penalty(a, torch.empty(500, 0))) == 0.0
+
+
+@pytest.mark.parametrize("shape", [(300, 20), (40, 100)])
+def test_ridge_path_matches_scikit_learn_ridge_with_domain_weights(shape):
+    # Primal (more rows than columns) and dual (fewer) solves against an independent solver:
+    # the domain-weighted objective is Ridge with each row weighted by 1 / (n_e * n_domains)
+    # and Ridge's alpha = n_outputs * alpha / 2.
+    from sklearn.linear_model import Ridge
+
+    from sklearn_seqinv.nn.refit import ridge_path
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal(shape)
+    y = X[:, :3] @ np.array([[1.0, 0.5], [-2.0, 0.0], [0.5, 1.0]]) + rng.standard_normal(
+        (shape[0], 2)
+    )
+    domain = rng.integers(0, 3, shape[0])
+    counts = np.bincount(domain)
+    weight = 1.0 / (counts[domain] * 3)
+    alphas = [1.0, 1e-2]
+    path = ridge_path(torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(domain), 3, alphas)
+    for alpha, coef, intercept in path:
+        ridge = Ridge(alpha=2 * alpha / 2.0).fit(X, y, sample_weight=weight)
+        np.testing.assert_allclose(coef.numpy(), ridge.coef_, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(intercept.numpy(), ridge.intercept_, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "squared_error"])
+def test_irm_closed_form_gradient_matches_autograd(loss):
+    # The closed-form dR_e/dw_e gives the same penalty, and the same gradient of the penalty
+    # with respect to the outputs, as the second-order autograd pass.
+    from sklearn_seqinv.nn import irm_scale_gradient
+
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.randn(60, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    domain = torch.randint(0, 3, (60,), generator=generator)
+    if loss == "cross_entropy":
+        target = torch.randint(0, 3, (60,), generator=generator)
+
+        def loss_fn(o, t):
+            return F.cross_entropy(o, t, reduction="none")
+
+    else:
+        target = torch.randn(60, 3, generator=generator, dtype=torch.float64)
+
+        def loss_fn(o, t):
+            return F.mse_loss(o, t, reduction="none").mean(dim=1)
+
+    auto = irm_penalty(outputs, target, domain, 3, loss_fn)
+    (auto_grad,) = torch.autograd.grad(auto, outputs)
+    closed = irm_penalty(outputs, target, domain, 3, loss_fn, irm_scale_gradient(loss))
+    (closed_grad,) = torch.autograd.grad(closed, outputs)
+    torch.testing.assert_close(closed, auto)
+    torch.testing.assert_close(closed_grad, auto_grad)
