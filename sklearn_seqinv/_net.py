@@ -84,6 +84,7 @@ class BatchIterator:
         self.training = training
         self.balance = balance
         self._members_cache = None
+        self._codes = None
 
     def __len__(self):
         if self.training and self.balance:
@@ -103,9 +104,8 @@ class BatchIterator:
         """Row indices of every domain, computed once per iterator."""
         if self._members_cache is None:
             domain = self.dataset.domain.cpu()
-            self._members_cache = [
-                torch.nonzero(domain == code).flatten() for code in torch.unique(domain)
-            ]
+            self._codes = torch.unique(domain)
+            self._members_cache = [torch.nonzero(domain == code).flatten() for code in self._codes]
         return self._members_cache
 
     def _quota(self):
@@ -142,6 +142,10 @@ class BatchIterator:
             step = len(order) // len(self)
         if order is not None:
             order = order.to(data.X.device)
+        # A balanced batch's domains are the same every time: each code, quota rows in turn.
+        domains = None
+        if order is not None and self.balance:
+            domains = self._codes.to(data.domain.device).repeat_interleave(step // len(self._codes))
         for start in range(0, n, step):
             if order is None:
                 index = slice(start, start + step)
@@ -152,7 +156,8 @@ class BatchIterator:
             index = order[start : start + step]
             target = None
             if data.y is not None:
-                target = (data.y.index_select(0, index), data.domain.index_select(0, index))
+                domain = domains if domains is not None else data.domain.index_select(0, index)
+                target = (data.y.index_select(0, index), domain)
             yield data.X.index_select(0, index), target
 
 
@@ -301,6 +306,9 @@ class GatedNet(NeuralNet):
         # KeyboardInterrupt) still ends it quietly.
         self._settling = None
         self._listeners = {name: self._listening(name) for name in _STEP_EVENTS}
+        self._closure_free = all(
+            type(getattr(self, name + "_")) in _CLOSURE_FREE for name in self._optimizers
+        )
         if self.n_iter_no_change is not None and self.module_.gate is not None:
             self._settling = _Settling(
                 self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
@@ -315,7 +323,7 @@ class GatedNet(NeuralNet):
                 raise TrainingInterrupted from exc
             raise
         finally:
-            del self._settling, self._listeners
+            del self._settling, self._listeners, self._closure_free
             self._batch_layout = None
 
     def notify(self, method_name, **cb_kwargs):
@@ -385,10 +393,7 @@ class GatedNet(NeuralNet):
         optimizer (L-BFGS re-evaluates the loss) goes through skorch's ``train_step``.
         """
         listeners = getattr(self, "_listeners", None)
-        plain = listeners is not None and all(
-            type(getattr(self, name + "_")) in _CLOSURE_FREE for name in self._optimizers
-        )
-        if not plain:
+        if listeners is None or not self._closure_free:
             return super().train_step(batch, **fit_params)
         self._zero_grad_optimizer()
         step = self.train_step_single(batch, **fit_params)
@@ -469,10 +474,8 @@ class GatedNet(NeuralNet):
         mean = risks.mean()
         if self.invariance is None:
             return mean, None
-        penalty = (risks - mean).pow(2).mean()
-        with torch.no_grad():
-            noise = by_domain.var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
-        return mean, torch.clamp(penalty - noise, min=0.0)
+        noise = by_domain.detach().var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
+        return mean, torch.clamp(risks.var(correction=0) - noise, min=0.0)
 
     def _risk_terms(self, outputs, target, domain, losses):
         """Mean risk and invariance penalty of any batch."""

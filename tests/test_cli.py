@@ -228,3 +228,5 @@ def test_parallel_fits_give_the_same_results_as_one_at_a_time(tmp_path):
     assert theirs.pop("arguments")["n_jobs"] == 2
     # Every fit runs on one thread whatever --n-jobs: the same sums in the same order.
     assert ours == theirs
+    # The plots too are all there (rendered in parallel with --n-jobs 2).
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())

@@ -75,3 +75,19 @@ def test_mask_stability_display_from_refits_and_from_results(domains):
     heights = sorted(p.get_height() for p in display.axes_[0].patches)
     assert heights == [0.0, 0.5, 1.0]
     assert "over 4 refits" in display.axes_[0].get_title()
+
+
+def test_wide_panels_draw_one_outline_per_colour_with_the_same_heights():
+    # Hundreds of columns: one filled step outline per colour instead of a bar per column,
+    # the same heights where the column is shown and nothing elsewhere.
+    gates = np.linspace(0.0, 1.0, 300)
+    chosen = gates > 0.5
+    display = GateDisplay({"text": gates}, {"text": chosen}).plot()
+    ax = display.axes_[0]
+    outlines = [p for p in ax.patches if type(p).__name__ == "StepPatch"]
+    assert len(outlines) == 2 and len(ax.patches) == 2
+    selected = next(
+        p for p in outlines if "selected" in p.get_label() and "not" not in p.get_label()
+    )
+    np.testing.assert_allclose(selected.get_data().values, np.where(chosen, gates, 0.0))
+    assert f"({chosen.sum()} of 300)" in selected.get_label()

@@ -54,10 +54,10 @@ class StochasticGate(nn.Module):
 
     def sample(self):
         """The gate ``z`` per feature: a fresh draw in training mode, else deterministic."""
+        mu = self.mu
         if self.training:
-            noise = torch.randn_like(self.mu) * self.sigma
-            return torch.clamp(self.mu + 0.5 + noise, 0.0, 1.0)
-        return torch.clamp(self.mu + 0.5, 0.0, 1.0)
+            return torch.clamp(mu + 0.5 + torch.randn_like(mu) * self.sigma, 0.0, 1.0)
+        return torch.clamp(mu + 0.5, 0.0, 1.0)
 
     def forward(self, x):
         return x * self.sample()

@@ -1,5 +1,6 @@
 """Pure-torch gates: ranges and sparsity terms, without scikit-learn or skorch."""
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -53,3 +54,24 @@ def test_make_gate_rejects_unknown_kind():
 
     with pytest.raises(ValueError, match="Unknown gate 'relu'"):
         make_gate("relu", 3)
+
+
+@pytest.mark.parametrize("n_guidance", [0, 2])
+@pytest.mark.parametrize("hidden_units", [0, 5])
+@pytest.mark.parametrize("gate", ["stg", "hard_concrete", None])
+def test_training_forward_without_gated_columns_gives_the_same_outputs(
+    n_guidance, hidden_units, gate
+):
+    # The gate scaling the head's first weight columns is the same product as gating the
+    # columns: same draw of the gate (same seed), same outputs.
+    from sklearn_seqinv.nn import GatedHead
+
+    module = GatedHead(4, 3, n_guidance=n_guidance, gate=gate, hidden_units=hidden_units)
+    X = torch.randn(7, n_guidance + 4, dtype=torch.float64)
+    module.double().train()
+    torch.manual_seed(0)
+    expected, gated = module(X)
+    torch.manual_seed(0)
+    folded, none = module(X, return_gated=False)
+    torch.testing.assert_close(folded, expected)
+    assert gated.shape == (7, 4) and none is None

@@ -135,3 +135,32 @@ def test_irm_closed_form_gradient_matches_autograd(loss):
     (closed_grad,) = torch.autograd.grad(closed, outputs)
     torch.testing.assert_close(closed, auto)
     torch.testing.assert_close(closed_grad, auto_grad)
+
+
+def test_penalized_head_with_one_domain_is_the_ridge_and_improves_on_it_otherwise():
+    from sklearn_seqinv.nn.refit import _load_linear, _objective, fit_head, ridge_path
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 5, generator=generator)
+    y = X[:, :1] * 2.0 + torch.randn(200, 1, generator=generator)
+
+    def squared(o, t):
+        return F.mse_loss(o, t, reduction="none").mean(dim=1)
+
+    penalized = dict(alpha=0.1, invariance="vrex", invariance_weight=10.0, closed_form=True)
+    one = torch.zeros(200, dtype=torch.long)
+    head = fit_head(torch.nn.Linear(5, 1), X, y, one, 1, squared, **penalized)
+    # One domain: every invariance penalty is zero, so the fit is the ridge solution itself.
+    _, weight, bias = next(ridge_path(X, y, one, 1, [0.1]))
+    torch.testing.assert_close(head.weight.detach().double(), weight, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(head.bias.detach().double(), bias, rtol=1e-5, atol=1e-6)
+    # Several domains, the tie of column 0 changing across them: L-BFGS starts from the
+    # ridge optimum and lowers the penalized objective from there.
+    three = torch.arange(3).repeat_interleave(67)[:200]
+    y = y + X[:, :1] * three[:, None].float()
+    head = fit_head(torch.nn.Linear(5, 1), X, y, three, 3, squared, **penalized)
+    ridge = torch.nn.Linear(5, 1)
+    _load_linear(ridge, *next(ridge_path(X, y, three, 3, [0.1]))[1:])
+    args = (X, y, three, 3, squared, 0.1, "vrex", 10.0, None)
+    with torch.no_grad():
+        assert _objective(head, *args) < _objective(ridge, *args) - 1e-3
