@@ -63,6 +63,8 @@ def _run(
             verbose=verbose,
             methods=methods,
             sample_group=group,
+            # One worker per core, one thread per fit: the same results as one at a time.
+            n_jobs=-1,
             **({} if protocols is None else {"protocols": protocols}),
         )
 

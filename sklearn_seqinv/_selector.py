@@ -181,7 +181,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         L2 weight decay of the head during the gate phase (never of the gates); ``None`` uses
         the pre-fit's L2 weight.
     optimizer : {"adam", "adamw", "sgd"} or torch optimizer class, default="adam"
-        Optimizer of the gates and the head.
+        Optimizer of the gates and the head ("adam" and "adamw" use torch's fused
+        implementation on CPU and CUDA). A class whose ``step`` needs a closure (L-BFGS)
+        gets skorch's closure; it takes one parameter group, so pass ``weight_decay=0``.
     device : str, default="cpu"
         Torch device to train on.
     callbacks : list of skorch callbacks or None, default=None
