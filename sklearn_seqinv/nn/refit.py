@@ -342,18 +342,19 @@ def select_alpha(
     for train, valid in folds:
         train, valid = train.to(inputs.device), valid.to(inputs.device)
         fold_head = copy.deepcopy(head)
-        rows_in, target_in, domain_in = inputs[train], target[train], domain[train]
+        domain_in = domain[train]
         if _has_ridge(head, closed_form, inputs):
-            path = ridge_path(rows_in, target_in, domain_in, n_domains, alphas)
+            path = ridge_path(inputs[train], target[train], domain_in, n_domains, alphas)
         else:
             path = ((alpha, None, None) for alpha in alphas)
-        closed = _uses_ridge(head, closed_form, invariance, rows_in, domain_in, n_domains)
+        closed = _uses_ridge(head, closed_form, invariance, inputs, domain_in, n_domains)
         for k, (alpha, weight, bias) in enumerate(path):
             if weight is not None:
                 # The ridge optimum: the fit itself, or where the penalized fit starts.
                 _load_linear(fold_head, weight, bias)
             if not closed:
                 # Without a ridge start, warm-started from the previous weight on the path.
+                # The training rows are copied per fit, not kept: at most one copy at a time.
                 objective = (
                     domain_in,
                     n_domains,
@@ -363,7 +364,7 @@ def select_alpha(
                     invariance_weight,
                     scale_gradient,
                 )
-                _lbfgs(fold_head, rows_in, target_in, objective, max_iter=100)
+                _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
             with torch.no_grad():
                 rows = loss_fn(fold_head(inputs[valid]), target[valid]).cpu().double().numpy()
             losses[k] += rows.mean()
