@@ -51,28 +51,6 @@ def _output_folder(output, overwrite, resume=False):
     return folder
 
 
-def _worker_ready():
-    """Import the library in a joblib worker (what every fit there needs first)."""
-    from . import evaluation  # noqa: F401
-
-    return True
-
-
-def _start_workers(n_jobs):
-    """Start joblib's worker processes now, so they import torch while the data loads.
-
-    Returns the (lazy) results of one import task per worker; the protocol's ``Parallel``
-    calls with the same ``n_jobs`` then reuse these workers.
-    """
-    from joblib import Parallel, delayed, effective_n_jobs
-
-    n_workers = effective_n_jobs(n_jobs)
-    if n_workers < 2:
-        return []
-    tasks = (delayed(_worker_ready)() for _ in range(n_workers))
-    return Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-
-
 def _run(data, args, checkpoint=None):
     """Standardize, then run the protocol; a thin call of the library function."""
     from sklearn.preprocessing import StandardScaler
@@ -137,7 +115,6 @@ def evaluate(args):
     start = time.perf_counter()
     resume = getattr(args, "resume", False)
     folder = _output_folder(args.output, args.overwrite, resume)
-    workers = _start_workers(getattr(args, "n_jobs", None))
     data = _load(args, args.seed)
     print(
         f"Data: {data.description}; {data.X.shape[0]} rows, modalities "
@@ -145,8 +122,6 @@ def evaluate(args):
         f"{sorted(set(map(str, data.sample_domain)))}.",
         flush=True,
     )
-    for _ in workers:  # started: the protocol's fits reuse them
-        pass
     checkpoint = folder / CHECKPOINT
     if not resume and checkpoint.exists():
         checkpoint.unlink()  # --overwrite of an interrupted run's folder: start afresh
