@@ -94,6 +94,15 @@ def test_pickle_round_trip_of_fitted_and_unfitted_meta(multimodal):
     )
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """Ctrl-C as at a terminal: a process started in the background (``cmd &`` in a script,
+    ``nohup``) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 class _InterruptAt(Callback):
     """Presses Ctrl-C (sends SIGINT to this process) at the end of the given epoch."""
 
