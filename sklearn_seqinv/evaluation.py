@@ -431,8 +431,14 @@ def _share_stages(pending):
 
 #: Rough relative cost of a fit of each method (gated meta-estimators search three
 #: candidates over several stages; the penalized ERM heads are full-batch L-BFGS fits).
-_METHOD_COST = {"text_first": 3.0, "video_first": 3.0, "joint": 3.0, "independent": 3.0}
-_METHOD_COST.update(erm_irm=1.0, erm_vrex=1.0)
+_METHOD_COST = {
+    "text_first": 3.0,
+    "video_first": 3.0,
+    "joint": 3.0,
+    "independent": 3.0,
+    "erm_irm": 1.0,
+    "erm_vrex": 1.0,
+}
 
 
 def _expected_cost(batch):

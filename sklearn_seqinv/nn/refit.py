@@ -36,12 +36,11 @@ def _has_ridge(head, closed_form, inputs):
     return closed_form and isinstance(head, torch.nn.Linear) and min(inputs.shape) <= _MAX_SVD_SIZE
 
 
-def _uses_ridge(head, closed_form, invariance, inputs, domain, n_domains):
-    """Whether the closed form *is* the fit: no invariance penalty, or one domain (where
-    every invariance penalty is zero)."""
-    if not _has_ridge(head, closed_form, inputs):
-        return False
-    return invariance is None or int((torch.bincount(domain, minlength=n_domains) > 0).sum()) < 2
+def _penalty_acts(invariance, domain, n_domains):
+    """Whether an invariance penalty is set and can be non-zero (two domains or more)."""
+    return (
+        invariance is not None and int((torch.bincount(domain, minlength=n_domains) > 0).sum()) > 1
+    )
 
 
 def ridge_path(inputs, target, domain, n_domains, alphas):
@@ -204,15 +203,13 @@ def fit_head(
     >>> bool((head(X).argmax(1) == y).float().mean() > 0.9)
     True
     """
-    if _uses_ridge(head, closed_form, invariance, inputs, domain, n_domains):
-        _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
-        _load_linear(head, weight, bias)
-        return head
     if _has_ridge(head, closed_form, inputs):
-        # Start from the ridge optimum (the same fit without the invariance penalty): the
-        # penalty then moves the head only as far as it must, in far fewer iterations.
+        # The ridge optimum is the fit when no penalty acts; otherwise L-BFGS starts there
+        # and the penalty moves the head only as far as it must, in far fewer iterations.
         _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
         _load_linear(head, weight, bias)
+        if not _penalty_acts(invariance, domain, n_domains):
+            return head
     objective = (domain, n_domains, loss_fn, alpha, invariance, invariance_weight, scale_gradient)
     return _lbfgs(head, inputs, target, objective, max_iter)
 
@@ -343,11 +340,12 @@ def select_alpha(
         train, valid = train.to(inputs.device), valid.to(inputs.device)
         fold_head = copy.deepcopy(head)
         domain_in = domain[train]
-        if _has_ridge(head, closed_form, inputs):
+        ridge = _has_ridge(head, closed_form, inputs)
+        if ridge:
             path = ridge_path(inputs[train], target[train], domain_in, n_domains, alphas)
         else:
             path = ((alpha, None, None) for alpha in alphas)
-        closed = _uses_ridge(head, closed_form, invariance, inputs, domain_in, n_domains)
+        closed = ridge and not _penalty_acts(invariance, domain_in, n_domains)
         for k, (alpha, weight, bias) in enumerate(path):
             if weight is not None:
                 # The ridge optimum: the fit itself, or where the penalized fit starts.
