@@ -22,6 +22,7 @@ from skorch.utils import TeeGenerator
 from torch.utils.data import Dataset
 
 from .exceptions import TrainingInterrupted
+from .nn.heads import GatedHead
 from .nn.losses import (
     INVARIANCE_PENALTIES,
     RiskBatch,
@@ -159,6 +160,14 @@ class BatchIterator:
                 domain = domains if domains is not None else data.domain.index_select(0, index)
                 target = (data.y.index_select(0, index), domain)
             yield data.X.index_select(0, index), target
+
+
+def _accumulate(param, grad):
+    """Add ``grad`` to ``param.grad`` as ``backward`` does (set it when there is none)."""
+    if param.grad is None:
+        param.grad = grad
+    else:
+        param.grad.add_(grad)
 
 
 class _Converged(Exception):
@@ -309,6 +318,7 @@ class GatedNet(NeuralNet):
         self._closure_free = all(
             type(getattr(self, name + "_")) in _CLOSURE_FREE for name in self._optimizers
         )
+        self._direct = self._direct_gradient_applies()
         if self.n_iter_no_change is not None and self.module_.gate is not None:
             self._settling = _Settling(
                 self.n_iter_no_change, self.invariance_warmup, epochs or self.max_epochs
@@ -323,7 +333,7 @@ class GatedNet(NeuralNet):
                 raise TrainingInterrupted from exc
             raise
         finally:
-            del self._settling, self._listeners, self._closure_free
+            del self._settling, self._listeners, self._closure_free, self._direct
             self._batch_layout = None
 
     def notify(self, method_name, **cb_kwargs):
@@ -439,12 +449,118 @@ class GatedNet(NeuralNet):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = batch
+        if getattr(self, "_direct", False) and not fit_params:
+            step = self._direct_step(Xi, yi)
+            if step is not None:
+                return step
         # The gated columns themselves are needed by the redundancy term only.
         gated = self.redundancy > 0 and self.module_.n_guidance > 0
         y_pred = self.module_(Xi, return_gated=gated, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def _direct_gradient_applies(self):
+        """Whether training batches can take :meth:`_direct_step` (same loss and gradients).
+
+        That is a linear head on the gated columns, a squared-error or (unweighted)
+        cross-entropy criterion, the V-REx penalty or none, and no redundancy term: the loss
+        of a balanced batch and its gradient then have a short closed form.
+        """
+        module, criterion = self.module_, self.criterion_
+        if type(module) is not GatedHead or not isinstance(module.head, torch.nn.Linear):
+            return False
+        if module.head.bias is None or self.invariance not in (None, "vrex"):
+            return False
+        if module.gate is not None and not hasattr(module.gate, "sample_with_derivative"):
+            return False
+        if self.redundancy > 0 and module.n_guidance > 0:
+            return False
+        if type(criterion) is torch.nn.MSELoss:
+            return criterion.reduction == "none"
+        return (
+            type(criterion) is torch.nn.CrossEntropyLoss
+            and criterion.reduction == "none"
+            and criterion.weight is None
+            and criterion.label_smoothing == 0.0
+        )
+
+    def _direct_step(self, X, y_true):
+        """Loss and gradients of a balanced training batch without the autograd graph of
+        the head, the loss and the risks; ``None`` for any other batch.
+
+        The same objective as :meth:`get_loss` (mean per-domain risk, V-REx with the
+        sampling-noise correction, sparsity), differentiated by hand for the linear head:
+        with per-row loss weights ``g_i`` (from the risks), ``dL/dW_eff = G^T X`` where
+        ``W_eff`` is the head weight scaled by the gate draw ``z``, and the gate's
+        parameter gets ``dL/dz`` times the derivative of its draw plus the sparsity weight
+        times that of its open probability (``sample_with_derivative``). No autograd graph
+        is built; the gradients agree with autograd's to float rounding (tested).
+        """
+        layout = getattr(self, "_batch_layout", None)
+        if layout is None:
+            return None
+        n_domains, rows = layout
+        if X.shape[0] != n_domains * rows:
+            return None
+        target, _ = y_true
+        module = self.module_
+        head, gate, n_guidance = module.head, module.gate, module.n_guidance
+        weight, bias = head.weight, head.bias
+        with torch.no_grad():
+            scale = weight
+            if gate is not None:
+                z, dz = gate.sample_with_derivative()
+                zd = torch.nn.functional.pad(z, (n_guidance, 0), value=1.0) if n_guidance else z
+                scale = weight * zd
+            outputs = torch.addmm(bias, X, scale.t())
+            if type(self.criterion_) is torch.nn.MSELoss:
+                diff = outputs - target
+                losses = diff.square().mean(dim=1)
+                d_outputs = diff * (2.0 / diff.shape[1])
+            else:
+                log_p = torch.log_softmax(outputs, dim=1)
+                losses = -log_p.gather(1, target.unsqueeze(1)).squeeze(1)
+                d_outputs = log_p.exp_()
+                d_outputs[torch.arange(len(target), device=X.device), target] -= 1.0
+            if self.loss_scale != 1.0:
+                losses = losses / self.loss_scale
+                d_outputs = d_outputs / self.loss_scale
+            by_domain = losses.view(n_domains, rows)
+            risks = by_domain.mean(dim=1)
+            mean = risks.mean()
+            total, penalty = mean, None
+            # d total / d risk_e: 1/K for the mean, plus the V-REx term where it is active.
+            d_risks = torch.full_like(risks, 1.0 / n_domains)
+            if self.invariance is not None:
+                noise = by_domain.var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
+                spread = risks.var(correction=0) - noise
+                penalty = torch.clamp(spread, min=0.0)
+                weight_now = self._epoch_invariance_weight
+                if weight_now > 0:
+                    total = total + weight_now * penalty
+                    if spread >= 0:  # clamp passes the gradient at and above its bound
+                        d_risks += (2.0 * weight_now / n_domains) * (risks - mean)
+            d_rows = (d_risks / rows).repeat_interleave(rows)
+            grad = d_outputs.mul_(d_rows.unsqueeze(1))
+            d_scale = grad.t().mm(X)
+            _accumulate(bias, grad.sum(dim=0))
+            sparsity = None
+            if gate is None:
+                _accumulate(weight, d_scale)
+            else:
+                _accumulate(weight, d_scale * zd)
+                # d L / d z_j, then through the draw; the sparsity term's own derivative.
+                d_param = (d_scale * weight).sum(dim=0)[n_guidance:].mul_(dz)
+                if self.sparsity_weights is not None:
+                    opening, d_opening = gate.open_probability_with_derivative()
+                    sparsity = sparsity_penalty(opening, self.sparsity_weights)
+                    total = total + sparsity
+                    d_param += d_opening * self.sparsity_weights
+                (param,) = gate.parameters()
+                _accumulate(param, d_param)
+        self._batch_terms.append([mean, penalty, sparsity, None])
+        return {"loss": total, "y_pred": (outputs, None)}
 
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""

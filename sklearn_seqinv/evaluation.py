@@ -13,6 +13,7 @@ is hard to beat).
 import contextlib
 import json
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -344,17 +345,28 @@ def evaluate_domain_generalization(
     progress = Progress(len(units), verbose, done=len(store.done))
     # Results come back in submission order, each batch as soon as it and those before it
     # finish, so each fit is in the checkpoint before the next batch is awaited.
-    finished = iter(Parallel(n_jobs=n_jobs, return_as="generator")(tasks))
-    for batch in batches:
-        labels = [f"{p} {name} sources={','.join(map(str, src))}" for p, src, _, name in batch]
-        if len(batch) > 1:  # the batch's time goes to its first fit, the others follow it
-            labels[0] += f" (with {', '.join(name for *_, name in batch[1:])})"
-        progress.start(labels[0])
-        for i, result in enumerate(next(finished)):
-            if i:
-                progress.start(labels[i])
-            store.add(result)
-            progress.done()
+    finished = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    seen = {}  # the warning registry of this run: a repeated warning shows once
+    try:
+        for batch in batches:
+            labels = [f"{p} {name} sources={','.join(map(str, s))}" for p, s, _, name in batch]
+            if len(batch) > 1:  # the batch's time goes to its first fit, the others follow
+                labels[0] += f" (with {', '.join(name for *_, name in batch[1:])})"
+            progress.start(labels[0])
+            results, caught = next(finished)
+            for i, result in enumerate(results):
+                if i:
+                    progress.start(labels[i])
+                store.add(result)
+                progress.done()
+            # Raised in a worker, shown here: under the caller's warning filters.
+            for message, category, filename, lineno in caught:
+                warnings.warn_explicit(message, category, filename, lineno, registry=seen)
+    finally:
+        # On an error, the fits still to come are cancelled (joblib's note on it is noise).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"\d+ tasks (have been|which were)")
+            finished.close()
     progress.close()
     records, gates, chosen, untrusted = [], {}, [], {}
     for protocol, sources, _, name in units:
@@ -447,13 +459,19 @@ def _expected_cost(batch):
 
 
 def _fit_units(units):
-    """:func:`_fit_unit` of every unit, on :data:`FIT_THREADS` threads.
+    """:func:`_fit_unit` of every unit, on :data:`FIT_THREADS` threads, and the warnings
+    they raised as ``(message, category, filename, lineno)``.
 
     The units share identical stage fits (:func:`~sklearn_seqinv._sequential.
-    shared_stage_fits`): each is still fitted as if alone, bit for bit.
+    shared_stage_fits`): each is still fitted as if alone, bit for bit. Warnings are
+    recorded rather than shown: a worker process does not have the caller's warning filters
+    (and would print to its own stderr), so the caller shows them.
     """
     with _thread_limit(FIT_THREADS), shared_stage_fits():
-        return [_fit_unit(*args) for args in units]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = [_fit_unit(*args) for args in units]
+    return results, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
 def _fit_unit(method, X, y, domain, group, train, targets, task, random_state, key):

@@ -1,6 +1,7 @@
 """The DG protocol runner behind the main job."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -122,3 +123,21 @@ def test_progress_counts_fits_with_time_left(capsys):
     out = capsys.readouterr().out
     assert out.startswith("Fitting 6 models")
     assert "[1/6] leave_one_domain_out erm" in out and "[6/6]" in out and "s left)" in out
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_warnings_of_the_fits_reach_the_caller(n_jobs):
+    # One training domain with the V-REx penalty: each such fit warns. With n_jobs=2 the
+    # fits run in worker processes, whose own warning filters and stderr the caller never
+    # sees: the warnings come back and are raised here, under the caller's filters.
+    data = make_multimodal_domains(n_samples=90, random_state=0)
+    run = dict(
+        methods=["erm_vrex"], protocols=("single_source",), max_epochs=2, verbose=0, n_jobs=n_jobs
+    )
+    args = (data.X, data.y, data.sample_domain, data.modalities)
+    with pytest.warns(UserWarning, match="'vrex' invariance penalty, but one domain"):
+        evaluate_domain_generalization(*args, **run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning the caller turns into an error raises
+        with pytest.raises(UserWarning, match="one domain"):
+            evaluate_domain_generalization(*args, **run)

@@ -105,3 +105,98 @@ def test_balanced_batch_risk_terms_equal_the_general_ones():
     general = net._risk_terms(None, None, domain, losses)
     torch.testing.assert_close(general[0], mean)
     torch.testing.assert_close(general[1], penalty)
+
+
+def _direct_and_autograd(selector, X, y, domain, guidance=None, weight=None):
+    """Loss, batch terms and gradients of one balanced batch by both training paths."""
+    net = selector.net_
+    module = net.module_.float().train()
+    if weight is not None:
+        net.invariance_weight = weight
+    guide = np.zeros((len(X), 0)) if guidance is None else guidance
+    inputs = torch.from_numpy(np.hstack([guide, X]).astype(np.float32))
+    if selector.task_ == "classification":
+        target = torch.from_numpy(np.searchsorted(selector.classes_, y))
+    else:
+        target = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(len(y), -1))
+    codes = torch.from_numpy(np.unique(domain, return_inverse=True)[1])
+    iterator = net.get_iterator(ArrayDataset(inputs, target, codes), training=True)
+    net._epoch_invariance_weight = net.current_invariance_weight()
+    torch.manual_seed(0)
+    for batch in list(iterator):
+        results = []
+        for direct in (True, False):
+            net._direct = direct and net._direct_gradient_applies()
+            net._batch_terms = []
+            for param in module.parameters():
+                param.grad = None
+            torch.manual_seed(3)  # the same gate draw for both paths
+            step = net.train_step_single(batch)
+            grads = {name: p.grad.clone() for name, p in module.named_parameters()}
+            results.append((float(step["loss"].detach()), net._batch_terms[0], grads))
+        penalty = results[1][1][1]
+        # A batch whose V-REx term is active (not clamped at zero), where there is one.
+        if penalty is None or penalty > 0:
+            break
+    del net._direct
+    return results
+
+
+@pytest.mark.parametrize("gate", ["stg", "hard_concrete"])
+@pytest.mark.parametrize("invariance", ["vrex", None])
+@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize("guided", [False, True])
+def test_direct_gradients_equal_autograd(small_domains, gate, invariance, task, guided):
+    X, domain = small_domains.X, small_domains.sample_domain
+    rng = np.random.default_rng(0)
+    y = small_domains.y.copy()
+    if task == "regression":
+        y = X[:, 0] - 0.5 * X[:, 1] + rng.normal(size=len(X))
+    # Other labels in one domain: unequal domain risks, so the V-REx term is active.
+    noisy = domain == domain[0]
+    y[noisy] = y.max() - y[noisy] if task == "classification" else 3 * y[noisy]
+    guidance = X[:, :2] ** 2 if guided else None
+    selector = InvariantMaskSelector(
+        task=task, gate=gate, invariance=invariance, max_epochs=4, batch_size=48, random_state=0
+    ).fit(X, y, sample_domain=domain, guidance=guidance)
+    assert selector.net_._direct_gradient_applies()
+    # A strong invariance weight makes the V-REx term act on the gradient.
+    (loss, terms, grads), (ref_loss, ref_terms, ref_grads) = _direct_and_autograd(
+        selector, X, y, domain, guidance, weight=1e3
+    )
+    assert invariance is None or ref_terms[1] > 0
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    for term, ref in zip(terms, ref_terms):
+        assert (term is None) == (ref is None)
+        if term is not None:
+            assert float(term) == pytest.approx(float(ref), rel=1e-5, abs=1e-7)
+    assert grads.keys() == ref_grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_direct_gradients_for_several_classes_and_outputs(small_domains):
+    X, domain = small_domains.X, small_domains.sample_domain
+    rng = np.random.default_rng(1)
+    for y in (rng.integers(0, 3, len(X)), rng.normal(size=(len(X), 2))):
+        task = "classification" if y.ndim == 1 else "regression"
+        selector = InvariantMaskSelector(task=task, max_epochs=4, random_state=0)
+        selector.fit(X, y, sample_domain=domain)
+        (loss, _, grads), (ref_loss, _, ref_grads) = _direct_and_autograd(
+            selector, X, y, domain, weight=1e3
+        )
+        assert loss == pytest.approx(ref_loss, rel=1e-5)
+        for name, grad in grads.items():
+            torch.testing.assert_close(grad, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden_units": 4}, {"invariance": "irm"}, {"redundancy": 1.0}],
+    ids=["mlp-head", "irm", "redundancy"],
+)
+def test_direct_gradients_only_where_they_apply(small_domains, params):
+    X, domain = small_domains.X, small_domains.sample_domain
+    selector = InvariantMaskSelector(max_epochs=2, random_state=0, **params)
+    selector.fit(X, small_domains.y, sample_domain=domain, guidance=X[:, :1])
+    assert not selector.net_._direct_gradient_applies()

@@ -75,3 +75,23 @@ def test_training_forward_without_gated_columns_gives_the_same_outputs(
     folded, none = module(X, return_gated=False)
     torch.testing.assert_close(folded, expected)
     assert gated.shape == (7, 4) and none is None
+
+
+@pytest.mark.parametrize("kind", ["stg", "hard_concrete"])
+def test_derivatives_equal_autograd(kind):
+    gate = make_gate(kind, 200).train()
+    (param,) = gate.parameters()
+    with torch.no_grad():  # gates spread over closed, partly open and open
+        param.copy_(torch.linspace(-3.0, 3.0, 200))
+    torch.manual_seed(0)
+    z, dz = gate.sample_with_derivative()
+    torch.manual_seed(0)
+    (expected,) = torch.autograd.grad(gate.sample().sum(), param)
+    torch.manual_seed(0)
+    torch.testing.assert_close(z, gate.sample().detach())
+    torch.testing.assert_close(dz, expected)
+    assert 0 < int((dz == 0).sum()) < 200  # clamped draws have no derivative
+    opening, d_opening = gate.open_probability_with_derivative()
+    (expected,) = torch.autograd.grad(gate.open_probability().sum(), param)
+    torch.testing.assert_close(opening, gate.open_probability().detach())
+    torch.testing.assert_close(d_opening, expected)
