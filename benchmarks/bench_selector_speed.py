@@ -16,7 +16,10 @@ The selector's gate phase (its skorch training: the sum of the epoch durations s
 records) is measured against both, and so is the whole default fit, which adds the full-batch
 pre-fit and refit with their L2 weight chosen on held-out training rows. The ratios are
 measured in one run on one machine; the claim is checked against the same-implementation
-loop, which leaves only what skorch and the estimator add.
+loop, which leaves only what skorch and the estimator add. Both loops differentiate by
+autograd; the selector's balanced batches of a linear head take a hand-written gradient
+(``GatedNet._direct_step``, the same loss and gradients to float rounding), which is why its
+gate phase can be faster than either loop.
 
     python benchmarks/bench_selector_speed.py            # 20,000 x 800 float32, 20 epochs
     python benchmarks/bench_selector_speed.py --quick    # 4,000 x 200, 5 epochs
