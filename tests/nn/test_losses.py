@@ -1,5 +1,7 @@
 """Penalties as plain tensor functions."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -164,3 +166,57 @@ def test_penalized_head_with_one_domain_is_the_ridge_and_improves_on_it_otherwis
     args = (X, y, three, 3, squared, 0.1, "vrex", 10.0, None)
     with torch.no_grad():
         assert _objective(head, *args) < _objective(ridge, *args) - 1e-3
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_direct_cross_entropy_objective_equals_autograd(n_classes, alpha):
+    from sklearn_seqinv.nn.refit import _direct_cross_entropy, _objective, fit_head
+
+    torch.manual_seed(0)
+    X = torch.randn(90, 5)
+    y = torch.randint(0, n_classes, (90,))
+    domain = torch.tensor([0] * 20 + [2] * 70)  # unequal domains, one code absent
+    head = torch.nn.Linear(5, n_classes)
+    objective = (domain, 3, torch.nn.CrossEntropyLoss(reduction="none"), alpha, None, 0.0, None)
+    loss = _direct_cross_entropy(head, X, y, *objective)()
+    grads = [p.grad.clone() for p in head.parameters()]
+    head.zero_grad()
+    expected = _objective(head, X, y, *objective)
+    expected.backward()
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    for grad, param in zip(grads, head.parameters()):
+        torch.testing.assert_close(grad, param.grad)
+    # The same fit as through autograd (a plain function is not recognized as the
+    # cross-entropy, so it takes the autograd path).
+    direct, autograd = (
+        fit_head(copy.deepcopy(head), X, y, domain, 3, loss_fn, alpha=alpha)
+        for loss_fn in (objective[2], _ce)
+    )
+    torch.testing.assert_close(direct.weight, autograd.weight, rtol=1e-3, atol=1e-4)
+    with torch.no_grad():  # a shift of every class's bias changes no probability
+        probabilities = [torch.softmax(h(X), dim=1) for h in (direct, autograd)]
+    torch.testing.assert_close(*probabilities, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["irm-penalty", "mlp-head", "label-smoothing", "squared-error"],
+)
+def test_direct_cross_entropy_only_where_it_applies(case):
+    from sklearn_seqinv.nn.refit import _direct_cross_entropy
+
+    X, y, domain = torch.randn(10, 3), torch.randint(0, 2, (10,)), torch.zeros(10, dtype=int)
+    head = torch.nn.Linear(3, 2)
+    loss_fn = torch.nn.CrossEntropyLoss(reduction="none")
+    invariance, weight = None, 0.0
+    if case == "irm-penalty":
+        invariance, weight = "irm", 1.0
+    elif case == "mlp-head":
+        head = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    elif case == "label-smoothing":
+        loss_fn = torch.nn.CrossEntropyLoss(reduction="none", label_smoothing=0.1)
+    else:
+        loss_fn, y = torch.nn.MSELoss(reduction="none"), torch.randn(10, 2)
+    objective = (domain, 1, loss_fn, 0.1, invariance, weight, None)
+    assert _direct_cross_entropy(head, X, y, *objective) is None
