@@ -27,7 +27,7 @@ from ._validation import (
     seeded_torch,
 )
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
-from .nn.losses import irm_scale_gradient
+from .nn.losses import OutputMean, irm_scale_gradient
 from .nn.refit import fit_head, select_alpha
 
 __all__ = ["InvariantMaskSelector"]
@@ -481,12 +481,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         if self.task_ == "classification":
             criterion = torch.nn.CrossEntropyLoss(reduction="none")
             return criterion
-        criterion = _REGRESSION_LOSSES[self.regression_loss](reduction="none")
-
-        def per_sample(outputs, target):
-            return criterion(outputs, target).mean(dim=1)
-
-        return per_sample
+        return OutputMean(_REGRESSION_LOSSES[self.regression_loss](reduction="none"))
 
     def _test_ties(self, X, y, domain, guide, environments_given):
         """Run the tie-invariance test once per fit; its level, or None when it does not apply.

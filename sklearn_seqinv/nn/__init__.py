@@ -3,6 +3,7 @@
 from .gates import HardConcreteGate, StochasticGate, make_gate
 from .heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .losses import (
+    OutputMean,
     domain_risks,
     irm_penalty,
     irm_scale_gradient,
@@ -15,6 +16,7 @@ from .losses import (
 __all__ = [
     "GatedHead",
     "HardConcreteGate",
+    "OutputMean",
     "StochasticGate",
     "domain_risks",
     "expand_inputs",

@@ -12,6 +12,7 @@ import torch
 
 __all__ = [
     "INVARIANCE_PENALTIES",
+    "OutputMean",
     "RiskBatch",
     "domain_risks",
     "irm_penalty",
@@ -257,6 +258,27 @@ def redundancy_penalty(gated, guidance, eps=1e-8):
     b = b / (b.pow(2).mean(0, keepdim=True).sqrt() + eps)
     corr = a.T @ b / gated.shape[0]
     return corr.pow(2).mean()
+
+
+class OutputMean:
+    """Per-sample loss of an unreduced ``criterion``: its mean over the outputs.
+
+    ``OutputMean(torch.nn.MSELoss(reduction="none"))`` is the per-sample mean squared error
+    over the outputs of a (multi-output) regression head; the full-batch refit recognizes it
+    by its ``criterion``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> OutputMean(torch.nn.MSELoss(reduction="none"))(torch.ones(2, 2), torch.zeros(2, 2))
+    tensor([1., 1.])
+    """
+
+    def __init__(self, criterion):
+        self.criterion = criterion
+
+    def __call__(self, outputs, target):
+        return self.criterion(outputs, target).mean(dim=1)
 
 
 class RiskBatch(NamedTuple):

@@ -13,7 +13,7 @@ import copy
 import numpy as np
 import torch
 
-from .losses import INVARIANCE_PENALTIES, RiskBatch, domain_risks, mean_risk
+from .losses import INVARIANCE_PENALTIES, OutputMean, RiskBatch, domain_risks, mean_risk
 
 __all__ = ["ALPHA_PATH", "fit_head", "ridge_path", "select_alpha", "validation_folds"]
 
@@ -138,40 +138,84 @@ def _objective(
     return loss
 
 
-def _direct_cross_entropy(
+def _direct_objective(
     head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight, scale_gradient
 ):
     """:func:`_objective` with its gradient written by hand, where that is short, else None.
 
-    For a linear head under the plain cross-entropy with no invariance penalty acting, the
-    objective is ``sum_i w_i CE_i + alpha / 2 ||W||^2`` with row weights ``w_i`` that average
-    each domain's rows and then the domains, and its gradient is ``G^T X + alpha W`` (and
-    ``G`` summed over rows for the bias) with ``G = w * (softmax - onehot)``: one matrix
-    product each way and no autograd graph, which is most of an evaluation's cost on narrow
-    inputs. The returned closure writes the gradients and returns the loss, as L-BFGS
-    expects; the values equal :func:`_objective`'s and autograd's to float rounding (tested).
+    For a linear head under the plain cross-entropy (no invariance penalty acting) or the
+    squared error (:class:`~sklearn_seqinv.nn.losses.OutputMean` of ``MSELoss``; with V-REx,
+    IRMv1 or no penalty), the gradient of the objective with respect to the outputs has a
+    closed form ``G`` (per-row weights from the domain risks times the loss's derivative),
+    and the head's gradient is ``G^T X + alpha W`` (``G`` summed over rows for the bias):
+    one matrix product each way and no autograd graph, which is most of an evaluation's cost
+    on narrow inputs. The returned closure writes the gradients and returns the loss, as
+    L-BFGS expects; loss and gradients equal :func:`_objective`'s through autograd to float
+    rounding (tested).
     """
-    if not (
-        type(head) is torch.nn.Linear
-        and head.bias is not None
-        and type(loss_fn) is torch.nn.CrossEntropyLoss
-        and loss_fn.reduction == "none"
-        and loss_fn.weight is None
-        and loss_fn.label_smoothing == 0.0
-        and (invariance is None or weight <= 0)
-        and target.dim() == 1
-    ):
+    if type(head) is not torch.nn.Linear or head.bias is None:
         return None
-    rows = _domain_weights(domain, n_domains, inputs.dtype).unsqueeze(1)
-    onehot = torch.zeros(len(target), head.out_features, dtype=inputs.dtype, device=inputs.device)
-    onehot.scatter_(1, target.unsqueeze(1), 1.0)
+    penalty = invariance if invariance is not None and weight > 0 else None
+    if type(loss_fn) is torch.nn.CrossEntropyLoss:
+        squared = False
+        if (
+            loss_fn.reduction != "none"
+            or loss_fn.weight is not None
+            or loss_fn.label_smoothing != 0.0
+            or target.dim() != 1
+            or penalty is not None
+        ):
+            return None
+    elif isinstance(loss_fn, OutputMean) and type(loss_fn.criterion) is torch.nn.MSELoss:
+        squared = True
+        if loss_fn.criterion.reduction != "none" or penalty not in (None, "vrex", "irm"):
+            return None
+    else:
+        return None
+    dtype, device = inputs.dtype, inputs.device
+    counts = torch.bincount(domain, minlength=n_domains).to(dtype)
+    present = (counts > 0).to(dtype)
+    n_present = present.sum()
+    per_row = 1.0 / counts[domain]  # each domain's rows average to its risk
+    if squared:
+        Y = target.to(dtype).reshape(len(target), -1)
+    else:
+        Y = torch.zeros(len(target), head.out_features, dtype=dtype, device=device)
+        Y.scatter_(1, target.unsqueeze(1), 1.0)
     W, b = head.weight, head.bias
+    n_outputs = head.out_features
+
+    def by_domain(values):
+        return torch.zeros(n_domains, dtype=dtype, device=device).index_add_(0, domain, values)
 
     def closure():
         with torch.no_grad():
-            log_p = torch.log_softmax(torch.addmm(b, inputs, W.t()), dim=1)
-            loss = -(rows * onehot * log_p).sum()
-            grad = log_p.exp_().sub_(onehot).mul_(rows)
+            outputs = torch.addmm(b, inputs, W.t())
+            if squared:
+                residual = outputs - Y
+                losses = residual.square().mean(dim=1)
+                d_outputs = residual * (2.0 / n_outputs)
+            else:
+                log_p = torch.log_softmax(outputs, dim=1)
+                losses = -(log_p * Y).sum(dim=1)
+                d_outputs = log_p.exp_().sub_(Y)
+            risks = by_domain(losses) / counts.clamp(min=1.0)
+            mean = (risks * present).sum() / n_present
+            loss = mean
+            d_risks = present / n_present  # d loss / d risk_e
+            if penalty == "vrex":
+                centred = (risks - mean) * present
+                loss = loss + weight * centred.square().sum() / n_present
+                d_risks = d_risks + (2.0 * weight / n_present) * centred
+            grad = d_outputs.mul_((d_risks[domain] * per_row).unsqueeze(1))
+            if penalty == "irm" and n_present >= 2:
+                # IRMv1 of the squared error: g_e = mean_{i in e} 2 mean_k r_ik f_ik.
+                slopes = by_domain(2.0 * (residual * outputs).mean(dim=1)) / counts.clamp(min=1.0)
+                slopes = slopes * present
+                loss = loss + weight * slopes.square().sum() / n_present
+                d_slopes = (2.0 * weight / n_present) * slopes
+                scale = (d_slopes[domain] * per_row * (2.0 / n_outputs)).unsqueeze(1)
+                grad.add_((2.0 * outputs - Y).mul_(scale))
             W.grad = grad.t().mm(inputs)
             b.grad = grad.sum(dim=0)
             if alpha > 0:
@@ -270,7 +314,7 @@ def _lbfgs(head, inputs, target, objective, max_iter):
         tolerance_change=1e-10,
         line_search_fn="strong_wolfe",
     )
-    direct = _direct_cross_entropy(head, inputs, target, *objective)
+    direct = _direct_objective(head, inputs, target, *objective)
 
     def closure():
         if direct is not None:
