@@ -15,10 +15,22 @@ import torch
 
 from .losses import INVARIANCE_PENALTIES, OutputMean, RiskBatch, domain_risks, mean_risk
 
-__all__ = ["ALPHA_PATH", "fit_head", "ridge_path", "select_alpha", "validation_folds"]
+__all__ = [
+    "ALPHA_PATH",
+    "PATH_PATIENCE",
+    "fit_head",
+    "ridge_path",
+    "select_alpha",
+    "validation_folds",
+]
 
 #: Candidate L2 weights, from strong to weak (mean-loss units, standardized inputs).
 ALPHA_PATH = tuple(float(a) for a in np.logspace(1, -4, 6))
+
+#: An L-BFGS path of :func:`select_alpha` stops after this many weights in a row whose mean
+#: validation loss is above the best one so far: validation loss along a ridge path falls
+#: to one minimum and rises after it, and the weakest weights cost the most iterations.
+PATH_PATIENCE = 2
 
 # Above this many rows and columns (both), the Cholesky factorizations of the closed-form
 # ridge path cost more than a few L-BFGS runs.
@@ -377,6 +389,58 @@ def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=
     return [(~valid, valid)]
 
 
+def _validation_rows(head, inputs, target, loss_fn, valid):
+    with torch.no_grad():
+        return loss_fn(head(inputs[valid]), target[valid]).cpu().double().numpy()
+
+
+def _ridge_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds):
+    """Validation losses along ``alphas`` with a closed-form ridge for each fold: the fit
+    itself, or (a penalty acting) where L-BFGS starts. Fold after fold: one fold's Gram
+    matrix at a time."""
+    losses = np.zeros(len(alphas))
+    per_row = [[] for _ in alphas]
+    for train, valid in folds:
+        fold_head = copy.deepcopy(head)
+        domain_in = domain[train]
+        path = ridge_path(inputs[train], target[train], domain_in, n_domains, alphas)
+        closed = not _penalty_acts(penalty[0], domain_in, n_domains)
+        for k, (alpha, weight, bias) in enumerate(path):
+            _load_linear(fold_head, weight, bias)
+            if not closed:
+                # The training rows are copied per fit, not kept: at most one copy at a time.
+                objective = (domain_in, n_domains, loss_fn, alpha, *penalty)
+                _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
+            rows = _validation_rows(fold_head, inputs, target, loss_fn, valid)
+            losses[k] += rows.mean()
+            per_row[k].append(rows)
+    return losses / len(folds), per_row
+
+
+def _lbfgs_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds):
+    """Validation losses along ``alphas`` (strong to weak) by L-BFGS, each fold warm-started
+    from its fit at the previous weight; the path stops once the mean validation loss has
+    risen :data:`PATH_PATIENCE` times in a row past its best, and the weights not reached
+    get an infinite loss (they are never chosen)."""
+    losses = np.full(len(alphas), np.inf)
+    per_row = [[] for _ in alphas]
+    fold_heads = [copy.deepcopy(head) for _ in folds]
+    for k, alpha in enumerate(alphas):
+        total = 0.0
+        for fold_head, (train, valid) in zip(fold_heads, folds):
+            domain_in = domain[train]
+            # The training rows are copied per fit, not kept: at most one copy at a time.
+            objective = (domain_in, n_domains, loss_fn, alpha, *penalty)
+            _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
+            rows = _validation_rows(fold_head, inputs, target, loss_fn, valid)
+            total += rows.mean()
+            per_row[k].append(rows)
+        losses[k] = total / len(folds)
+        if k - int(np.argmin(losses[: k + 1])) >= PATH_PATIENCE:
+            break
+    return losses, per_row
+
+
 def select_alpha(
     head,
     inputs,
@@ -396,7 +460,10 @@ def select_alpha(
     """The L2 weight of ``alphas`` with the lowest validation loss on held-out training rows.
 
     Each fold fits a copy of ``head`` along the path (strong to weak, warm-started) on its
-    training rows and records the mean per-sample loss on its validation rows.
+    training rows and records the mean per-sample loss on its validation rows. With a
+    closed-form ridge every weight is scored; an L-BFGS path stops once the mean validation
+    loss has been above its best for :data:`PATH_PATIENCE` weights in a row (the weights not
+    reached are never chosen).
 
     Parameters
     ----------
@@ -418,46 +485,25 @@ def select_alpha(
     alpha : float
         The chosen weight.
     losses : ndarray of shape (len(alphas),)
-        Mean validation loss of each candidate.
+        Mean validation loss of each candidate (``inf`` where an L-BFGS path stopped
+        before it).
     row_losses : ndarray of shape (n_validation_rows,)
         Per-row validation losses at the chosen weight, fold after fold (the same rows in
         the same order for every call with the same ``domain`` and ``seed``), to compare two
         candidate inputs row by row.
     """
-    folds = validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
-    losses = np.zeros(len(alphas))
-    per_row = [[] for _ in alphas]
-    for train, valid in folds:
-        train, valid = train.to(inputs.device), valid.to(inputs.device)
-        fold_head = copy.deepcopy(head)
-        domain_in = domain[train]
-        ridge = _has_ridge(head, closed_form, inputs)
-        if ridge:
-            path = ridge_path(inputs[train], target[train], domain_in, n_domains, alphas)
-        else:
-            path = ((alpha, None, None) for alpha in alphas)
-        closed = ridge and not _penalty_acts(invariance, domain_in, n_domains)
-        for k, (alpha, weight, bias) in enumerate(path):
-            if weight is not None:
-                # The ridge optimum: the fit itself, or where the penalized fit starts.
-                _load_linear(fold_head, weight, bias)
-            if not closed:
-                # Without a ridge start, warm-started from the previous weight on the path.
-                # The training rows are copied per fit, not kept: at most one copy at a time.
-                objective = (
-                    domain_in,
-                    n_domains,
-                    loss_fn,
-                    alpha,
-                    invariance,
-                    invariance_weight,
-                    scale_gradient,
-                )
-                _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
-            with torch.no_grad():
-                rows = loss_fn(fold_head(inputs[valid]), target[valid]).cpu().double().numpy()
-            losses[k] += rows.mean()
-            per_row[k].append(rows)
-    losses /= len(folds)
+    folds = [
+        (train.to(inputs.device), valid.to(inputs.device))
+        for train, valid in validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
+    ]
+    penalty = (invariance, invariance_weight, scale_gradient)
+    if _has_ridge(head, closed_form, inputs):
+        losses, per_row = _ridge_path_losses(
+            head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds
+        )
+    else:
+        losses, per_row = _lbfgs_path_losses(
+            head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds
+        )
     best = int(np.argmin(losses))
     return float(alphas[best]), losses, np.concatenate(per_row[best])

@@ -254,3 +254,27 @@ def test_direct_objective_only_where_it_applies(case):
         loss_fn = _ce
     objective = (domain, 1, loss_fn, 0.1, invariance, weight, None)
     assert _direct_objective(head, X, y, *objective) is None
+
+
+def test_lbfgs_alpha_path_stops_past_its_minimum(monkeypatch):
+    from sklearn_seqinv.nn import refit
+
+    torch.manual_seed(0)
+    X = torch.randn(300, 20)
+    y = (X[:, 0] + 0.5 * torch.randn(300) > 0).long()
+    domain = torch.arange(300) % 3
+    args = (torch.nn.Linear(20, 2), X, y, domain, 3, torch.nn.CrossEntropyLoss(reduction="none"))
+    alphas = tuple(float(a) for a in np.logspace(2, -6, 9))
+    alpha, losses, rows = refit.select_alpha(*args, alphas=alphas, by_domain=True)
+    reached = np.isfinite(losses)
+    n = int(reached.sum())
+    assert reached[:n].all() and n < len(alphas)  # a prefix of the path, then nothing
+    best = int(np.argmin(losses))
+    assert n - 1 - best == refit.PATH_PATIENCE  # stopped that many weights past the best
+    # The whole path chooses the same weight, with the same validation rows.
+    monkeypatch.setattr(refit, "PATH_PATIENCE", len(alphas))
+    alpha_all, losses_all, rows_all = refit.select_alpha(*args, alphas=alphas, by_domain=True)
+    assert np.isfinite(losses_all).all()
+    assert alpha_all == alpha and int(np.argmin(losses_all)) == best
+    np.testing.assert_array_equal(losses_all[:n], losses[:n])
+    np.testing.assert_array_equal(rows_all, rows)
