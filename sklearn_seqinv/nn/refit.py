@@ -189,6 +189,7 @@ def _direct_objective(
     present = (counts > 0).to(dtype)
     n_present = present.sum()
     per_row = 1.0 / counts[domain]  # each domain's rows average to its risk
+    mean_weights = per_row / n_present  # and the risks to their mean
     if squared:
         Y = target.to(dtype).reshape(len(target), -1)
     else:
@@ -211,15 +212,20 @@ def _direct_objective(
                 log_p = torch.log_softmax(outputs, dim=1)
                 losses = -(log_p * Y).sum(dim=1)
                 d_outputs = log_p.exp_().sub_(Y)
-            risks = by_domain(losses) / counts.clamp(min=1.0)
-            mean = (risks * present).sum() / n_present
-            loss = mean
-            d_risks = present / n_present  # d loss / d risk_e
-            if penalty == "vrex":
-                centred = (risks - mean) * present
-                loss = loss + weight * centred.square().sum() / n_present
-                d_risks = d_risks + (2.0 * weight / n_present) * centred
-            grad = d_outputs.mul_((d_risks[domain] * per_row).unsqueeze(1))
+            if penalty is None:
+                # The mean of the domain risks is a weighted sum over rows.
+                loss = losses @ mean_weights
+                grad = d_outputs.mul_(mean_weights.unsqueeze(1))
+            else:
+                risks = by_domain(losses) / counts.clamp(min=1.0)
+                mean = (risks * present).sum() / n_present
+                loss = mean
+                d_risks = present / n_present  # d loss / d risk_e
+                if penalty == "vrex":
+                    centred = (risks - mean) * present
+                    loss = loss + weight * centred.square().sum() / n_present
+                    d_risks = d_risks + (2.0 * weight / n_present) * centred
+                grad = d_outputs.mul_((d_risks[domain] * per_row).unsqueeze(1))
             if penalty == "irm" and n_present >= 2:
                 # IRMv1 of the squared error: g_e = mean_{i in e} 2 mean_k r_ik f_ik.
                 slopes = by_domain(2.0 * (residual * outputs).mean(dim=1)) / counts.clamp(min=1.0)
