@@ -27,6 +27,8 @@ from .nn.losses import (
     INVARIANCE_PENALTIES,
     RiskBatch,
     domain_risks,
+    hand_derivative_kind,
+    loss_and_output_gradient,
     mean_risk,
     redundancy_penalty,
     sparsity_penalty,
@@ -449,7 +451,7 @@ class GatedNet(NeuralNet):
         if not self.module_.training:
             self._set_training(True)
         Xi, yi = batch
-        if getattr(self, "_direct", False) and not fit_params:
+        if getattr(self, "_direct", None) and not fit_params:
             step = self._direct_step(Xi, yi)
             if step is not None:
                 return step
@@ -461,13 +463,15 @@ class GatedNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def _direct_gradient_applies(self):
-        """Whether training batches can take :meth:`_direct_step` (same loss and gradients).
+        """The loss kind (:func:`~sklearn_seqinv.nn.losses.hand_derivative_kind`) when
+        training batches can take :meth:`_direct_step` (same loss and gradients), else a
+        false value.
 
         That is a linear head on the gated columns, a squared-error or (unweighted)
         cross-entropy criterion, the V-REx penalty or none, and no redundancy term: the loss
         of a balanced batch and its gradient then have a short closed form.
         """
-        module, criterion = self.module_, self.criterion_
+        module = self.module_
         if type(module) is not GatedHead or not isinstance(module.head, torch.nn.Linear):
             return False
         if module.head.bias is None or self.invariance not in (None, "vrex"):
@@ -476,14 +480,7 @@ class GatedNet(NeuralNet):
             return False
         if self.redundancy > 0 and module.n_guidance > 0:
             return False
-        if type(criterion) is torch.nn.MSELoss:
-            return criterion.reduction == "none"
-        return (
-            type(criterion) is torch.nn.CrossEntropyLoss
-            and criterion.reduction == "none"
-            and criterion.weight is None
-            and criterion.label_smoothing == 0.0
-        )
+        return hand_derivative_kind(self.criterion_)
 
     def _direct_step(self, X, y_true):
         """Loss and gradients of a balanced training batch without the autograd graph of
@@ -497,11 +494,8 @@ class GatedNet(NeuralNet):
         times that of its open probability (``sample_with_derivative``). No autograd graph
         is built; the gradients agree with autograd's to float rounding (tested).
         """
-        layout = getattr(self, "_batch_layout", None)
+        layout = self._balanced_layout(X.shape[0])
         if layout is None:
-            return None
-        n_domains, rows = layout
-        if X.shape[0] != n_domains * rows:
             return None
         target, _ = y_true
         module = self.module_
@@ -514,27 +508,16 @@ class GatedNet(NeuralNet):
                 zd = torch.nn.functional.pad(z, (n_guidance, 0), value=1.0) if n_guidance else z
                 scale = weight * zd
             outputs = torch.addmm(bias, X, scale.t())
-            if type(self.criterion_) is torch.nn.MSELoss:
-                diff = outputs - target
-                losses = diff.square().mean(dim=1)
-                d_outputs = diff * (2.0 / diff.shape[1])
-            else:
-                log_p = torch.log_softmax(outputs, dim=1)
-                losses = -log_p.gather(1, target.unsqueeze(1)).squeeze(1)
-                d_outputs = log_p.exp_()
-                d_outputs[torch.arange(len(target), device=X.device), target] -= 1.0
+            losses, d_outputs = loss_and_output_gradient(outputs, target, self._direct)
             if self.loss_scale != 1.0:
                 losses = losses / self.loss_scale
                 d_outputs = d_outputs / self.loss_scale
-            by_domain = losses.view(n_domains, rows)
-            risks = by_domain.mean(dim=1)
-            mean = risks.mean()
+            n_domains, rows = layout
+            risks, mean, spread = self._balanced_risks(losses, layout)
             total, penalty = mean, None
             # d total / d risk_e: 1/K for the mean, plus the V-REx term where it is active.
             d_risks = torch.full_like(risks, 1.0 / n_domains)
-            if self.invariance is not None:
-                noise = by_domain.var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
-                spread = risks.var(correction=0) - noise
+            if spread is not None:
                 penalty = torch.clamp(spread, min=0.0)
                 weight_now = self._epoch_invariance_weight
                 if weight_now > 0:
@@ -579,19 +562,31 @@ class GatedNet(NeuralNet):
         :func:`~sklearn_seqinv.nn.losses.risk_sampling_variance`, without the bookkeeping
         for absent domains and unequal counts that such a batch cannot have.
         """
-        layout = getattr(self, "_batch_layout", None)
+        layout = self._balanced_layout(losses.shape[0])
         if layout is None or self.invariance not in (None, "vrex"):
             return None
-        n_domains, rows = layout
-        if losses.shape[0] != n_domains * rows:
+        _, mean, spread = self._balanced_risks(losses, layout)
+        return mean, None if spread is None else torch.clamp(spread, min=0.0)
+
+    def _balanced_layout(self, n_rows):
+        """``(n_domains, rows_per_domain)`` when a batch of ``n_rows`` is balanced, else None."""
+        layout = getattr(self, "_batch_layout", None)
+        if layout is None or n_rows != layout[0] * layout[1]:
             return None
+        return layout
+
+    def _balanced_risks(self, losses, layout):
+        """Per-domain risks, their mean and (with V-REx) their variance less the part that
+        batch sampling explains, of a balanced batch's losses; the spread is ``None``
+        without a penalty. Floored at 0 it is the V-REx penalty."""
+        n_domains, rows = layout
         by_domain = losses.view(n_domains, rows)
         risks = by_domain.mean(dim=1)
         mean = risks.mean()
         if self.invariance is None:
-            return mean, None
+            return risks, mean, None
         noise = by_domain.detach().var(dim=1).sum() * ((n_domains - 1) / (n_domains**2 * rows))
-        return mean, torch.clamp(risks.var(correction=0) - noise, min=0.0)
+        return risks, mean, risks.var(correction=0) - noise
 
     def _risk_terms(self, outputs, target, domain, losses):
         """Mean risk and invariance penalty of any batch."""

@@ -58,17 +58,19 @@ class StochasticGate(nn.Module):
         self.sigma = float(sigma)
         self.mu = nn.Parameter(torch.full((n_features,), float(init)))
 
+    def _noisy(self):
+        return self.mu + 0.5 + torch.randn_like(self.mu) * self.sigma
+
     def sample(self):
         """The gate ``z`` per feature: a fresh draw in training mode, else deterministic."""
-        mu = self.mu
         if self.training:
-            return torch.clamp(mu + 0.5 + torch.randn_like(mu) * self.sigma, 0.0, 1.0)
-        return torch.clamp(mu + 0.5, 0.0, 1.0)
+            return torch.clamp(self._noisy(), 0.0, 1.0)
+        return torch.clamp(self.mu + 0.5, 0.0, 1.0)
 
     def sample_with_derivative(self):
         """A training draw of ``z`` and ``dz / dmu`` (the same random numbers as ``sample``)."""
         with torch.no_grad():
-            x = self.mu + 0.5 + torch.randn_like(self.mu) * self.sigma
+            x = self._noisy()
             # clamp passes the gradient where its input is within its bounds, both included
             return torch.clamp(x, 0.0, 1.0), ((x >= 0.0) & (x <= 1.0)).to(x.dtype)
 
@@ -128,20 +130,20 @@ class HardConcreteGate(nn.Module):
     def _stretch(self, s):
         return torch.clamp(s * (self.zeta - self.gamma) + self.gamma, 0.0, 1.0)
 
+    def _noisy_logits(self):
+        u = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
+        return (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
+
     def sample(self):
         """The gate ``z`` per feature: a fresh draw in training mode, else deterministic."""
         if self.training:
-            u = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
-            logits = (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
-            return self._stretch(torch.sigmoid(logits))
+            return self._stretch(torch.sigmoid(self._noisy_logits()))
         return self.gate_values()
 
     def sample_with_derivative(self):
         """A training draw of ``z`` and ``dz / dlog_alpha`` (the random numbers of ``sample``)."""
         with torch.no_grad():
-            u = torch.rand_like(self.log_alpha).clamp(1e-6, 1.0 - 1e-6)
-            logits = (torch.log(u) - torch.log1p(-u) + self.log_alpha) / self.temperature
-            s = torch.sigmoid(logits)
+            s = torch.sigmoid(self._noisy_logits())
             width = self.zeta - self.gamma
             x = s * width + self.gamma
             inside = ((x >= 0.0) & (x <= 1.0)).to(x.dtype)

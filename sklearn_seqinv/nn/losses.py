@@ -15,8 +15,10 @@ __all__ = [
     "OutputMean",
     "RiskBatch",
     "domain_risks",
+    "hand_derivative_kind",
     "irm_penalty",
     "irm_scale_gradient",
+    "loss_and_output_gradient",
     "mean_risk",
     "redundancy_penalty",
     "risk_sampling_variance",
@@ -279,6 +281,74 @@ class OutputMean:
 
     def __call__(self, outputs, target):
         return self.criterion(outputs, target).mean(dim=1)
+
+
+def hand_derivative_kind(loss_fn):
+    """``"squared_error"`` or ``"cross_entropy"`` when :func:`loss_and_output_gradient`
+    writes the derivative of the per-sample loss ``loss_fn``, else ``None``.
+
+    ``loss_fn`` is an unreduced criterion or an :class:`OutputMean` of one: ``MSELoss``
+    (averaged over the outputs) or an unweighted ``CrossEntropyLoss`` without label
+    smoothing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> hand_derivative_kind(OutputMean(torch.nn.MSELoss(reduction="none")))
+    'squared_error'
+    >>> hand_derivative_kind(torch.nn.L1Loss(reduction="none")) is None
+    True
+    """
+    criterion = loss_fn.criterion if isinstance(loss_fn, OutputMean) else loss_fn
+    if getattr(criterion, "reduction", None) != "none":
+        return None
+    if type(criterion) is torch.nn.MSELoss:
+        return "squared_error"
+    if (
+        type(criterion) is torch.nn.CrossEntropyLoss
+        and criterion.weight is None
+        and criterion.label_smoothing == 0.0
+    ):
+        return "cross_entropy"
+    return None
+
+
+def loss_and_output_gradient(outputs, target, kind):
+    """Per-sample losses and their derivative with respect to ``outputs``, without autograd.
+
+    Parameters
+    ----------
+    outputs : Tensor of shape (n, n_outputs)
+        Predictions (squared error) or logits (cross-entropy).
+    target : Tensor
+        Targets shaped like ``outputs`` (squared error) or class indices of shape (n,).
+    kind : {"squared_error", "cross_entropy"}
+        As :func:`hand_derivative_kind` names it: the mean squared error over the outputs,
+        or the cross-entropy.
+
+    Returns
+    -------
+    losses : Tensor of shape (n,)
+    gradient : Tensor of shape (n, n_outputs)
+        ``d losses_i / d outputs_i``: ``2 (o - y) / n_outputs``, or ``softmax(o) - onehot(y)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> losses, grad = loss_and_output_gradient(torch.tensor([[2.0]]), torch.tensor([[1.0]]),
+    ...                                         "squared_error")
+    >>> losses, grad
+    (tensor([1.]), tensor([[2.]]))
+    """
+    if kind == "squared_error":
+        residual = outputs - target.reshape(outputs.shape)
+        return residual.square().mean(dim=1), residual * (2.0 / outputs.shape[1])
+    log_p = torch.log_softmax(outputs, dim=1)
+    index = target.unsqueeze(1)
+    losses = -log_p.gather(1, index).squeeze(1)
+    gradient = log_p.exp_()
+    gradient.scatter_add_(1, index, torch.full_like(index, -1, dtype=gradient.dtype))
+    return losses, gradient
 
 
 class RiskBatch(NamedTuple):

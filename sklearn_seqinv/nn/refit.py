@@ -13,7 +13,15 @@ import copy
 import numpy as np
 import torch
 
-from .losses import INVARIANCE_PENALTIES, OutputMean, RiskBatch, domain_risks, mean_risk
+from .losses import (
+    INVARIANCE_PENALTIES,
+    RiskBatch,
+    domain_risks,
+    hand_derivative_kind,
+    irm_scale_gradient,
+    loss_and_output_gradient,
+    mean_risk,
+)
 
 __all__ = [
     "ALPHA_PATH",
@@ -168,21 +176,11 @@ def _direct_objective(
     if type(head) is not torch.nn.Linear or head.bias is None:
         return None
     penalty = invariance if invariance is not None and weight > 0 else None
-    if type(loss_fn) is torch.nn.CrossEntropyLoss:
-        squared = False
-        if (
-            loss_fn.reduction != "none"
-            or loss_fn.weight is not None
-            or loss_fn.label_smoothing != 0.0
-            or target.dim() != 1
-            or penalty is not None
-        ):
+    kind = hand_derivative_kind(loss_fn)
+    if kind == "cross_entropy":
+        if target.dim() != 1 or penalty is not None:
             return None
-    elif isinstance(loss_fn, OutputMean) and type(loss_fn.criterion) is torch.nn.MSELoss:
-        squared = True
-        if loss_fn.criterion.reduction != "none" or penalty not in (None, "vrex", "irm"):
-            return None
-    else:
+    elif kind != "squared_error" or penalty not in (None, "vrex", "irm"):
         return None
     dtype, device = inputs.dtype, inputs.device
     counts = torch.bincount(domain, minlength=n_domains).to(dtype)
@@ -190,13 +188,11 @@ def _direct_objective(
     n_present = present.sum()
     per_row = 1.0 / counts[domain]  # each domain's rows average to its risk
     mean_weights = per_row / n_present  # and the risks to their mean
-    if squared:
-        Y = target.to(dtype).reshape(len(target), -1)
-    else:
-        Y = torch.zeros(len(target), head.out_features, dtype=dtype, device=device)
-        Y.scatter_(1, target.unsqueeze(1), 1.0)
+    if kind == "squared_error":
+        target = target.to(dtype).reshape(len(target), -1)
     W, b = head.weight, head.bias
-    n_outputs = head.out_features
+
+    irm_slope = irm_scale_gradient("squared_error")
 
     def by_domain(values):
         return torch.zeros(n_domains, dtype=dtype, device=device).index_add_(0, domain, values)
@@ -204,14 +200,7 @@ def _direct_objective(
     def closure():
         with torch.no_grad():
             outputs = torch.addmm(b, inputs, W.t())
-            if squared:
-                residual = outputs - Y
-                losses = residual.square().mean(dim=1)
-                d_outputs = residual * (2.0 / n_outputs)
-            else:
-                log_p = torch.log_softmax(outputs, dim=1)
-                losses = -(log_p * Y).sum(dim=1)
-                d_outputs = log_p.exp_().sub_(Y)
+            losses, d_outputs = loss_and_output_gradient(outputs, target, kind)
             if penalty is None:
                 # The mean of the domain risks is a weighted sum over rows.
                 loss = losses @ mean_weights
@@ -227,13 +216,14 @@ def _direct_objective(
                     d_risks = d_risks + (2.0 * weight / n_present) * centred
                 grad = d_outputs.mul_((d_risks[domain] * per_row).unsqueeze(1))
             if penalty == "irm" and n_present >= 2:
-                # IRMv1 of the squared error: g_e = mean_{i in e} 2 mean_k r_ik f_ik.
-                slopes = by_domain(2.0 * (residual * outputs).mean(dim=1)) / counts.clamp(min=1.0)
+                # IRMv1 of the squared error: g_e = mean_{i in e} 2 mean_k r_ik f_ik, whose
+                # derivative in f_ik is 2 (2 f_ik - y_ik) / n_outputs.
+                slopes = by_domain(irm_slope(outputs, target)) / counts.clamp(min=1.0)
                 slopes = slopes * present
                 loss = loss + weight * slopes.square().sum() / n_present
                 d_slopes = (2.0 * weight / n_present) * slopes
-                scale = (d_slopes[domain] * per_row * (2.0 / n_outputs)).unsqueeze(1)
-                grad.add_((2.0 * outputs - Y).mul_(scale))
+                scale = (d_slopes[domain] * per_row * (2.0 / outputs.shape[1])).unsqueeze(1)
+                grad.add_((2.0 * outputs - target).mul_(scale))
             W.grad = grad.t().mm(inputs)
             b.grad = grad.sum(dim=0)
             if alpha > 0:
@@ -332,15 +322,14 @@ def _lbfgs(head, inputs, target, objective, max_iter):
         tolerance_change=1e-10,
         line_search_fn="strong_wolfe",
     )
-    direct = _direct_objective(head, inputs, target, *objective)
 
-    def closure():
-        if direct is not None:
-            return direct()
+    def autograd():
         optimizer.zero_grad()
         loss = _objective(head, inputs, target, *objective)
         loss.backward()
         return loss
+
+    closure = _direct_objective(head, inputs, target, *objective) or autograd
 
     with torch.enable_grad():
         optimizer.step(closure)
@@ -431,10 +420,10 @@ def _lbfgs_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas,
     losses = np.full(len(alphas), np.inf)
     per_row = [[] for _ in alphas]
     fold_heads = [copy.deepcopy(head) for _ in folds]
+    fold_domains = [domain[train] for train, _ in folds]
     for k, alpha in enumerate(alphas):
         total = 0.0
-        for fold_head, (train, valid) in zip(fold_heads, folds):
-            domain_in = domain[train]
+        for fold_head, domain_in, (train, valid) in zip(fold_heads, fold_domains, folds):
             # The training rows are copied per fit, not kept: at most one copy at a time.
             objective = (domain_in, n_domains, loss_fn, alpha, *penalty)
             _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
