@@ -9,6 +9,8 @@ METHOD_DESCRIPTIONS = {
     "erm": "ungated head on every column, no penalty (a tuned linear model)",
     "erm_irm": "ungated head with the IRMv1 penalty (weight model-selected)",
     "erm_vrex": "ungated head with the V-REx penalty (weight model-selected)",
+    "erm_coral": "ungated one-hidden-layer head with CORAL on its hidden layer (weight "
+    "model-selected)",
     "linear": "StandardScaler + LogisticRegression / Ridge with scikit-learn's defaults",
     "linear_tuned": "the same with C (Ridge: alpha) chosen on held-out training rows",
     "text_linear": "linear_tuned on the first (text) modality's columns only",

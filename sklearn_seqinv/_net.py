@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from .exceptions import TrainingInterrupted
 from .nn.heads import GatedHead
 from .nn.losses import (
+    FEATURE_PENALTIES,
     INVARIANCE_PENALTIES,
     RiskBatch,
     domain_risks,
@@ -247,8 +248,9 @@ class GatedNet(NeuralNet):
         (``reduction="none"``).
     sparsity_weights : Tensor of shape (n_features,) or None, default=None
         Weight of each gate's open probability; ``None`` disables the sparsity term.
-    invariance : {"vrex", "irm"} or None, default="vrex"
-        Invariance penalty over the per-domain risks.
+    invariance : {"vrex", "irm", "coral"} or None, default="vrex"
+        Invariance penalty: over the per-domain risks (V-REx, IRMv1), or over the moments of
+        the representation the head's last linear layer reads (CORAL).
     invariance_weight : float, default=100.0
         Weight of the invariance penalty once warmed up.
     invariance_warmup : int, default=10
@@ -455,10 +457,17 @@ class GatedNet(NeuralNet):
             step = self._direct_step(Xi, yi)
             if step is not None:
                 return step
-        # The gated columns themselves are needed by the redundancy term only.
-        gated = self.redundancy > 0 and self.module_.n_guidance > 0
-        y_pred = self.module_(Xi, return_gated=gated, **fit_params)
+        if self.invariance in FEATURE_PENALTIES and not fit_params:
+            # A feature-matching penalty reads the representation of the same gate draw.
+            outputs, features = self.module_.forward_with_features(Xi)
+            self._features = features
+            y_pred = (outputs, None)
+        else:
+            # The gated columns themselves are needed by the redundancy term only.
+            gated = self.redundancy > 0 and self.module_.n_guidance > 0
+            y_pred = self.module_(Xi, return_gated=gated, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        self._features = None
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
@@ -606,7 +615,10 @@ class GatedNet(NeuralNet):
             present,
             mean,
             noise_corrected=True,
+            features=getattr(self, "_features", None),
         )
+        if self.invariance in FEATURE_PENALTIES and batch.features is None:
+            return mean, None  # no representation at hand (scoring, not training)
         return mean, INVARIANCE_PENALTIES[self.invariance](batch)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):

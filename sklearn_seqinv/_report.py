@@ -8,7 +8,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 
 from ._markdown import markdown_table
 
-__all__ = ["aggregate_runs", "results_to_markdown", "write_results"]
+__all__ = ["aggregate_runs", "corruption_table", "results_to_markdown", "write_results"]
 
 _TABLE_METRICS = {
     "classification": ("accuracy", "f1_weighted"),
@@ -23,6 +23,7 @@ def results_to_markdown(results):
         for m in _TABLE_METRICS[results["task"]]
         if any(f"{m}_mean" in row for row in results["summary"])
     ]
+    clean = [row for row in results["summary"] if "corruption" not in row]
     table = markdown_table(
         ["protocol", "method", *(f"{m} mean / worst" for m in metrics)],
         [
@@ -31,11 +32,51 @@ def results_to_markdown(results):
                 row["method"],
                 *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics),
             ]
-            for row in results["summary"]
+            for row in clean
         ],
     )
-    notes = _footnotes(results, metrics)
-    return table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+    notes = _footnotes({**results, "summary": clean}, metrics)
+    text = table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+    corrupted = corruption_table(results, metrics[0]) if metrics else ""
+    return text + (f"\n{corrupted}" if corrupted else "")
+
+
+def corruption_table(results, metric):
+    """Markdown table of the mean ``metric`` clean and under each corruption, with the drop.
+
+    Empty when the results hold no corrupted scores. ``*`` marks a missing modality that
+    the model had no path for: it saw the training mean (mean imputation).
+    """
+    summary = results["summary"]
+    kinds = list(dict.fromkeys(r["corruption"] for r in summary if "corruption" in r))
+    if not kinds:
+        return ""
+    clean = {
+        (r["protocol"], r["method"]): r[f"{metric}_mean"] for r in summary if "corruption" not in r
+    }
+    shifted = {
+        (r["protocol"], r["method"], r["corruption"]): r for r in summary if "corruption" in r
+    }
+    rows = []
+    for (protocol, method), score in clean.items():
+        cells = []
+        for kind in kinds:
+            row = shifted.get((protocol, method, kind))
+            if row is None:
+                cells.append("")
+                continue
+            mark = "*" if row.get("imputed") else ""
+            value = row[f"{metric}_mean"]
+            cells.append(f"{value:.3f} ({value - score:+.3f}){mark}")
+        rows.append([protocol, method, f"{score:.3f}", *cells])
+    table = markdown_table(["protocol", "method", f"clean {metric} mean", *kinds], rows)
+    note = ""
+    if any(r.get("imputed") for r in shifted.values()):
+        note = (
+            "\n- `*`: the model has no missing-modality path, so the missing columns were "
+            "given the training mean (mean imputation).\n"
+        )
+    return f"Test-time corruptions (mean {metric}, change from clean):\n\n{table}{note}"
 
 
 def aggregate_runs(runs, metrics=("has0_acc2",)):
@@ -66,7 +107,10 @@ def aggregate_runs(runs, metrics=("has0_acc2",)):
     entries = {}
     for run in runs:
         for entry in run["summary"]:
-            entries.setdefault((entry["protocol"], entry["method"]), []).append(entry)
+            method = entry["method"]
+            if "corruption" in entry:
+                method += f" [{entry['corruption']}]"
+            entries.setdefault((entry["protocol"], method), []).append(entry)
     header = ["protocol", "method"]
     for m in metrics:
         header += [f"{m} mean", f"{m} std over runs", f"{m} worst"]
@@ -122,9 +166,12 @@ def write_results(folder, results, *, title, metadata=None, n_jobs=None):
         ("scores", protocol, f"scores_{protocol}.png")
         for protocol in dict.fromkeys(r["protocol"] for r in results["records"])
     ]
-    for method in results["gates"]:
+    if any("corruption" in r for r in results["summary"]):
+        plots += [("corruptions", None, "corruptions.png")]
+    for method, per in results["gates"].items():
         plots += [("gates", method, f"gates_{method}.png")]
-        plots += [("stability", method, f"stability_{method}.png")]
+        if all(v.get("n_folds", 2) > 1 for v in per.values()):  # one fit has no stability
+            plots += [("stability", method, f"stability_{method}.png")]
     if effective_n_jobs(n_jobs) > 1 and len(plots) > 1:
         Parallel(n_jobs=n_jobs)(delayed(_plot)(results, *plot, folder) for plot in plots)
     else:
@@ -137,13 +184,22 @@ def _plot(results, kind, which, name, folder):
     """Render one plot of :func:`write_results` into ``folder / name``."""
     import matplotlib.pyplot as plt
 
-    from .plotting import DomainScoresDisplay, GateDisplay, MaskStabilityDisplay
+    from .plotting import (
+        CorruptionDisplay,
+        DomainScoresDisplay,
+        GateDisplay,
+        MaskStabilityDisplay,
+    )
 
-    if kind == "scores":
+    if kind == "corruptions":
+        figure = CorruptionDisplay.from_results(results).plot().figure_
+    elif kind == "scores":
         figure = DomainScoresDisplay.from_results(results, protocol=which).plot().figure_
     elif kind == "gates":
         figure = GateDisplay.from_results(results, method=which).plot().figure_
-        figure.suptitle(f"{which}: mean gate over leave-one-domain-out folds")
+        folds = next(iter(results["gates"][which].values())).get("n_folds", 2)
+        over = "leave-one-domain-out folds" if folds > 1 else "its one fit (the official split)"
+        figure.suptitle(f"{which}: mean gate over {over}")
         figure.tight_layout(rect=(0, 0, 1, 0.96))
     else:
         figure = MaskStabilityDisplay.from_results(results, method=which).plot().figure_
@@ -170,17 +226,20 @@ def _footnotes(results, metrics):
         for methods in groups.values():
             if len(methods) < 2:
                 continue
-            why = next(
-                (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
-                "they fit the same model here (with one modality, every order and the joint "
-                "fit select from the same columns; with one training domain no penalty "
-                "applies and an unguided selection keeps every column)",
-            )
+            if protocol == "single_source":
+                why = next(
+                    (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
+                    "they fit the same model here (with one modality, every order and the "
+                    "joint fit select from the same columns; with one training domain no "
+                    "penalty applies and an unguided selection keeps every column)",
+                )
+            else:
+                why = "their predictions agree on every target domain"
             notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
     stability = [
         f"{method} " + ", ".join(f"{m} {v['jaccard']:.2f}" for m, v in per.items())
         for method, per in results.get("gates", {}).items()
-        if all("jaccard" in v for v in per.values())
+        if all("jaccard" in v and v.get("n_folds", 2) > 1 for v in per.values())
     ]
     if stability:
         notes.append(
@@ -189,10 +248,11 @@ def _footnotes(results, metrics):
         )
     for method, per in results.get("untrusted", {}).items():
         for modality, c in per.items():
+            fits = "fit" if c["folds"] == 1 else "fits"
             notes.append(
                 f"{method}: {modality} added nothing in {c['folds_without']} of {c['folds']} "
-                "leave-one-domain-out folds (no column passed as invariant); prediction fell "
-                "back on the earlier modalities."
+                f"{fits} (no column passed as invariant); prediction fell back on the earlier "
+                "modalities."
             )
     accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
     low = [

@@ -130,9 +130,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         (step 4); needs ``alpha="auto"``. ``selection_kept_`` says which won. Fitted on a
         single given domain (no ``sample_group``), an unguided stage keeps all columns: no
         held-out domain can show that a sparse selection generalizes.
-    invariance : {"vrex", "irm"} or None, default="vrex"
-        Penalty over the per-domain risks; ``None`` trains plain (sparse) ERM. It is zero when
-        fewer than two domains are present.
+    invariance : {"vrex", "irm", "coral"} or None, default="vrex"
+        Penalty across domains: V-REx or IRMv1 over the per-domain risks, or CORAL (Sun and
+        Saenko, 2016) over the mean and covariance of the representation the head's last
+        linear layer reads (the gated columns and guidance of a linear head, the hidden layer
+        of an MLP head; on an ungated linear head that representation is the fixed input and
+        CORAL has nothing to move). ``None`` trains plain (sparse) ERM. Every penalty is zero
+        when fewer than two domains are present.
     invariance_weight : float, default=100.0
         Weight of the invariance penalty after warm-up, inside DomainBed's V-REx search range
         (1 to 1e5): large enough that a feature whose tie to ``y`` changes in strength across
@@ -251,7 +255,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "refit": ["boolean"],
         "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
         "validate_selection": ["boolean"],
-        "invariance": [StrOptions({"vrex", "irm"}), None],
+        "invariance": [StrOptions({"vrex", "irm", "coral"}), None],
         "invariance_weight": [Interval(Real, 0, None, closed="left")],
         "invariance_warmup": [Interval(Integral, 0, None, closed="left")],
         "gate": [StrOptions({"stg", "hard_concrete"}), None],

@@ -23,6 +23,8 @@ from .exceptions import CLIError
 # ``--help`` and argument errors answer at once instead of after torch's import.
 
 CHECKPOINT = "progress.jsonl"
+DEFAULT_PROTOCOLS = ("leave_one_domain_out", "single_source")
+PROTOCOL_CHOICES = (*DEFAULT_PROTOCOLS, "official_split")
 
 
 def _output_folder(output, overwrite, resume=False):
@@ -57,7 +59,12 @@ def _run(data, args, checkpoint=None):
 
     from .evaluation import evaluate_domain_generalization
 
-    X = StandardScaler().fit_transform(np.asarray(data.X, dtype=np.float64))
+    X = np.asarray(data.X, dtype=np.float64)
+    protocols = args.protocols or getattr(data, "protocols", DEFAULT_PROTOCOLS)
+    split = getattr(data, "split", None)
+    # With the data's own split the scaler sees its training rows only.
+    fit_rows = split != "test" if "official_split" in protocols else slice(None)
+    X = StandardScaler().fit(X[fit_rows]).transform(X)
     with warnings.catch_warnings():
         # Strong candidate sparsities close every gate of a fold; the selector keeps one
         # column and model selection moves on, so the per-fit warning is noise here.
@@ -71,13 +78,24 @@ def _run(data, args, checkpoint=None):
             data.modalities,
             task=data.task,
             methods=args.methods,
-            protocols=args.protocols,
+            protocols=protocols,
             max_epochs=args.max_epochs,
             random_state=args.seed,
             verbose=args.verbose,
             checkpoint=checkpoint,
             n_jobs=getattr(args, "n_jobs", None),
+            split=split if "official_split" in protocols else None,
+            sample_group=_groups(data, args),
+            corruptions=[tuple(c.split(":", 1)) for c in getattr(args, "corruptions", None) or ()],
         )
+
+
+def _groups(data, args):
+    if not getattr(args, "sample_group", False):
+        return None
+    if getattr(data, "sample_group", None) is None:
+        raise CLIError(f"--sample-group: the data ({data.description}) has no sub-groups")
+    return data.sample_group
 
 
 def _metadata(data, args):
@@ -224,6 +242,15 @@ def _positive(value):
     return number
 
 
+def _corruption(value):
+    modality, _, kind = value.partition(":")
+    if not modality or kind not in ("noise", "zero", "missing"):
+        raise argparse.ArgumentTypeError(
+            f"expected MODALITY:KIND with KIND noise, zero or missing, got {value!r}"
+        )
+    return value
+
+
 def build_parser():
     """The argument parser; every option states what it does and its default."""
     parser = argparse.ArgumentParser(
@@ -271,10 +298,29 @@ def build_parser():
         sub.add_argument(
             "--protocols",
             nargs="+",
-            default=["leave_one_domain_out", "single_source"],
-            choices=["leave_one_domain_out", "single_source"],
+            default=None,
+            choices=PROTOCOL_CHOICES,
             help="leave_one_domain_out: train on all domains but one (multi-source DG); "
-            "single_source: train on one domain, test on each other",
+            "single_source: train on one domain, test on each other; official_split: fit on "
+            "the data's training split, score on its test split (default: official_split "
+            "for data whose split is its protocol, such as the bc-LSTM MOSI features, else "
+            "the other two)",
+        )
+        sub.add_argument(
+            "--corruptions",
+            nargs="+",
+            default=None,
+            metavar="MODALITY:KIND",
+            type=_corruption,
+            help="also score every model with a modality corrupted at test time: KIND is "
+            "noise (Gaussian of the training scale), zero, or missing (NaN where a model has "
+            "a missing-modality path, else the training mean); e.g. video:noise audio:zero",
+        )
+        sub.add_argument(
+            "--sample-group",
+            action="store_true",
+            help="pass the data's sub-groups (videos, episodes) as sample_group: the "
+            "environments become (domain, sub-group) pairs",
         )
         sub.add_argument(
             "--max-epochs",
@@ -314,8 +360,8 @@ def build_parser():
                 "--data",
                 nargs="+",
                 default=None,
-                help="MMSA .pkl file(s), the reviews folder, or a MELD folder "
-                "(default: the embedded generated data)",
+                help="MMSA .pkl file(s), the reviews folder, a bc-LSTM feature folder "
+                "(CMU-MOSI), or a MELD folder (default: the embedded generated data)",
             )
             sub.add_argument(
                 "--task",

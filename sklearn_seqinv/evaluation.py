@@ -30,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ._markdown import markdown_table
 from ._methods import METHODS
-from ._report import aggregate_runs, results_to_markdown, write_results
+from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint, json_ready
 from ._selector import InvariantMaskSelector
 from ._sequential import (
@@ -43,9 +43,13 @@ from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
 
 __all__ = [
+    "CORAL_HIDDEN_UNITS",
+    "CORRUPTIONS",
     "LINEAR_C_GRID",
     "METHODS",
+    "PROTOCOLS",
     "aggregate_runs",
+    "corruption_table",
     "evaluate_domain_generalization",
     "make_methods",
     "markdown_table",
@@ -55,6 +59,9 @@ __all__ = [
     "write_results",
 ]
 
+
+#: Hidden width of the ERM + CORAL baseline's head (the representation CORAL matches).
+CORAL_HIDDEN_UNITS = 16
 
 #: The regularization strengths ``C`` searched for the tuned linear baselines.
 LINEAR_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 11))
@@ -163,6 +170,7 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     order = list(modalities)
     steps = [(name, selector(), modalities[name]) for name in order]
     grid = selection_grid(order)
+    reordered = _video_first(steps)
     head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
     # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
     penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
@@ -178,12 +186,20 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     )
     return {
         "text_first": (meta(steps), grid),
-        "video_first": (meta(_video_first(steps)), grid),
+        # Each order searches its own grid: "no selection" ungates the modality it fits
+        # first, so the ablation differs from the method in its order alone.
+        "video_first": (meta(reordered), selection_grid([n for n, _, _ in reordered])),
         "joint": (meta(steps, strategy="joint"), grid),
         "independent": (meta(steps, strategy="independent"), grid),
         "erm": (InvariantMaskSelector(invariance=None, **head), None),
         "erm_irm": (InvariantMaskSelector(invariance="irm", **head), penalty_grid),
         "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), penalty_grid),
+        # CORAL matches the moments of a representation: a hidden layer (DomainBed's
+        # featurizer), since an ungated linear head reads the fixed inputs.
+        "erm_coral": (
+            InvariantMaskSelector(invariance="coral", hidden_units=CORAL_HIDDEN_UNITS, **head),
+            {"invariance_weight": [0.1, 1.0, 10.0]},
+        ),
         "linear": (make_pipeline(StandardScaler(), clone(linear)), None),
         "linear_tuned": (tuned, linear_grid),
         "text_linear": (text_only, linear_grid),
@@ -231,13 +247,16 @@ def evaluate_domain_generalization(
     sample_group=None,
     checkpoint=None,
     n_jobs=None,
+    split=None,
+    corruptions=None,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        All modalities side by side (standardize first).
+        All modalities side by side, standardized (a scaler fitted on the rows that are
+        fitted on, such as the training split; never on the rows that are scored).
     y : ndarray of shape (n_samples,)
         Classes or sentiment scores.
     sample_domain : ndarray of shape (n_samples,)
@@ -249,7 +268,10 @@ def evaluate_domain_generalization(
     methods : list of str or None, default=None
         Subset of :data:`METHODS`; all by default.
     protocols : tuple of str, default=("leave_one_domain_out", "single_source")
-        Which protocols to run.
+        Which protocols to run (:data:`PROTOCOLS`): ``"leave_one_domain_out"`` (multi-source
+        DG), ``"single_source"`` (train on one domain, test on each other) and
+        ``"official_split"`` (the data's own split, see ``split``: fit on its training rows,
+        score on each domain of its test rows).
     max_epochs : int, default=100
         Epochs of every torch model.
     random_state : int, default=0
@@ -275,16 +297,34 @@ def evaluate_domain_generalization(
         identical for every ``n_jobs`` (a fit's gates can flip on a last-bit difference, so
         this matters). The protocol's fits are small: a second thread speeds one up by
         about 5%, a second worker nearly doubles the throughput.
+    split : array-like of shape (n_samples,) or None, default=None
+        The data's own split of each row, for ``"official_split"``: rows marked ``"test"``
+        are scored, every other row (``"train"``, and ``"dev"`` as in MELD's train + dev ->
+        test) is fitted on. Model selection stays on the training rows' domains. Domain
+        labels may repeat across the two parts.
+    corruptions : list of (str, str) or None, default=None
+        Test-time shifts to score every fitted model under, beside the clean scores, as
+        ``(modality, kind)`` pairs: ``"noise"`` replaces the modality's columns by Gaussian
+        noise with the mean and standard deviation of each column on the training rows;
+        ``"zero"`` sets them to 0; ``"missing"`` makes them NaN for a model with a
+        missing-modality path (:class:`~sklearn_seqinv.SequentialModalityClassifier` with
+        ``strategy="sequential"``, when the modality is not its first) and gives every other
+        model the training rows' mean instead (mean imputation). Records of a corrupted
+        scoring carry ``corruption`` (``"video:noise"``) and, for ``"missing"``,
+        ``imputed``. The noise is drawn once per split from ``random_state``: every method
+        sees the same corrupted rows.
 
     Returns
     -------
     results : dict
         ``records``: one dict per (protocol, method, source, target) with the scores;
-        ``summary``: per protocol and method, the mean and worst target-domain scores;
+        ``summary``: per protocol and method (and corruption, for corrupted scorings), the
+        mean and worst target-domain scores;
         ``gates``: per method, the mean gate of every column over the leave-one-domain-out
-        folds and how often it was selected; ``untrusted``: per method and modality, the
-        leave-one-domain-out folds in which that modality kept no column (modality trust:
-        prediction fell back on the earlier modalities); ``chosen``: the selected
+        folds (and the official split's fit) and how often it was selected;
+        ``untrusted``: per method and modality, those fits in which that modality kept no
+        column (modality trust: prediction fell back on the earlier modalities); ``chosen``:
+        the selected
         parameters; ``seconds``.
     """
     start = time.perf_counter()
@@ -294,16 +334,15 @@ def evaluate_domain_generalization(
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {list(catalog)}.")
     domain = np.asarray(sample_domain)
-    labels = list(np.unique(domain))
-    if len(labels) < 2:
-        raise ValueError("Domain generalization needs at least 2 domains in sample_domain.")
-    splits = []
-    if "leave_one_domain_out" in protocols:
-        splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
-    if "single_source" in protocols:
-        splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ValueError(f"Unknown protocols {unknown}; choose from {list(PROTOCOLS)}.")
+    is_test = _test_rows(split, protocols, len(domain))
+    corruptions = _check_corruptions(corruptions, modalities)
+    splits = _splits(domain, protocols, is_test)
     run = {
-        "data": fingerprint(X, y, domain, sample_group),
+        "data": fingerprint(X, y, domain, sample_group, is_test),
+        "corruptions": [list(c) for c in corruptions],
         "task": task,
         "methods": names,
         "protocols": list(protocols),
@@ -331,13 +370,17 @@ def evaluate_domain_generalization(
                     y,
                     domain,
                     group,
-                    np.isin(domain, sources),
+                    train,
+                    test,
                     targets,
                     task,
                     random_state,
                     _key(protocol, sources, name),
+                    corruptions,
+                    modalities,
                 )
                 for protocol, sources, targets, name in batch
+                for train, test in [_rows_of(protocol, sources, domain, is_test)]
             ],
         )
         for batch in batches
@@ -377,7 +420,7 @@ def evaluate_domain_generalization(
             chosen.append(
                 {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
             )
-        if protocol == "leave_one_domain_out":
+        if protocol in _SELECTION_PROTOCOLS:
             if unit["gates"]:
                 gates.setdefault(name, []).append(unit["gates"])
             for modality, kept in (unit["trust"] or {}).items():
@@ -397,6 +440,114 @@ def evaluate_domain_generalization(
         "chosen": chosen,
         "seconds": time.perf_counter() - start,
     }
+
+
+#: The protocols :func:`evaluate_domain_generalization` runs.
+PROTOCOLS = ("leave_one_domain_out", "single_source", "official_split")
+
+#: Protocols whose fits' selections the ``gates`` and ``untrusted`` entries summarize.
+_SELECTION_PROTOCOLS = ("leave_one_domain_out", "official_split")
+
+#: Test-time shifts of ``corruptions``.
+CORRUPTIONS = ("noise", "zero", "missing")
+
+
+def _test_rows(split, protocols, n_samples):
+    """The rows ``split`` marks ``"test"``; ``None`` when the official split is not run."""
+    if "official_split" not in protocols:
+        return None
+    if split is None:
+        raise ValueError(
+            "protocol 'official_split' needs split=: the data's own split of each row "
+            "('test' for the rows to score, anything else for the rows to fit on)."
+        )
+    split = np.asarray(split, dtype=object)
+    if split.shape != (n_samples,):
+        raise ValueError(f"split has shape {split.shape}; expected ({n_samples},), one per row.")
+    is_test = split == "test"
+    if not is_test.any() or is_test.all():
+        raise ValueError(
+            f"split must mark some rows 'test' and some not; got values {sorted(set(split))}."
+        )
+    return is_test
+
+
+def _splits(domain, protocols, is_test):
+    """``(protocol, training domains, target domains)`` of every fit of the protocols."""
+    splits = []
+    if {"leave_one_domain_out", "single_source"} & set(protocols):
+        labels = list(np.unique(domain))
+        if len(labels) < 2:
+            raise ValueError("Domain generalization needs at least 2 domains in sample_domain.")
+        if "leave_one_domain_out" in protocols:
+            splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
+        if "single_source" in protocols:
+            splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
+    if "official_split" in protocols:
+        sources, targets = np.unique(domain[~is_test]), np.unique(domain[is_test])
+        splits.append(("official_split", list(sources), list(targets)))
+    return splits
+
+
+def _rows_of(protocol, sources, domain, is_test):
+    """Training and test rows of one fit."""
+    if protocol == "official_split":
+        return ~is_test, is_test
+    train = np.isin(domain, sources)
+    return train, ~train
+
+
+def _check_corruptions(corruptions, modalities):
+    """``corruptions`` as a tuple of ``(modality, kind)``, each checked."""
+    checked = []
+    for entry in corruptions or ():
+        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
+            raise ValueError(
+                f"corruptions takes (modality, kind) pairs such as ('video', 'noise'); got "
+                f"{entry!r}."
+            )
+        modality, kind = entry
+        if modality not in modalities:
+            raise ValueError(
+                f"corruptions: unknown modality {modality!r}; the modalities are "
+                f"{list(modalities)}."
+            )
+        if kind not in CORRUPTIONS:
+            raise ValueError(
+                f"corruptions: unknown kind {kind!r} for {modality!r}; choose from "
+                f"{list(CORRUPTIONS)}."
+            )
+        checked.append((str(modality), str(kind)))
+    return tuple(checked)
+
+
+def _handles_missing(fitted, columns):
+    """Whether ``fitted`` predicts rows whose ``columns`` are NaN (a missing modality)."""
+    # The sequential strategy without a final estimator predicts a row that lacks a later
+    # modality (all NaN) from the stages before; its first modality cannot be missing.
+    stages = getattr(fitted, "modalities_", None)
+    if not stages or getattr(fitted, "strategy", None) != "sequential":
+        return False
+    return fitted.final_estimator is None and not np.isin(stages[0][2], columns).any()
+
+
+def _corrupt(X, fitted, train, test, columns, kind, seed):
+    """The test rows of ``X`` with ``columns`` corrupted, and whether NaN was imputed."""
+    rows = X[test].astype(np.float64, copy=True)
+    mean = X[train][:, columns].mean(axis=0)
+    if kind == "noise":
+        scale = X[train][:, columns].std(axis=0)
+        rng = np.random.default_rng(seed)
+        rows[:, columns] = mean + scale * rng.standard_normal((len(rows), len(columns)))
+        return rows, None
+    if kind == "zero":
+        rows[:, columns] = 0.0
+        return rows, None
+    if _handles_missing(fitted, columns):
+        rows[:, columns] = np.nan
+        return rows, False
+    rows[:, columns] = mean
+    return rows, True
 
 
 def _key(protocol, sources, name):
@@ -450,6 +601,7 @@ _METHOD_COST = {
     "independent": 3.0,
     "erm_irm": 1.0,
     "erm_vrex": 1.0,
+    "erm_coral": 2.0,
 }
 
 
@@ -474,8 +626,23 @@ def _fit_units(units):
     return results, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
-def _fit_unit(method, X, y, domain, group, train, targets, task, random_state, key):
-    """Fit one method on the training rows and score it on every target domain.
+def _fit_unit(
+    method,
+    X,
+    y,
+    domain,
+    group,
+    train,
+    test,
+    targets,
+    task,
+    random_state,
+    key,
+    corruptions=(),
+    modalities=None,
+):
+    """Fit one method on the training rows and score it on every target domain of the test
+    rows, clean and under each corruption.
 
     Returns a JSON-ready dict: the records, the chosen parameters, and the gates and
     modality trust of a fitted meta-estimator.
@@ -487,18 +654,29 @@ def _fit_unit(method, X, y, domain, group, train, targets, task, random_state, k
     fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state, group)
     protocol, sources, name = key
     records = []
-    for target in targets:
-        rows = domain == target
-        scores = _scores(task, y[rows], fitted.predict(X[rows]))
-        records.append(
-            {
-                "protocol": protocol,
-                "method": name,
-                "sources": sources,
-                "target": str(target),
-                **{k: float(v) for k, v in scores.items()},
-            }
+    shifts = [(None, X[test], None)]
+    for i, (modality, kind) in enumerate(corruptions):
+        rows, imputed = _corrupt(
+            X, fitted, train, test, modalities[modality], kind, [random_state, i]
         )
+        shifts.append((f"{modality}:{kind}", rows, imputed))
+    test_domain = domain[test]
+    for corruption, rows, imputed in shifts:
+        predicted = fitted.predict(rows)
+        for target in targets:
+            at = test_domain == target
+            scores = _scores(task, y[test][at], predicted[at])
+            records.append(
+                {
+                    "protocol": protocol,
+                    "method": name,
+                    "sources": sources,
+                    "target": str(target),
+                    **({} if corruption is None else {"corruption": corruption}),
+                    **({} if imputed is None else {"imputed": imputed}),
+                    **{k: float(v) for k, v in scores.items()},
+                }
+            )
     # A fitted meta-estimator's selection per modality; other methods have none.
     selection = getattr(fitted, "selection_", None)
     trust = getattr(fitted, "modality_trust_", None)
@@ -532,15 +710,21 @@ def _one_environment(grid):
     ]
 
 
+_RECORD_KEYS = ("protocol", "method", "sources", "target", "corruption", "imputed")
+
+
 def _summarize(records):
     summary = {}
     for record in records:
-        key = (record["protocol"], record["method"])
+        key = (record["protocol"], record["method"], record.get("corruption"))
         summary.setdefault(key, []).append(record)
     out = []
-    for (protocol, method), rows in summary.items():
-        metrics = [k for k in rows[0] if k not in ("protocol", "method", "sources", "target")]
+    for (protocol, method, corruption), rows in summary.items():
+        metrics = [k for k in rows[0] if k not in _RECORD_KEYS]
         entry = {"protocol": protocol, "method": method}
+        if corruption is not None:
+            entry["corruption"] = corruption
+            entry["imputed"] = bool(rows[0].get("imputed", False))
         for metric in metrics:
             values = np.array([r[metric] for r in rows])
             worst = values.max() if metric == "mae" else values.min()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["DomainScoresDisplay", "GateDisplay", "MaskStabilityDisplay"]
+__all__ = ["CorruptionDisplay", "DomainScoresDisplay", "GateDisplay", "MaskStabilityDisplay"]
 
 
 def _pyplot():
@@ -63,6 +63,78 @@ def _column_axis(ax, n_columns):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
 
 
+class CorruptionDisplay:
+    """Grouped bars: how much each method's mean score drops under each test-time corruption.
+
+    Parameters
+    ----------
+    drops : dict of str to dict of str to float
+        Method -> corruption (``"video:noise"``) -> clean mean score minus corrupted mean
+        score (positive: the corruption hurt).
+    metric : str
+        Name of the score, for the axis label.
+    title : str, default=""
+        Figure title.
+
+    Examples
+    --------
+    >>> display = CorruptionDisplay({"seq": {"video:noise": 0.01, "video:zero": 0.0}},
+    ...                             "accuracy")
+    >>> display.plot().ax_.get_ylabel()
+    'drop in mean accuracy from clean'
+    """
+
+    def __init__(self, drops, metric, title=""):
+        self.drops = drops
+        self.metric = metric
+        self.title = title
+
+    @classmethod
+    def from_results(cls, results, metric=None, protocol=None):
+        """Build from :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`
+        results scored with ``corruptions``; ``protocol`` defaults to the first one that
+        has corrupted scores."""
+        summary = results["summary"]
+        corrupted = [r for r in summary if "corruption" in r]
+        if not corrupted:
+            raise ValueError("The results hold no corrupted scores (run with corruptions=).")
+        protocol = protocol or corrupted[0]["protocol"]
+        metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")
+        clean = {
+            r["method"]: r[f"{metric}_mean"]
+            for r in summary
+            if r["protocol"] == protocol and "corruption" not in r
+        }
+        drops = {}
+        for row in corrupted:
+            if row["protocol"] == protocol and row["method"] in clean:
+                drop = clean[row["method"]] - row[f"{metric}_mean"]
+                drops.setdefault(row["method"], {})[row["corruption"]] = drop
+        return cls(drops, metric, title=f"{protocol.replace('_', ' ')}: test-time corruptions")
+
+    def plot(self, ax=None):
+        """Draw the bars; returns ``self`` with ``figure_`` and ``ax_``."""
+        plt = _pyplot()
+        methods = list(self.drops)
+        kinds = list(dict.fromkeys(k for per in self.drops.values() for k in per))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(6, 0.9 * len(methods) + 3), 4))
+        width = 0.8 / max(len(kinds), 1)
+        x = np.arange(len(methods))
+        cmap = plt.get_cmap("tab10")
+        for i, kind in enumerate(kinds):
+            values = [self.drops[m].get(kind, np.nan) for m in methods]
+            ax.bar(x + i * width - 0.4 + width / 2, values, width, label=kind, color=cmap(i % 10))
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_xticks(x, methods, rotation=30, ha="right")
+        ax.set_ylabel(f"drop in mean {self.metric} from clean")
+        ax.set_title(self.title)
+        ax.legend(title="corruption", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+        self.ax_, self.figure_ = ax, ax.figure
+        self.figure_.tight_layout()
+        return self
+
+
 class DomainScoresDisplay:
     """Grouped bars: one score per target domain and method, with each method's mean.
 
@@ -93,7 +165,9 @@ class DomainScoresDisplay:
     @classmethod
     def from_results(cls, results, metric=None, protocol="leave_one_domain_out"):
         """Build from :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`."""
-        rows = [r for r in results["records"] if r["protocol"] == protocol]
+        rows = [
+            r for r in results["records"] if r["protocol"] == protocol and "corruption" not in r
+        ]
         if not rows:
             raise ValueError(f"The results hold no {protocol!r} record.")
         metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")

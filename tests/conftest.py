@@ -1,10 +1,13 @@
 """Shared fixtures: seeded multi-domain data from the library's own generator."""
 
+import csv
+
+import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import InvariantMaskSelector
-from sklearn_seqinv.datasets import make_multimodal_domains
+from sklearn_seqinv.datasets import BCLSTM_MODALITIES, make_multimodal_domains
 
 
 def text_domains(seed=0, n_samples=900, task="classification"):
@@ -101,3 +104,52 @@ def pytest_terminal_summary(terminalreporter):
             f"bad-input cases: {len(outcomes)} tried, {count['clear error']} raised a clear "
             f"error, {count['behaves']} behaved as documented, {count['crashed']} crashed"
         )
+
+
+#: Widths of the small bc-LSTM layouts the tests write.
+BCLSTM_WIDTHS = {"text": 4, "audio": 3, "video": 5}
+
+
+def write_csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_ALL).writerows(rows)
+
+
+def write_bclstm_layout(folder, splits=("train", "test"), seed=0):
+    """A bc-LSTM folder: train videos v0-v5 (4 clips each), test videos w0-w2 (3 clips)."""
+    rng = np.random.default_rng(seed)
+    videos = {"train": [f"v{i}" for i in range(6)], "test": [f"w{i}" for i in range(3)]}
+    clips = {"train": 4, "test": 3}
+    transcripts, members = [], {}
+    for split in ("train", "test"):
+        members[split] = []
+        for video in videos[split]:
+            for n in range(1, clips[split] + 1):
+                label = int(rng.integers(0, 2))
+                members[split].append((len(transcripts), label))
+                transcripts.append([f"{video}_{n}", f"words of {video} {n}", "7", str(label)])
+    write_csv(folder / "transcripts.csv", transcripts)
+    for split in splits:
+        order = rng.permutation(len(members[split]))  # rows need not follow the transcripts
+        rows = [members[split][i] for i in order]
+        feats = {m: rng.standard_normal((len(rows), w)) for m, w in BCLSTM_WIDTHS.items()}
+        for modality in BCLSTM_MODALITIES:
+            write_csv(
+                folder / modality / f"{modality}_{split}0.csv",
+                [
+                    [*map(str, f.tolist()), str(float(label))]
+                    for f, (_, label) in zip(feats[modality], rows)
+                ],
+            )
+        write_csv(
+            folder / f"text_{split}.csv",
+            [[str(pos), *map(str, f.tolist())] for f, (pos, _) in zip(feats["text"], rows)],
+        )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def make_bclstm_folder():
+    """Factory of small bc-LSTM folders (text 4, audio 3, video 5 columns)."""
+    return write_bclstm_layout

@@ -230,3 +230,24 @@ def test_parallel_fits_give_the_same_results_as_one_at_a_time(tmp_path):
     assert ours == theirs
     # The plots too are all there (rendered in parallel with --n-jobs 2).
     assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+
+
+def test_evaluate_detects_a_bclstm_folder_and_runs_its_official_split(
+    tmp_path, make_bclstm_folder, capsys
+):
+    folder = make_bclstm_folder(tmp_path / "mosi")
+    out = tmp_path / "out"
+    args = ["--data", str(folder), "--max-epochs", "3", "--methods", "text_first", "linear"]
+    args += ["--corruptions", "video:noise", "audio:missing", "-q", "--output", str(out)]
+    assert main(["evaluate", *args]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert {r["protocol"] for r in results["records"]} == {"official_split"}
+    assert {r["target"] for r in results["records"]} <= {f"test/group{k}" for k in range(4)}
+    assert (out / "corruptions.png").is_file()
+    assert "Test-time corruptions" in (out / "results.md").read_text()
+
+
+def test_a_malformed_corruption_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--corruptions", "video-noise"])
+    assert "MODALITY:KIND" in capsys.readouterr().err

@@ -141,3 +141,130 @@ def test_warnings_of_the_fits_reach_the_caller(n_jobs):
         warnings.simplefilter("error")  # a warning the caller turns into an error raises
         with pytest.raises(UserWarning, match="one domain"):
             evaluate_domain_generalization(*args, **run)
+
+
+def _official(n_samples=240, seed=0):
+    """Generated data whose domains 0-2 are the training split and domain 3 the test split."""
+    data = make_multimodal_domains(n_samples=n_samples, n_domains=4, random_state=seed)
+    split = np.where(data.sample_domain == 3, "test", "train")
+    # Test speakers in two groups, as a loader's test-split domains would be.
+    domain = data.sample_domain.astype(object)
+    domain[split == "test"] = np.where(np.arange((split == "test").sum()) % 2, "t1", "t0")
+    return data, split, domain
+
+
+@pytest.fixture(scope="module")
+def official():
+    data, split, domain = _official()
+    results = evaluate_domain_generalization(
+        data.X,
+        data.y,
+        domain,
+        data.modalities,
+        methods=["text_first", "linear"],
+        protocols=("official_split",),
+        split=split,
+        corruptions=[("video", "noise"), ("video", "missing"), ("video", "zero")],
+        max_epochs=3,
+        verbose=0,
+    )
+    return data, split, domain, results
+
+
+def test_official_split_fits_on_the_train_rows_and_scores_each_test_domain(official):
+    data, split, domain, results = official
+    clean = [r for r in results["records"] if "corruption" not in r]
+    assert {r["target"] for r in clean} == {"t0", "t1"}
+    assert {tuple(r["sources"]) for r in clean} == {("0", "1", "2")}
+    linear = next(r for r in clean if r["method"] == "linear" and r["target"] == "t1")
+    test = (split == "test") & (domain == "t1")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train = split == "train"
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(data.X[train], data.y[train])
+    assert linear["accuracy"] == pytest.approx(model.score(data.X[test], data.y[test]))
+    assert results["gates"]["text_first"]["text"]["n_folds"] == 1
+
+
+def test_corruptions_are_scored_beside_the_clean_rows_for_every_method(official):
+    *_, results = official
+    kinds = {(r["method"], r.get("corruption")) for r in results["summary"]}
+    for method in ("text_first", "linear"):
+        for corruption in (None, "video:noise", "video:missing", "video:zero"):
+            assert (method, corruption) in kinds
+    imputed = {
+        r["method"]: r["imputed"]
+        for r in results["summary"]
+        if r.get("corruption") == "video:missing"
+    }
+    # The sequential fit predicts a missing later modality from the stages before; a plain
+    # linear model has no such path and sees the training mean instead.
+    assert imputed == {"text_first": False, "linear": True}
+    text = results_to_markdown(results)
+    assert "Test-time corruptions" in text and "video:noise" in text and "*" in text
+    table = text.split("Test-time corruptions")[0]
+    assert "video:noise" not in table  # the main table shows clean scores only
+
+
+def test_noise_corruption_changes_predictions_of_a_model_that_uses_the_modality(official):
+    *_, results = official
+    by = {
+        (r["method"], r.get("corruption"), r["target"]): r["accuracy"]
+        for r in results["records"]
+        if r["method"] == "linear"
+    }
+    clean = [by[("linear", None, t)] for t in ("t0", "t1")]
+    noisy = [by[("linear", "video:noise", t)] for t in ("t0", "t1")]
+    assert clean != noisy
+
+
+def test_corruption_noise_is_the_same_for_every_method_and_seeded():
+    from sklearn_seqinv.evaluation import _corrupt
+
+    data, split, _ = _official(120)
+    train, test = split == "train", split == "test"
+    cols = data.modalities["video"]
+    a, _ = _corrupt(data.X, None, train, test, cols, "noise", [0, 0])
+    b, _ = _corrupt(data.X, None, train, test, cols, "noise", [0, 0])
+    c, _ = _corrupt(data.X, None, train, test, cols, "noise", [1, 0])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    np.testing.assert_array_equal(np.delete(a, cols, axis=1), np.delete(data.X[test], cols, axis=1))
+    # Noise of the training scale: column means and spreads near the training rows'.
+    assert np.allclose(a[:, cols].std(axis=0), data.X[train][:, cols].std(axis=0), rtol=0.5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"protocols": ("official_split",)}, "needs split="),
+        ({"protocols": ("official_split",), "split": ["train"] * 5}, "split has shape"),
+        ({"protocols": ("official_split",), "split": "all-train"}, "split has shape"),
+        ({"protocols": ("nested",)}, "Unknown protocols"),
+        ({"corruptions": [("smell", "noise")]}, "unknown modality 'smell'"),
+        ({"corruptions": [("video", "blur")]}, "unknown kind 'blur'"),
+        ({"corruptions": ["video"]}, r"\(modality, kind\) pairs"),
+    ],
+)
+def test_bad_protocol_split_and_corruption_arguments_are_named(kwargs, message):
+    data = make_multimodal_domains(n_samples=60, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        evaluate_domain_generalization(
+            data.X, data.y, data.sample_domain, data.modalities, methods=["linear"], **kwargs
+        )
+
+
+def test_official_split_with_every_row_in_one_part_is_refused():
+    data = make_multimodal_domains(n_samples=60, random_state=0)
+    with pytest.raises(ValueError, match="some rows 'test' and some not"):
+        evaluate_domain_generalization(
+            data.X,
+            data.y,
+            data.sample_domain,
+            data.modalities,
+            methods=["linear"],
+            protocols=("official_split",),
+            split=["train"] * 60,
+        )

@@ -176,7 +176,7 @@ def test_regression_task_predicts_continuous_scores(make_text_domains):
 
 
 @pytest.mark.parametrize("gate", ["hard_concrete", None])
-@pytest.mark.parametrize("invariance", ["irm", "vrex"])
+@pytest.mark.parametrize("invariance", ["irm", "vrex", "coral"])
 def test_alternative_gates_and_penalties_fit(small_domains, gate, invariance):
     selector = InvariantMaskSelector(
         gate=gate, invariance=invariance, max_epochs=10, random_state=0
@@ -390,3 +390,31 @@ def test_bad_sample_group_is_named_in_the_error():
     d = make_multimodal_domains(n_samples=60, modalities={"text": 6}, random_state=0)
     with pytest.raises(ValueError, match="sample_group has 59 labels"):
         InvariantMaskSelector(max_epochs=1).fit(d.X, d.y, sample_group=d.sample_group[:-1])
+
+
+def _hidden_moment_spread(selector, X, domain):
+    from sklearn_seqinv.nn import coral_penalty
+    from sklearn_seqinv.nn.heads import head_features
+
+    with torch.no_grad():
+        _, hidden = head_features(selector.net_.module_.head, torch.as_tensor(X))
+    codes = torch.as_tensor(np.unique(domain, return_inverse=True)[1])
+    return float(coral_penalty(hidden, codes, int(codes.max()) + 1))
+
+
+def test_coral_shrinks_the_spread_of_the_domains_feature_moments(make_text_domains):
+    data = make_text_domains(seed=0, n_samples=600)
+    shifted = data.X + 0.0
+    shifted[data.sample_domain == 1, :8] += 1.5  # a mean shift in domain 1
+    spread = {}
+    for invariance in (None, "coral"):
+        selector = InvariantMaskSelector(
+            gate=None,
+            hidden_units=8,
+            invariance=invariance,
+            invariance_weight=10.0,
+            alpha=1e-3,
+            random_state=0,
+        ).fit(shifted, data.y, sample_domain=data.sample_domain)
+        spread[invariance] = _hidden_moment_spread(selector, shifted, data.sample_domain)
+    assert spread["coral"] < 0.5 * spread[None]

@@ -5,6 +5,7 @@ only containers and numpy arrays: a crafted file raises ``UnsafePickleError`` in
 running code. Nothing here downloads anything.
 """
 
+from ._bclstm import BCLSTM_MODALITIES, load_bclstm
 from ._catalog import DEFAULT_DATA, load_dataset
 from ._combine import combine_domains
 from ._csd import load_csd
@@ -15,9 +16,11 @@ from ._reviews import load_reviews
 from ._safe_pickle import UnsafePickleError, safe_load_pickle
 
 __all__ = [
+    "BCLSTM_MODALITIES",
     "DEFAULT_DATA",
     "UnsafePickleError",
     "combine_domains",
+    "load_bclstm",
     "load_csd",
     "load_dataset",
     "load_meld",

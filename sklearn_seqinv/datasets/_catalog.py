@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._bclstm import load_bclstm
 from ._combine import combine_domains
 from ._generator import make_multimodal_domains, simulate_video
 from ._meld import load_meld
@@ -53,12 +54,14 @@ def load_dataset(source=None, *, task=None, text_only=False, n_samples=1600, ran
         widths, four domains, scores in ``[-3, 3]``). Otherwise one or more paths: MMSA
         ``.pkl`` files (one file: its videos grouped into four domains; several: one domain
         each), a folder with ``reviews.csv`` and ``minilm.npy`` (the multi-domain reviews),
-        or a folder of MELD ``*_sent_emo.csv`` transcripts (embedded with
-        :class:`~sklearn_seqinv.text.SentenceEncoder`). Text-only data gets a simulated video
-        modality (:func:`simulate_video`) unless ``text_only``.
+        a folder of MELD ``*_sent_emo.csv`` transcripts (embedded with
+        :class:`~sklearn_seqinv.text.SentenceEncoder`), or a folder in the bc-LSTM layout
+        (``transcripts.csv`` beside ``text/``, ``audio/`` and ``video/``: CMU-MOSI features,
+        read by :func:`load_bclstm`). Text-only data gets a simulated video modality
+        (:func:`simulate_video`) unless ``text_only``.
     task : {"classification", "regression"} or None, default=None
         What to learn; ``None`` takes what the data holds (scores for MMSA and the default
-        data, classes for reviews and MELD).
+        data, classes for reviews, MELD and bc-LSTM features).
     text_only : bool, default=False
         Keep text-only data text-only (no simulated video).
     n_samples : int, default=1600
@@ -70,7 +73,8 @@ def load_dataset(source=None, *, task=None, text_only=False, n_samples=1600, ran
     -------
     data : Bunch
         The loader Bunch (``X``, ``y``, ``sample_domain``, ``modalities``, ...) with ``task``
-        and a one-line ``description``.
+        and a one-line ``description``; data whose own train/test split is the protocol
+        (bc-LSTM features) also has ``protocols = ("official_split",)``.
 
     Examples
     --------
@@ -105,6 +109,17 @@ def load_dataset(source=None, *, task=None, text_only=False, n_samples=1600, ran
         data = load_reviews(paths[0])
         data.task = "classification"
         data = data if text_only else _with_video(data, random_state)
+    elif len(paths) == 1 and (paths[0] / "transcripts.csv").is_file():
+        _classes_only(task, "the bc-LSTM features carry positive / negative labels")
+        if text_only:
+            raise ValueError(
+                "text_only applies to text-only data; the bc-LSTM folder brings its own audio "
+                "and video"
+            )
+        data = load_bclstm(paths[0])
+        data.task = "classification"
+        # Its features are label-leaky inside the train split: only train -> test counts.
+        data.protocols = ("official_split",)
     elif len(paths) == 1 and paths[0].is_dir() and any(paths[0].glob("*_sent_emo.csv")):
         from ..text import SentenceEncoder
 
@@ -117,7 +132,8 @@ def load_dataset(source=None, *, task=None, text_only=False, n_samples=1600, ran
     else:
         raise ValueError(
             "the data takes MMSA .pkl files, a folder with reviews.csv (the multi-domain "
-            "reviews layout), or a folder of MELD *_sent_emo.csv files"
+            "reviews layout), a bc-LSTM feature folder (transcripts.csv with text/, audio/, "
+            "video/), or a folder of MELD *_sent_emo.csv files"
         )
     data.description = ", ".join(str(p) for p in paths)
     return data

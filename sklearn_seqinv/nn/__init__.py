@@ -4,6 +4,7 @@ from .gates import HardConcreteGate, StochasticGate, make_gate
 from .heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .losses import (
     OutputMean,
+    coral_penalty,
     domain_risks,
     irm_penalty,
     irm_scale_gradient,
@@ -18,6 +19,7 @@ __all__ = [
     "HardConcreteGate",
     "OutputMean",
     "StochasticGate",
+    "coral_penalty",
     "domain_risks",
     "expand_inputs",
     "irm_penalty",

@@ -7,7 +7,7 @@ from torch import nn
 
 from .gates import make_gate
 
-__all__ = ["GatedHead", "expand_inputs", "make_head", "restrict_inputs"]
+__all__ = ["GatedHead", "expand_inputs", "head_features", "make_head", "restrict_inputs"]
 
 
 def make_head(n_inputs, n_outputs, hidden_units=0):
@@ -25,6 +25,25 @@ def make_head(n_inputs, n_outputs, hidden_units=0):
     return nn.Sequential(
         nn.Linear(n_inputs, hidden_units), nn.ReLU(), nn.Linear(hidden_units, n_outputs)
     )
+
+
+def head_features(head, inputs):
+    """The head's outputs and the representation its last linear layer reads.
+
+    That representation is what a feature-matching penalty (CORAL) acts on: the hidden
+    layer of an MLP head, the inputs themselves of a linear head.
+
+    Examples
+    --------
+    >>> import torch
+    >>> outputs, features = head_features(make_head(4, 2, hidden_units=8), torch.ones(3, 4))
+    >>> outputs.shape, features.shape
+    (torch.Size([3, 2]), torch.Size([3, 8]))
+    """
+    if isinstance(head, nn.Linear):
+        return head(inputs), inputs
+    features = head[:-1](inputs)
+    return head[-1](features), features
 
 
 def _first_linear(head):
@@ -146,6 +165,19 @@ class GatedHead(nn.Module):
         gated = x if z is None else x * z
         inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
         return self.head(inputs), gated
+
+    def forward_with_features(self, X):
+        """Outputs and the representation of :func:`head_features`, for one gate draw.
+
+        A linear head's representation is its input: the guidance, then the gated columns.
+        """
+        z = self.support if not self.training and bool(self.support_fixed) else None
+        if z is None and self.gate is not None:
+            z = self.gate.sample()
+        x = X[:, self.n_guidance :]
+        gated = x if z is None else x * z
+        inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
+        return head_features(self.head, inputs)
 
     def _scaled_head(self, X, z):
         """``head([guidance, x * z])`` computed as ``X`` times the first weight scaled by ``z``."""

@@ -11,9 +11,11 @@ from typing import NamedTuple
 import torch
 
 __all__ = [
+    "FEATURE_PENALTIES",
     "INVARIANCE_PENALTIES",
     "OutputMean",
     "RiskBatch",
+    "coral_penalty",
     "domain_risks",
     "hand_derivative_kind",
     "irm_penalty",
@@ -129,6 +131,62 @@ def vrex_penalty(risks, present=None, mean=None, sampling_variance=None):
         noise = (k - 1) / k**2 * (sampling_variance.detach() * weights).sum()
         penalty = torch.clamp(penalty - noise, min=0.0)
     return penalty
+
+
+def coral_penalty(features, domain, n_domains):
+    """CORAL penalty (Sun and Saenko, 2016, as DomainBed uses it) on a representation.
+
+    The mean over pairs of environments ``(i, j)`` of the squared distance of their feature
+    means plus that of their feature covariances, each averaged over its entries:
+    ``mean((mu_i - mu_j)**2) + mean((C_i - C_j)**2)``. Pairs are summed in closed form
+    (``sum_{i<j} |a_i - a_j|^2 = K sum_i |a_i - mean(a)|^2`` over the ``K`` environments
+    present), so the cost grows with ``K``, not ``K**2``. Environments with fewer than two
+    rows have no covariance and are left out; the penalty is zero when fewer than two
+    environments remain.
+
+    Parameters
+    ----------
+    features : Tensor of shape (n_samples, n_features)
+        The representation whose moments should match (the input of a head's last linear
+        layer).
+    domain : Tensor of int of shape (n_samples,)
+        Environment codes.
+    n_domains : int
+        Number of environment codes.
+
+    Returns
+    -------
+    penalty : Tensor
+        A scalar.
+
+    Examples
+    --------
+    >>> import torch
+    >>> same = torch.tensor([[0.0], [2.0], [0.0], [2.0]])
+    >>> coral_penalty(same, torch.tensor([0, 0, 1, 1]), 2)
+    tensor(0.)
+    >>> shifted = torch.tensor([[0.0], [2.0], [1.0], [3.0]])
+    >>> coral_penalty(shifted, torch.tensor([0, 0, 1, 1]), 2)
+    tensor(1.)
+    """
+    counts = torch.bincount(domain, minlength=n_domains)
+    present = torch.nonzero(counts > 1).flatten()
+    k = len(present)
+    if k < 2:
+        return features.new_zeros(())
+    means, covariances = [], []
+    for code in present.tolist():
+        rows = features[domain == code]
+        mean = rows.mean(dim=0)
+        centred = rows - mean
+        means.append(mean)
+        covariances.append(centred.T @ centred / (rows.shape[0] - 1))
+    spread = 0.0
+    for moments in (torch.stack(means), torch.stack(covariances)):
+        deviation = moments - moments.mean(dim=0, keepdim=True)
+        spread = spread + deviation.square().sum(dim=0).mean()
+    # K * sum of squared deviations is the sum over pairs; divide by the K (K - 1) / 2 pairs.
+    return 2.0 * spread / (k - 1)
 
 
 def irm_penalty(outputs, target, domain, n_domains, loss_fn, scale_gradient=None):
@@ -365,6 +423,7 @@ class RiskBatch(NamedTuple):
     mean: torch.Tensor  # mean of the present risks
     noise_corrected: bool = False  # V-REx: subtract the risks' sampling variance
     scale_gradient: Callable | None = None  # IRM: closed-form d loss / d output scale
+    features: torch.Tensor | None = None  # CORAL: the input of the head's last linear layer
 
 
 def _vrex(batch):
@@ -387,6 +446,13 @@ def _irm(batch):
     )
 
 
+def _coral(batch):
+    return coral_penalty(batch.features, batch.domain, batch.n_domains)
+
+
 #: Invariance penalties by name: each maps a :class:`RiskBatch` to a scalar tensor. The skorch
 #: net and the full-batch refit look the estimator's ``invariance`` up here.
-INVARIANCE_PENALTIES = {"vrex": _vrex, "irm": _irm}
+INVARIANCE_PENALTIES = {"vrex": _vrex, "irm": _irm, "coral": _coral}
+
+#: Penalties on a representation (:attr:`RiskBatch.features`) rather than on the risks.
+FEATURE_PENALTIES = frozenset({"coral"})

@@ -13,7 +13,9 @@ import copy
 import numpy as np
 import torch
 
+from .heads import head_features
 from .losses import (
+    FEATURE_PENALTIES,
     INVARIANCE_PENALTIES,
     RiskBatch,
     domain_risks,
@@ -54,6 +56,14 @@ def _domain_weights(domain, n_domains, dtype):
 def _has_ridge(head, closed_form, inputs):
     """Whether the squared-error ridge of ``head`` on ``inputs`` has a closed form worth using."""
     return closed_form and isinstance(head, torch.nn.Linear) and min(inputs.shape) <= _MAX_SVD_SIZE
+
+
+def _acting(invariance, head):
+    """``invariance``, or None where it is a constant: a feature penalty on a linear head
+    reads the head's inputs, which no parameter of the head moves."""
+    if invariance in FEATURE_PENALTIES and isinstance(head, torch.nn.Linear):
+        return None
+    return invariance
 
 
 def _penalty_acts(invariance, domain, n_domains):
@@ -135,7 +145,11 @@ def _l2(head):
 def _objective(
     head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight, scale_gradient
 ):
-    outputs = head(inputs)
+    features = None
+    if invariance in FEATURE_PENALTIES and weight > 0:
+        outputs, features = head_features(head, inputs)
+    else:
+        outputs = head(inputs)
     losses = loss_fn(outputs, target)
     risks, present = domain_risks(losses, domain, n_domains)
     loss = mean_risk(risks, present)
@@ -151,6 +165,7 @@ def _objective(
             present,
             loss,
             scale_gradient=scale_gradient,
+            features=features,
         )
         loss = loss + weight * INVARIANCE_PENALTIES[invariance](batch)
     if alpha > 0:
@@ -271,7 +286,7 @@ def fit_head(
         ``loss_fn(outputs, target)`` returning per-sample losses.
     alpha : float, default=1e-2
         L2 weight on the head's weights (not its biases), ``0.5 * alpha * ||W||^2``.
-    invariance : {"vrex", "irm"} or None, default=None
+    invariance : {"vrex", "irm", "coral"} or None, default=None
         Invariance penalty over the exact (full-batch) per-domain risks.
     invariance_weight : float, default=0.0
         Its weight.
@@ -299,6 +314,7 @@ def fit_head(
     >>> bool((head(X).argmax(1) == y).float().mean() > 0.9)
     True
     """
+    invariance = _acting(invariance, head)
     if _has_ridge(head, closed_form, inputs):
         # The ridge optimum is the fit when no penalty acts; otherwise L-BFGS starts there
         # and the penalty moves the head only as far as it must, in far fewer iterations.
@@ -413,15 +429,23 @@ def _ridge_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas,
 
 
 def _lbfgs_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds):
-    """Validation losses along ``alphas`` (strong to weak) by L-BFGS, each fold warm-started
-    from its fit at the previous weight; the path stops once the mean validation loss has
-    risen :data:`PATH_PATIENCE` times in a row past its best, and the weights not reached
-    get an infinite loss (they are never chosen)."""
+    """Validation losses along ``alphas`` (strong to weak) by L-BFGS, each fold of a linear
+    head warm-started from its fit at the previous weight; the path stops once the mean
+    validation loss has risen :data:`PATH_PATIENCE` times in a row past its best, and the
+    weights not reached get an infinite loss (they are never chosen).
+
+    A hidden-layer head starts every weight from ``head`` instead: a strong L2 weight
+    shrinks a ReLU network to all-zero weights, a saddle point where every gradient is zero,
+    and a warm start at a weaker weight would stay there (a constant predictor).
+    """
     losses = np.full(len(alphas), np.inf)
     per_row = [[] for _ in alphas]
+    warm = isinstance(head, torch.nn.Linear)
     fold_heads = [copy.deepcopy(head) for _ in folds]
     fold_domains = [domain[train] for train, _ in folds]
     for k, alpha in enumerate(alphas):
+        if not warm:
+            fold_heads = [copy.deepcopy(head) for _ in folds]
         total = 0.0
         for fold_head, domain_in, (train, valid) in zip(fold_heads, fold_domains, folds):
             # The training rows are copied per fit, not kept: at most one copy at a time.
@@ -491,7 +515,7 @@ def select_alpha(
         (train.to(inputs.device), valid.to(inputs.device))
         for train, valid in validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
     ]
-    penalty = (invariance, invariance_weight, scale_gradient)
+    penalty = (_acting(invariance, head), invariance_weight, scale_gradient)
     if _has_ridge(head, closed_form, inputs):
         losses, per_row = _ridge_path_losses(
             head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds

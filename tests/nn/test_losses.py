@@ -278,3 +278,57 @@ def test_lbfgs_alpha_path_stops_past_its_minimum(monkeypatch):
     assert alpha_all == alpha and int(np.argmin(losses_all)) == best
     np.testing.assert_array_equal(losses_all[:n], losses[:n])
     np.testing.assert_array_equal(rows_all, rows)
+
+
+def _coral_pairwise(features, domain):
+    """DomainBed's CORAL: the mean over pairs of domains of mean- and covariance-distances."""
+    parts = [features[domain == d] for d in torch.unique(domain)]
+    total, pairs = 0.0, 0
+    for i in range(len(parts)):
+        for j in range(i + 1, len(parts)):
+            x, y = parts[i], parts[j]
+            mean_x, mean_y = x.mean(0, keepdim=True), y.mean(0, keepdim=True)
+            cova_x = (x - mean_x).T @ (x - mean_x) / (len(x) - 1)
+            cova_y = (y - mean_y).T @ (y - mean_y) / (len(y) - 1)
+            total += (mean_x - mean_y).pow(2).mean() + (cova_x - cova_y).pow(2).mean()
+            pairs += 1
+    return total / pairs
+
+
+@pytest.mark.parametrize("n_domains", [2, 3, 5])
+def test_coral_penalty_equals_domainbeds_pairwise_sum(n_domains):
+    from sklearn_seqinv.nn import coral_penalty
+
+    torch.manual_seed(n_domains)
+    features = torch.randn(60, 4) + torch.arange(60).unsqueeze(1) % n_domains * 0.3
+    domain = torch.arange(60) % n_domains
+    expected = _coral_pairwise(features, domain)
+    assert torch.allclose(coral_penalty(features, domain, n_domains), expected, atol=1e-6)
+
+
+def test_coral_penalty_is_zero_with_one_environment_and_ignores_singletons():
+    from sklearn_seqinv.nn import coral_penalty
+
+    features = torch.randn(10, 3)
+    assert coral_penalty(features, torch.zeros(10, dtype=torch.long), 1) == 0
+    domain = torch.tensor([0] * 9 + [1])  # domain 1 has one row: no covariance
+    assert coral_penalty(features, domain, 2) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_hidden_layer_alpha_path_escapes_the_collapsed_network(seed):
+    # A strong L2 weight shrinks a ReLU head to all-zero weights, where every gradient is
+    # zero; a path warm-started from there stays a constant predictor at every weaker weight.
+    from sklearn_seqinv.nn import make_head
+    from sklearn_seqinv.nn.refit import fit_head, select_alpha
+
+    torch.manual_seed(seed)
+    X = torch.randn(400, 10)
+    y = (X[:, 0] + X[:, 1] > 0).long()
+    domain = torch.arange(400) % 4
+    args = (X, y, domain, 4, torch.nn.CrossEntropyLoss(reduction="none"))
+    alpha, _, _ = select_alpha(make_head(10, 2, hidden_units=8), *args, seed=seed)
+    head = fit_head(make_head(10, 2, hidden_units=8), *args, alpha=alpha)
+    predicted = head(X).argmax(dim=1)
+    assert alpha < 10.0 and len(torch.unique(predicted)) == 2
+    assert (predicted == y).float().mean() > 0.9
