@@ -73,7 +73,7 @@ def analyse(data, order, epochs, seed, train):
         row["erm_held_out_accuracy"] = float(erm.score(X[held_out], data.y[held_out]))
     for name, est, cols in model.modalities_:
         picked = set(cols[est.get_support()])
-        chosen[name] = np.array(sorted(picked))
+        chosen[name] = np.array(sorted(picked), dtype=np.int64)
         invariant = set(data.invariant[name])
         row[f"{name}_selected"] = len(picked)
         row[f"{name}_invariant_recall"] = len(picked & invariant) / max(len(invariant), 1)

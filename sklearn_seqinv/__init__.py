@@ -10,12 +10,14 @@ _LAZY = {
     "InvariantMaskSelector": "._selector",
     "SequentialModalityClassifier": "._sequential",
     "SequentialModalityRegressor": "._sequential",
+    "TieInvarianceFilter": "._tie_filter",
 }
 
 __all__ = [
     "InvariantMaskSelector",
     "SequentialModalityClassifier",
     "SequentialModalityRegressor",
+    "TieInvarianceFilter",
     "__version__",
 ]
 

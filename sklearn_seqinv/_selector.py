@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy import stats
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
@@ -14,8 +15,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._heterogeneity import passing, tie_pvalues
+from ._heterogeneity import passing
 from ._net import ArrayDataset, GatedNet
+from ._tie_filter import TieInvarianceFilter
 from ._validation import (
     atomic_fit,
     check_class_labels,
@@ -28,9 +30,9 @@ from ._validation import (
 )
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean, irm_scale_gradient
-from .nn.refit import fit_head, select_alpha
+from .nn.refit import fit_head, select_alpha, validation_folds
 
-__all__ = ["InvariantMaskSelector"]
+__all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "sparse_wins"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _REGRESSION_LOSSES = {"squared_error": torch.nn.MSELoss, "absolute_error": torch.nn.L1Loss}
@@ -71,6 +73,66 @@ def _could_classify(estimator):
     return estimator.task != "regression"
 
 
+#: One-sided level of the test a sparse selection must pass to replace the dense model.
+SPARSE_LEVEL = 0.05
+
+
+def sparse_wins(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
+    """Whether a sparse selection beats the dense model out of domain, beyond doubt.
+
+    The burden of proof is on the sparse selection. Each held-out training environment
+    ``e`` gives the mean gain ``g_e`` of the sparse selection on its rows (the dense model's
+    validation loss minus the sparse one's, row by row) and the standard error of that
+    mean. The sparse selection wins when the mean of the ``g_e`` over the ``K``
+    environments (each counts once, whatever its size) exceeds ``t`` standard errors, where
+    ``t`` is Student's quantile at ``1 - level`` with ``K - 1`` degrees of freedom: 6.31 for
+    two environments, 2.92 for three, 2.35 for four, tending to the normal's 1.64. Rows
+    cannot show how much the gain varies from one new domain to the next, and the selection
+    was made on these same domains, so the fewer the environments, the larger the margin;
+    a gain that is large on one held-out domain (a spurious tie that reverses there) still
+    clears it. With fewer than two environments the dense model is kept.
+
+    Parameters
+    ----------
+    sparse_losses, dense_losses : ndarray of shape (n_rows,)
+        Per-row validation losses of the two candidates, environment after environment.
+    sizes : list of int
+        Rows of each held-out environment, in the same order.
+    level : float, default=SPARSE_LEVEL
+        One-sided level.
+
+    Returns
+    -------
+    wins : bool
+
+    Examples
+    --------
+    A large gain on one of three held-out domains and none on the others:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> dense = rng.uniform(0.4, 0.6, 300)
+    >>> sparse = dense - np.repeat([0.0, 0.0, 0.3], 100) + rng.normal(0, 0.05, 300)
+    >>> sparse_wins(sparse, dense, [100, 100, 100])
+    True
+
+    A small gain on both of two held-out domains is not enough:
+
+    >>> sparse = dense[:200] - 0.01 + rng.normal(0, 0.05, 200)
+    >>> sparse_wins(sparse, dense[:200], [100, 100])
+    False
+    """
+    if len(sizes) < 2:
+        return False
+    parts = np.split(np.asarray(dense_losses - sparse_losses), np.cumsum(sizes)[:-1])
+    k = len(parts)
+    gain = np.mean([part.mean() for part in parts])
+    variance = sum(part.var(ddof=1) / len(part) for part in parts if len(part) > 1) / k**2
+    if variance == 0:
+        return bool(gain > 0)
+    return bool(gain / np.sqrt(variance) > stats.t.ppf(1.0 - level, k - 1))
+
+
 class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     """Select sparse, domain-invariant features with learnable stochastic gates.
 
@@ -86,14 +148,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
        parameter, in units of the negative log-likelihood). Columns whose deterministic gate
        exceeds ``threshold`` are kept.
     3. **Invariance test.** For guided stages (later modalities of a sequential fit), a kept
-       column whose tie to the label, beyond the guidance, differs across training domains
-       (Cochran's Q, Bonferroni) is dropped: a tie that keeps its sign but changes strength
-       is what an invariance penalty misses.
+       column whose tie to the label, beyond what the guidance predicts (its cross-fitted
+       scores), differs across training domains (Cochran's Q, Bonferroni) is dropped: a tie
+       that keeps its sign but changes strength is what an invariance penalty misses.
     4. **Refit.** The head is refitted on the kept columns by full-batch L-BFGS with its L2
        weight chosen on held-out training rows. With ``validate_selection``, the kept columns
-       first compete, out of domain, with every column that passes step 3: a selection that
-       does worse across the training domains by more than two standard errors (dense
-       embeddings where sentiment is spread over every dimension) gives way.
+       first compete, out of domain, with every column that passes step 3, and the burden of
+       proof is on the sparse selection: it is kept only when it beats the dense model across
+       the held-out training environments by a one-sided t-test over the environments
+       (``sparse_wins``), a margin that grows as the environments get fewer.
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
@@ -116,7 +179,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         held-out fifth of every training domain (DomainBed's training-domain validation).
     refit : bool, default=True
         Refit the head on the kept columns after the gates are learnt (step 4); ``False``
-        predicts with the head of the gate phase.
+        predicts with the head of the gate phase on the kept columns, each scaled by its
+        gate (a column dropped by the threshold or the invariance test is closed, so
+        ``predict`` and ``transform`` agree on what is used).
     heterogeneity_level : float, "auto" or None, default="auto"
         Family-wise level of the tie-invariance test of step 3. ``"auto"`` applies it at 0.05
         when ``guidance`` is given (a later modality must show that it holds across domains)
@@ -127,7 +192,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         the stage keeps none. Without any ``sample_domain`` the test is off.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
-        (step 4); needs ``alpha="auto"``. ``selection_kept_`` says which won. Fitted on a
+        (step 4), the sparse selection winning only beyond doubt; needs ``alpha="auto"``.
+        ``selection_kept_`` says which won. Fitted on a
         single given domain (no ``sample_group``), an unguided stage keeps all columns: no
         held-out domain can show that a sparse selection generalizes.
     invariance : {"vrex", "irm", "coral"} or None, default="vrex"
@@ -211,7 +277,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         The L2 weight of the refitted head (with ``refit=True``).
     selection_kept_ : bool
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
-        that pass the invariance test (with ``refit=True``).
+        that pass the invariance test, because the selection did not beat them out of domain
+        (with ``refit=True``).
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
@@ -412,6 +479,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             self.support_ = self._invariant(self._support_from_gates(), level)
             if self.refit:
                 self._refit_head(dataset, level, seed, single=given and self.n_environments_ < 2)
+            else:
+                # Predict from the columns transform keeps: the gates of the others close.
+                self.net_.module_.fix_support(torch.from_numpy(self.gates_ * self.support_))
         # Inference in float64: predictions of a row do not depend on the batch it is in.
         self.net_.module_.double()
         return self
@@ -501,14 +571,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         if level is None or self.gate is None or (self.n_environments_ < 2 and not guided):
             self.__dict__.pop("heterogeneity_pvalues_", None)
             return None
-        if self.n_environments_ < 2:
-            # One environment: no tie can be shown to hold across environments, so no
-            # column of a guided stage passes (modality trust: the stage adds nothing).
-            self.heterogeneity_pvalues_ = np.full(X.shape[1], np.nan)
-            return level
-        self.heterogeneity_pvalues_ = tie_pvalues(
-            X, y, domain, guidance=guide, classification=self.task_ == "classification"
-        )
+        # One environment: no tie can be shown to hold across environments, so no column of
+        # a guided stage passes (modality trust: the stage adds nothing).
+        test = TieInvarianceFilter(level, task=self.task_)
+        test.fit(X, y, sample_domain=domain, guidance=guide)
+        self.heterogeneity_pvalues_ = test.pvalues_
         return level
 
     def _invariant(self, candidates, level):
@@ -554,7 +621,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             elif everything.sum() > self.support_.sum():
                 candidates.append(everything)
         # Two candidates are compared out of domain (whole training domains held out): the
-        # sparse selection gives way only to what does better across domains.
+        # sparse selection stays only if it does better across domains.
         by_domain = len(candidates) > 1
         tuned = []
         for support in candidates:
@@ -573,16 +640,21 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 tuned.append((float(self.alpha), None, None))
         choice = 0
         if len(tuned) == 2:
-            # Keep the sparse selection unless all columns do better by more than 2 SE.
-            diff = tuned[0][2] - tuned[1][2]
-            if diff.mean() > 2.0 * diff.std(ddof=1) / np.sqrt(len(diff)):
-                choice = 1
+            folds = validation_folds(dataset.domain, self.n_environments_, by_domain=True)
+            sizes = [int(valid.sum()) for _, valid in folds]
+            choice = 0 if sparse_wins(tuned[0][2], tuned[1][2], sizes) else 1
         self.selection_kept_ = candidates[choice] is self.support_
         self.support_ = candidates[choice]
         self.alpha_ = tuned[choice][0]
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
         kept = columns(self.support_)
         head = restrict_inputs(module.head, kept)
+        if by_domain:
+            # Whole held-out domains judged which columns to keep; the weight of the final
+            # head is chosen as for a single candidate, on held-out rows of every training
+            # domain: a domain held out trains on fewer domains and rows, and the log-loss
+            # across a shift asks for a stronger weight than the full fit needs.
+            self.alpha_ = select_alpha(head, *inputs_for(kept), seed=seed, **fit_args)[0]
         fit_head(head, *inputs_for(kept), alpha=self.alpha_, **fit_args)
         expand_inputs(module.head, head, kept)
 

@@ -6,6 +6,7 @@ from sklearn_seqinv import (
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
+    TieInvarianceFilter,
 )
 
 
@@ -22,6 +23,7 @@ ESTIMATORS = [
     InvariantMaskSelector(max_epochs=15, random_state=0),
     SequentialModalityClassifier(_two_modalities()),
     SequentialModalityRegressor(_two_modalities()),
+    TieInvarianceFilter(),
 ]
 
 # Expected failures, one place, each with its reason. Empty: every check passes.

@@ -39,7 +39,10 @@ def test_invariant_columns_are_selected_in_nine_refits_of_ten(make_two_modalitie
     assert text.supports.shape == (6, len(data.modalities["text"]))
     invariant = data.invariant["text"] - data.modalities["text"][0]
     assert (text.frequency[invariant] >= 0.9).all(), text.frequency[invariant]
-    assert text.jaccard >= 0.6
+    # Refits whose sparse selection did not beat the dense model keep every column; the
+    # sparse selections agree with each other.
+    sparse = text.supports[~text.supports.all(axis=1)]
+    assert len(sparse) >= 2 and selection_jaccard(sparse) >= 0.6
     video = result.modalities.video
     spurious = data.spurious["video"] - data.modalities["video"][0]
     assert video.frequency[spurious].max() <= 0.5

@@ -28,8 +28,10 @@ def _selection_counts(selector, data):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_invariance_penalty_recovers_invariant_columns(make_text_domains, seed):
+    # The gate phase's selection itself (whether it then beats the dense model out of
+    # domain is step 4's decision, tested on its own).
     data = make_text_domains(seed)
-    selector = InvariantMaskSelector(random_state=seed)
+    selector = InvariantMaskSelector(validate_selection=False, random_state=seed)
     selector.fit(data.X, data.y, sample_domain=data.sample_domain)
     selected, invariant, spurious = _selection_counts(selector, data)
     recall = len(selected & invariant) / len(invariant)
@@ -94,7 +96,10 @@ def test_gates_are_in_unit_interval_and_support_matches_threshold(fitted_selecto
     gates = fitted_selector.gates_
     assert gates.shape == (fitted_selector.n_features_in_,)
     assert ((gates >= 0) & (gates <= 1)).all()
-    np.testing.assert_array_equal(fitted_selector.get_support(), gates > 0.5)
+    if fitted_selector.selection_kept_:
+        np.testing.assert_array_equal(fitted_selector.get_support(), gates > 0.5)
+    else:  # the dense model won the validation: an unguided stage keeps every column
+        assert fitted_selector.get_support().all() and not (gates > 0.5).all()
 
 
 def test_transform_keeps_rows_and_selected_columns(fitted_selector, domains):
@@ -418,3 +423,61 @@ def test_coral_shrinks_the_spread_of_the_domains_feature_moments(make_text_domai
         ).fit(shifted, data.y, sample_domain=data.sample_domain)
         spread[invariance] = _hidden_moment_spread(selector, shifted, data.sample_domain)
     assert spread["coral"] < 0.5 * spread[None]
+
+
+def test_a_sparse_selection_that_does_not_win_out_of_domain_gives_way():
+    # Two training domains, dense signal spread over every column: no sparse selection can
+    # prove itself on one held-out domain, so the dense (tuned, ungated) head is kept.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 800)
+    X = (y[:, None] - 0.5) * rng.uniform(0.05, 0.2, 40) + rng.standard_normal((800, 40))
+    domain = np.repeat(["a", "b"], 400)
+    selector = InvariantMaskSelector(sparsity=40.0, random_state=0).fit(X, y, sample_domain=domain)
+    assert not selector.selection_kept_ and selector.get_support().all()
+    assert not (selector.gates_ > 0.5).all()  # the gates alone would have kept fewer
+    dense = InvariantMaskSelector(gate=None, invariance=None, random_state=0)
+    dense.fit(X, y, sample_domain=domain)
+    assert selector.alpha_ == dense.alpha_  # the final weight is chosen as the dense head's
+
+
+def test_a_sparse_selection_that_wins_out_of_domain_is_kept(make_text_domains):
+    # Spurious columns whose tie flips in one training domain: the dense model fails on it
+    # when it is held out, the invariant selection does not.
+    data = make_text_domains(1)
+    selector = InvariantMaskSelector(random_state=1).fit(
+        data.X, data.y, sample_domain=data.sample_domain
+    )
+    assert selector.selection_kept_ and selector.get_support().sum() < 10
+
+
+@pytest.mark.parametrize(
+    ("gains", "sizes", "wins"),
+    [
+        ([0.0, 0.0, 0.3], [100, 100, 100], True),  # large on one of three domains
+        ([0.01, 0.01], [100, 100], False),  # small on both of two
+        ([0.2, 0.2], [100, 100], True),  # large on both of two
+        ([0.3], [200], False),  # one environment proves nothing
+        ([0.05, -0.05, 0.05, -0.05], [50] * 4, False),
+    ],
+)
+def test_sparse_wins_puts_the_burden_of_proof_on_the_sparse_selection(gains, sizes, wins):
+    from sklearn_seqinv._selector import sparse_wins
+
+    rng = np.random.default_rng(0)
+    dense = rng.uniform(0.4, 0.6, sum(sizes))
+    sparse = dense - np.repeat(gains, sizes) + rng.normal(0, 0.05, sum(sizes))
+    assert sparse_wins(sparse, dense, sizes) is wins
+
+
+def test_refit_false_predicts_from_the_columns_transform_keeps(make_text_domains):
+    # Without a penalty the gates keep the spurious columns open; the tie test drops them.
+    data = make_text_domains(0)
+    selector = InvariantMaskSelector(
+        refit=False, invariance=None, heterogeneity_level=0.05, random_state=0
+    ).fit(data.X, data.y, sample_domain=data.sample_domain)
+    dropped = ~selector.get_support()
+    assert (selector.gates_[dropped] > 0.5).any()
+    moved = data.X.copy()
+    moved[:, dropped] = np.random.default_rng(1).standard_normal((len(moved), dropped.sum()))
+    # Columns transform drops do not reach predict: replacing them changes nothing.
+    np.testing.assert_array_equal(selector.predict(data.X), selector.predict(moved))
