@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from ._markdown import markdown_table
 from ._methods import METHODS
+from ._protocols import PROTOCOLS, SELECTION_PROTOCOLS, protocol_splits, rows_of, scored_rows
 from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint, json_ready
 from ._selector import InvariantMaskSelector
@@ -38,6 +39,7 @@ from ._sequential import (
     SequentialModalityRegressor,
     shared_stage_fits,
 )
+from ._shifts import CORRUPTIONS, check_corruptions, corrupt_rows
 from .inspection import stability_summary
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
@@ -337,9 +339,9 @@ def evaluate_domain_generalization(
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"Unknown protocols {unknown}; choose from {list(PROTOCOLS)}.")
-    is_test = _test_rows(split, protocols, len(domain))
-    corruptions = _check_corruptions(corruptions, modalities)
-    splits = _splits(domain, protocols, is_test)
+    is_test = scored_rows(split, protocols, len(domain))
+    corruptions = check_corruptions(corruptions, modalities)
+    splits = protocol_splits(domain, protocols, is_test)
     run = {
         "data": fingerprint(X, y, domain, sample_group, is_test),
         "corruptions": [list(c) for c in corruptions],
@@ -380,7 +382,7 @@ def evaluate_domain_generalization(
                     modalities,
                 )
                 for protocol, sources, targets, name in batch
-                for train, test in [_rows_of(protocol, sources, domain, is_test)]
+                for train, test in [rows_of(protocol, sources, domain, is_test)]
             ],
         )
         for batch in batches
@@ -420,7 +422,7 @@ def evaluate_domain_generalization(
             chosen.append(
                 {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
             )
-        if protocol in _SELECTION_PROTOCOLS:
+        if protocol in SELECTION_PROTOCOLS:
             if unit["gates"]:
                 gates.setdefault(name, []).append(unit["gates"])
             for modality, kept in (unit["trust"] or {}).items():
@@ -440,114 +442,6 @@ def evaluate_domain_generalization(
         "chosen": chosen,
         "seconds": time.perf_counter() - start,
     }
-
-
-#: The protocols :func:`evaluate_domain_generalization` runs.
-PROTOCOLS = ("leave_one_domain_out", "single_source", "official_split")
-
-#: Protocols whose fits' selections the ``gates`` and ``untrusted`` entries summarize.
-_SELECTION_PROTOCOLS = ("leave_one_domain_out", "official_split")
-
-#: Test-time shifts of ``corruptions``.
-CORRUPTIONS = ("noise", "zero", "missing")
-
-
-def _test_rows(split, protocols, n_samples):
-    """The rows ``split`` marks ``"test"``; ``None`` when the official split is not run."""
-    if "official_split" not in protocols:
-        return None
-    if split is None:
-        raise ValueError(
-            "protocol 'official_split' needs split=: the data's own split of each row "
-            "('test' for the rows to score, anything else for the rows to fit on)."
-        )
-    split = np.asarray(split, dtype=object)
-    if split.shape != (n_samples,):
-        raise ValueError(f"split has shape {split.shape}; expected ({n_samples},), one per row.")
-    is_test = split == "test"
-    if not is_test.any() or is_test.all():
-        raise ValueError(
-            f"split must mark some rows 'test' and some not; got values {sorted(set(split))}."
-        )
-    return is_test
-
-
-def _splits(domain, protocols, is_test):
-    """``(protocol, training domains, target domains)`` of every fit of the protocols."""
-    splits = []
-    if {"leave_one_domain_out", "single_source"} & set(protocols):
-        labels = list(np.unique(domain))
-        if len(labels) < 2:
-            raise ValueError("Domain generalization needs at least 2 domains in sample_domain.")
-        if "leave_one_domain_out" in protocols:
-            splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
-        if "single_source" in protocols:
-            splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
-    if "official_split" in protocols:
-        sources, targets = np.unique(domain[~is_test]), np.unique(domain[is_test])
-        splits.append(("official_split", list(sources), list(targets)))
-    return splits
-
-
-def _rows_of(protocol, sources, domain, is_test):
-    """Training and test rows of one fit."""
-    if protocol == "official_split":
-        return ~is_test, is_test
-    train = np.isin(domain, sources)
-    return train, ~train
-
-
-def _check_corruptions(corruptions, modalities):
-    """``corruptions`` as a tuple of ``(modality, kind)``, each checked."""
-    checked = []
-    for entry in corruptions or ():
-        if not (isinstance(entry, (tuple, list)) and len(entry) == 2):
-            raise ValueError(
-                f"corruptions takes (modality, kind) pairs such as ('video', 'noise'); got "
-                f"{entry!r}."
-            )
-        modality, kind = entry
-        if modality not in modalities:
-            raise ValueError(
-                f"corruptions: unknown modality {modality!r}; the modalities are "
-                f"{list(modalities)}."
-            )
-        if kind not in CORRUPTIONS:
-            raise ValueError(
-                f"corruptions: unknown kind {kind!r} for {modality!r}; choose from "
-                f"{list(CORRUPTIONS)}."
-            )
-        checked.append((str(modality), str(kind)))
-    return tuple(checked)
-
-
-def _handles_missing(fitted, columns):
-    """Whether ``fitted`` predicts rows whose ``columns`` are NaN (a missing modality)."""
-    # The sequential strategy without a final estimator predicts a row that lacks a later
-    # modality (all NaN) from the stages before; its first modality cannot be missing.
-    stages = getattr(fitted, "modalities_", None)
-    if not stages or getattr(fitted, "strategy", None) != "sequential":
-        return False
-    return fitted.final_estimator is None and not np.isin(stages[0][2], columns).any()
-
-
-def _corrupt(X, fitted, train, test, columns, kind, seed):
-    """The test rows of ``X`` with ``columns`` corrupted, and whether NaN was imputed."""
-    rows = X[test].astype(np.float64, copy=True)
-    mean = X[train][:, columns].mean(axis=0)
-    if kind == "noise":
-        scale = X[train][:, columns].std(axis=0)
-        rng = np.random.default_rng(seed)
-        rows[:, columns] = mean + scale * rng.standard_normal((len(rows), len(columns)))
-        return rows, None
-    if kind == "zero":
-        rows[:, columns] = 0.0
-        return rows, None
-    if _handles_missing(fitted, columns):
-        rows[:, columns] = np.nan
-        return rows, False
-    rows[:, columns] = mean
-    return rows, True
 
 
 def _key(protocol, sources, name):
@@ -656,7 +550,7 @@ def _fit_unit(
     records = []
     shifts = [(None, X[test], None)]
     for i, (modality, kind) in enumerate(corruptions):
-        rows, imputed = _corrupt(
+        rows, imputed = corrupt_rows(
             X, fitted, train, test, modalities[modality], kind, [random_state, i]
         )
         shifts.append((f"{modality}:{kind}", rows, imputed))

@@ -221,14 +221,14 @@ def test_noise_corruption_changes_predictions_of_a_model_that_uses_the_modality(
 
 
 def test_corruption_noise_is_the_same_for_every_method_and_seeded():
-    from sklearn_seqinv.evaluation import _corrupt
+    from sklearn_seqinv._shifts import corrupt_rows
 
     data, split, _ = _official(120)
     train, test = split == "train", split == "test"
     cols = data.modalities["video"]
-    a, _ = _corrupt(data.X, None, train, test, cols, "noise", [0, 0])
-    b, _ = _corrupt(data.X, None, train, test, cols, "noise", [0, 0])
-    c, _ = _corrupt(data.X, None, train, test, cols, "noise", [1, 0])
+    a, _ = corrupt_rows(data.X, None, train, test, cols, "noise", [0, 0])
+    b, _ = corrupt_rows(data.X, None, train, test, cols, "noise", [0, 0])
+    c, _ = corrupt_rows(data.X, None, train, test, cols, "noise", [1, 0])
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     np.testing.assert_array_equal(np.delete(a, cols, axis=1), np.delete(data.X[test], cols, axis=1))
