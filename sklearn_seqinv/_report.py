@@ -215,6 +215,22 @@ _SAME_MODEL = {
 }
 
 
+def _dense_note(method, modality, v):
+    """Say in how many folds the dense model won, and how stable the real selections were."""
+    text = (
+        f"{method}: {modality} kept the dense model in {v['dense_folds']} of {v['n_folds']} "
+        "folds (the ungated candidate won the model selection, or the dense model won the "
+        "stage's out-of-domain validation: a sparse selection stays only when it wins beyond "
+        "doubt)"
+    )
+    if v.get("jaccard_selected") is not None:
+        text += (
+            f"; over the {v['n_folds'] - v['dense_folds']} folds with a real selection the "
+            f"Jaccard is {v['jaccard_selected']:.2f}"
+        )
+    return text + "."
+
+
 def _footnotes(results, metrics):
     """Explain results that look like bugs: identical rows, near-zero worst domains."""
     notes = []
@@ -246,6 +262,10 @@ def _footnotes(results, metrics):
             "mask stability (mean pairwise Jaccard of the selected columns over the "
             f"leave-one-domain-out folds, 1 = the same columns every time): {'; '.join(stability)}."
         )
+    for method, per in results.get("gates", {}).items():
+        for modality, v in per.items():
+            if v.get("dense_folds") and v.get("n_folds", 1) > 1:
+                notes.append(_dense_note(method, modality, v))
     for method, per in results.get("untrusted", {}).items():
         for modality, c in per.items():
             fits = "fit" if c["folds"] == 1 else "fits"

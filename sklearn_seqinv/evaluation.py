@@ -573,6 +573,7 @@ def _fit_unit(
             )
     # A fitted meta-estimator's selection per modality; other methods have none.
     selection = getattr(fitted, "selection_", None)
+    dense = None if selection is None else _dense_won(fitted)
     trust = getattr(fitted, "modality_trust_", None)
     return {
         "key": key,
@@ -581,10 +582,22 @@ def _fit_unit(
         "gates": (
             None
             if selection is None
-            else {m: [s.gates.tolist(), s.support.tolist()] for m, s in selection.items()}
+            else {m: [s.gates.tolist(), s.support.tolist(), dense[m]] for m, s in selection.items()}
         ),
         "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
     }
+
+
+def _dense_won(fitted):
+    """Per modality of a fitted meta-estimator, whether its stage kept the dense model: the
+    model selection chose its ungated candidate ("no selection"), or the dense model won the
+    stage's validated choice (``selection_kept_`` false: every column that passes)."""
+    joint = getattr(fitted, "joint_selector_", None)
+    out = {}
+    for name, stage, _ in fitted.modalities_:
+        stage = joint or stage
+        out[name] = stage.gate is None or not getattr(stage, "selection_kept_", True)
+    return out
 
 
 def _one_environment(grid):
@@ -629,16 +642,24 @@ def _summarize(records):
 
 
 def _average_gates(per_method):
-    """Per method and modality: mean gate, selection share and Jaccard over the folds."""
+    """Per method and modality: mean gate, selection share and Jaccard over the folds, the
+    folds in which the dense model won, and the Jaccard over the others (the folds with a
+    real selection; ``None`` with fewer than two)."""
     out = {}
     for method, folds in per_method.items():
         out[method] = {}
         for name in folds[0]:
             stability = stability_summary([f[name][1] for f in folds])
+            dense = [len(f[name]) > 2 and bool(f[name][2]) for f in folds]
+            selected = [f[name][1] for f, won in zip(folds, dense) if not won]
             out[method][name] = {
                 "gate_mean": np.mean([f[name][0] for f in folds], axis=0).tolist(),
                 "selected_share": stability.frequency.tolist(),
                 "jaccard": stability.jaccard,
                 "n_folds": stability.n_refits,
+                "dense_folds": int(sum(dense)),
+                "jaccard_selected": (
+                    stability_summary(selected).jaccard if len(selected) > 1 else None
+                ),
             }
     return out

@@ -268,3 +268,26 @@ def test_official_split_with_every_row_in_one_part_is_refused():
             protocols=("official_split",),
             split=["train"] * 60,
         )
+
+
+def test_folds_that_kept_the_dense_model_are_counted_and_said():
+    from sklearn_seqinv.evaluation import _average_gates
+
+    sparse = [True, True, False, False]
+    folds = [
+        {"video": [[0.9, 0.9, 0.1, 0.1], sparse, False]},
+        {"video": [[0.9, 0.9, 0.1, 0.1], sparse, False]},
+        {"video": [[0.9, 0.9, 0.1, 0.1], [True] * 4, True]},  # the dense model won
+    ]
+    gates = _average_gates({"text_first": folds})["text_first"]["video"]
+    assert gates["dense_folds"] == 1 and gates["n_folds"] == 3
+    assert gates["jaccard_selected"] == 1.0 and gates["jaccard"] < 1.0
+    row = {"protocol": "leave_one_domain_out", "method": "text_first"}
+    results = {
+        "task": "classification",
+        "summary": [{**row, "accuracy_mean": 0.8, "accuracy_worst": 0.7}],
+        "gates": {"text_first": {"video": gates}},
+    }
+    text = results_to_markdown(results)
+    assert "text_first: video kept the dense model in 1 of 3 folds" in text
+    assert "over the 2 folds with a real selection the Jaccard is 1.00" in text
