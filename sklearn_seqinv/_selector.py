@@ -294,7 +294,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         Domain labels seen in ``fit``.
     n_environments_ : int
         Number of environments compared in ``fit``: the domains, or the (domain, group)
-        pairs when ``sample_group`` was given.
+        pairs when ``sample_group`` was given (sub-groups too small to stand alone pooled).
+    n_pooled_groups_ : int
+        Sub-groups of fewer than 10 rows (``MIN_GROUP_ROWS``), too few for a risk or a tie
+        of their own, pooled with the other small sub-groups of their domain (0 without
+        ``sample_group``).
     n_guidance_features_ : int
         Number of guidance columns seen in ``fit``.
     n_features_in_ : int
@@ -424,7 +428,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             given, the environments that the invariance penalty, the balanced batches, the
             held-out validation and the tie test compare are the (domain, group) pairs
             instead of the domains: this is what lets a single source domain reject a tie
-            that changes across its sub-groups.
+            that changes across its sub-groups. Sub-groups of fewer than 10 rows are pooled
+            with the other small sub-groups of their domain (``n_pooled_groups_``).
         guidance : array-like of shape (n_samples, n_guidance), default=None
             Already-selected features of earlier modalities, fed to the head and never gated.
 
@@ -437,7 +442,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
         check_float32_range(X)
-        domain, self.domains_ = check_environments(sample_domain, sample_group, X.shape[0])
+        domain, self.domains_, self.n_pooled_groups_ = check_environments(
+            sample_domain, sample_group, X.shape[0]
+        )
         self.n_environments_ = int(domain.max()) + 1
         if self.invariance is not None and self.n_environments_ < 2:
             given = "no sample_domain" if sample_domain is None else "one domain"

@@ -46,7 +46,9 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
     support_ : ndarray of bool of shape (n_features,)
         The kept columns.
     n_environments_ : int
-        Environments compared.
+        Environments compared (sub-groups of fewer than 10 rows pooled within their domain).
+    n_pooled_groups_ : int
+        Sub-groups pooled for being too small.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -100,7 +102,9 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
             The fitted filter.
         """
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=False, ensure_min_samples=2)
-        environment, _ = check_environments(sample_domain, sample_group, X.shape[0])
+        environment, _, self.n_pooled_groups_ = check_environments(
+            sample_domain, sample_group, X.shape[0]
+        )
         self.n_environments_ = int(environment.max()) + 1
         guide = check_guidance(guidance, X.shape[0])
         if sample_domain is None and sample_group is None:

@@ -69,19 +69,57 @@ def check_class_labels(y):
     return y, classes
 
 
-def check_environments(sample_domain, sample_group, n_samples):
-    """Integer codes of the environments the invariance penalty compares, and the domains.
+#: Fewest rows of an environment built from a sub-group. Each environment's tie test
+#: regresses a column on the label and the guidance's scores (with an intercept: up to 5
+#: coefficients for three classes) and estimates a residual variance, and its risk enters the
+#: invariance penalty; below 10 rows neither estimate has the residual degrees of freedom to
+#: mean anything, and a single row gives none at all.
+MIN_GROUP_ROWS = 10
+
+
+def check_environments(sample_domain, sample_group, n_samples, *, min_rows=MIN_GROUP_ROWS):
+    """Integer codes of the environments the invariance penalty compares, the domains, and
+    how many sub-groups were pooled.
 
     Without ``sample_group`` the environments are the domains. With it, they are the
     (domain, group) pairs: sub-groups inside the domains (a video, a speaker, a product),
-    which is what gives a single source domain something to compare.
+    which is what gives a single source domain something to compare. A sub-group of fewer
+    than ``min_rows`` rows cannot carry a risk or a tie of its own: the small sub-groups of a
+    domain are pooled into one environment, which joins the domain's largest sub-group when
+    it is itself still too small (a domain of small sub-groups only is one environment).
+
+    Examples
+    --------
+    >>> env, domains, pooled = check_environments(
+    ...     [0] * 30, ["a"] * 12 + ["b"] * 12 + ["c"] * 3 + ["d"] * 3, 30)
+    >>> sorted(set(env.tolist())), pooled
+    ([0, 1], 2)
     """
     domain, domains = check_sample_domain(sample_domain, n_samples)
     if sample_group is None:
-        return domain, domains
+        return domain, domains, 0
     group, _ = check_sample_domain(sample_group, n_samples, name="sample_group")
-    environment, _ = _first_seen_codes(domain * (int(group.max()) + 1) + group)
-    return environment, domains
+    pair, _ = _first_seen_codes(domain * (int(group.max()) + 1) + group)
+    sizes = np.bincount(pair)
+    small = sizes < min_rows
+    pooled = int(small.sum())
+    if pooled:
+        # Every pair of a domain maps to one representative code: small pairs to the first
+        # small pair of their domain, or to the domain's largest pair when they are too few.
+        target = np.arange(len(sizes))
+        pair_domain = np.zeros(len(sizes), dtype=np.int64)
+        pair_domain[pair] = domain
+        for code in np.unique(domain):
+            members = np.flatnonzero(pair_domain == code)
+            tiny = members[small[members]]
+            if not len(tiny):
+                continue
+            target[tiny] = tiny[0]
+            if sizes[tiny].sum() < min_rows:
+                target[tiny] = members[np.argmax(sizes[members])]
+        pair = target[pair]
+    environment, _ = _first_seen_codes(pair)
+    return environment, domains, pooled
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)

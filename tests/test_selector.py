@@ -481,3 +481,32 @@ def test_refit_false_predicts_from_the_columns_transform_keeps(make_text_domains
     moved[:, dropped] = np.random.default_rng(1).standard_normal((len(moved), dropped.sum()))
     # Columns transform drops do not reach predict: replacing them changes nothing.
     np.testing.assert_array_equal(selector.predict(data.X), selector.predict(moved))
+
+
+def test_sub_groups_too_small_for_a_risk_or_a_tie_are_pooled(small_domains):
+    # One row per sub-group: nothing can be estimated per group, so the groups of each
+    # domain pool into the domain itself and the fit is the fit without sub-groups.
+    rows = np.arange(len(small_domains.y))
+    fit = dict(sample_domain=small_domains.sample_domain)
+    plain = InvariantMaskSelector(max_epochs=5, random_state=0).fit(
+        small_domains.X, small_domains.y, **fit
+    )
+    grouped = InvariantMaskSelector(max_epochs=5, random_state=0).fit(
+        small_domains.X, small_domains.y, sample_group=rows, **fit
+    )
+    assert grouped.n_pooled_groups_ == len(rows) and plain.n_pooled_groups_ == 0
+    assert grouped.n_environments_ == plain.n_environments_
+    np.testing.assert_array_equal(grouped.gates_, plain.gates_)
+    np.testing.assert_array_equal(grouped.predict(small_domains.X), plain.predict(small_domains.X))
+
+
+def test_large_sub_groups_stay_environments_of_their_own(small_domains):
+    halves = np.arange(len(small_domains.y)) % 2
+    selector = InvariantMaskSelector(max_epochs=5, random_state=0).fit(
+        small_domains.X,
+        small_domains.y,
+        sample_domain=small_domains.sample_domain,
+        sample_group=halves,
+    )
+    n_domains = len(np.unique(small_domains.sample_domain))
+    assert selector.n_pooled_groups_ == 0 and selector.n_environments_ == 2 * n_domains
