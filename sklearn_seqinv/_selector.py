@@ -154,9 +154,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     4. **Refit.** The head is refitted on the kept columns by full-batch L-BFGS with its L2
        weight chosen on held-out training rows. With ``validate_selection``, the kept columns
        first compete, out of domain, with every column that passes step 3, and the burden of
-       proof is on the sparse selection: it is kept only when it beats the dense model across
-       the held-out training environments by a one-sided t-test over the environments
-       (``sparse_wins``), a margin that grows as the environments get fewer.
+       proof is on the sparse selection: it is kept only when its mean gain over the held-out
+       training environments exceeds Student's ``t`` (one degree of freedom fewer than the
+       environments) standard errors (``sparse_wins``), a margin that grows as the
+       environments get fewer.
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
