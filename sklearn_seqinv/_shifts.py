@@ -45,9 +45,10 @@ def _handles_missing(fitted, columns):
 def corrupt_rows(X, fitted, train, test, columns, kind, seed):
     """The test rows of ``X`` with ``columns`` corrupted, and whether NaN was imputed."""
     rows = X[test].astype(np.float64, copy=True)
-    mean = X[train][:, columns].mean(axis=0)
+    fitted_on = X[np.ix_(train, columns)]
+    mean = fitted_on.mean(axis=0)
     if kind == "noise":
-        scale = X[train][:, columns].std(axis=0)
+        scale = fitted_on.std(axis=0)
         rng = np.random.default_rng(seed)
         rows[:, columns] = mean + scale * rng.standard_normal((len(rows), len(columns)))
         return rows, None

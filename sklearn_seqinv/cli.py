@@ -17,6 +17,8 @@ import numpy as np
 
 from . import __version__
 from ._methods import METHOD_DESCRIPTIONS, METHODS
+from ._protocols import PROTOCOLS
+from ._shifts import CORRUPTIONS
 from .exceptions import CLIError
 
 # scikit-learn, torch and the estimators are imported inside the commands, so that
@@ -24,7 +26,6 @@ from .exceptions import CLIError
 
 CHECKPOINT = "progress.jsonl"
 DEFAULT_PROTOCOLS = ("leave_one_domain_out", "single_source")
-PROTOCOL_CHOICES = (*DEFAULT_PROTOCOLS, "official_split")
 
 
 def _output_folder(output, overwrite, resume=False):
@@ -244,9 +245,9 @@ def _positive(value):
 
 def _corruption(value):
     modality, _, kind = value.partition(":")
-    if not modality or kind not in ("noise", "zero", "missing"):
+    if not modality or kind not in CORRUPTIONS:
         raise argparse.ArgumentTypeError(
-            f"expected MODALITY:KIND with KIND noise, zero or missing, got {value!r}"
+            f"expected MODALITY:KIND with KIND one of {', '.join(CORRUPTIONS)}, got {value!r}"
         )
     return value
 
@@ -299,7 +300,7 @@ def build_parser():
             "--protocols",
             nargs="+",
             default=None,
-            choices=PROTOCOL_CHOICES,
+            choices=PROTOCOLS,
             help="leave_one_domain_out: train on all domains but one (multi-source DG); "
             "single_source: train on one domain, test on each other; official_split: fit on "
             "the data's training split, score on its test split (default: official_split "

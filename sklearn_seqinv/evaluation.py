@@ -554,12 +554,12 @@ def _fit_unit(
             X, fitted, train, test, modalities[modality], kind, [random_state, i]
         )
         shifts.append((f"{modality}:{kind}", rows, imputed))
-    test_domain = domain[test]
+    test_domain, test_y = domain[test], y[test]
     for corruption, rows, imputed in shifts:
         predicted = fitted.predict(rows)
         for target in targets:
             at = test_domain == target
-            scores = _scores(task, y[test][at], predicted[at])
+            scores = _scores(task, test_y[at], predicted[at])
             records.append(
                 {
                     "protocol": protocol,

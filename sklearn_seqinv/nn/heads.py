@@ -155,15 +155,10 @@ class GatedHead(nn.Module):
         instead of every row of ``X``, the same product at a fraction of the work, which is
         what training uses.
         """
-        if not self.training and bool(self.support_fixed):
-            z = self.support
-        else:
-            z = None if self.gate is None else self.gate.sample()
+        z = self._draw()
         if not return_gated:
             return self._scaled_head(X, z), None
-        x = X[:, self.n_guidance :]
-        gated = x if z is None else x * z
-        inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
+        inputs, gated = self._gated_inputs(X, z)
         return self.head(inputs), gated
 
     def forward_with_features(self, X):
@@ -171,13 +166,22 @@ class GatedHead(nn.Module):
 
         A linear head's representation is its input: the guidance, then the gated columns.
         """
-        z = self.support if not self.training and bool(self.support_fixed) else None
-        if z is None and self.gate is not None:
-            z = self.gate.sample()
+        inputs, _ = self._gated_inputs(X, self._draw())
+        return head_features(self.head, inputs)
+
+    def _draw(self):
+        """The gate of this pass: the fixed support at inference once it is set, else a
+        draw of the gate (``None`` without one)."""
+        if not self.training and bool(self.support_fixed):
+            return self.support
+        return None if self.gate is None else self.gate.sample()
+
+    def _gated_inputs(self, X, z):
+        """The head's input ``[guidance, z * x]`` and the gated columns ``z * x``."""
         x = X[:, self.n_guidance :]
         gated = x if z is None else x * z
         inputs = torch.cat([X[:, : self.n_guidance], gated], dim=1) if self.n_guidance else gated
-        return head_features(self.head, inputs)
+        return inputs, gated
 
     def _scaled_head(self, X, z):
         """``head([guidance, x * z])`` computed as ``X`` times the first weight scaled by ``z``."""
