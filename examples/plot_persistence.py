@@ -11,6 +11,7 @@ exactly as the saved one.
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
@@ -36,3 +37,4 @@ print("identical predictions:", np.array_equal(model.predict(X), restored.predic
 # %%
 # The restored model carries its fitted selection.
 GateDisplay.from_estimator(restored).plot()
+plt.show()

@@ -7,6 +7,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 from ._markdown import markdown_table
+from .metrics import METRIC_LABELS
 
 __all__ = ["aggregate_runs", "corruption_table", "results_to_markdown", "write_results"]
 
@@ -17,28 +18,71 @@ _TABLE_METRICS = {
 
 
 def results_to_markdown(results):
-    """Markdown table of the summary: mean / worst target domain per protocol and method."""
+    """The report: the recommendation, the table of mean / worst target-domain scores, and
+    footnotes computed from what the fits did (see :func:`footnotes`)."""
     metrics = [
         m
         for m in _TABLE_METRICS[results["task"]]
         if any(f"{m}_mean" in row for row in results["summary"])
     ]
     clean = [row for row in results["summary"] if "corruption" not in row]
+    merged = _identical_metrics(results["records"], metrics)
+    shown = [m for m in metrics if m not in merged]
     table = markdown_table(
-        ["protocol", "method", *(f"{m} mean / worst" for m in metrics)],
+        ["protocol", "method", *(f"{m} mean / worst" for m in shown)],
         [
             [
                 row["protocol"],
                 row["method"],
-                *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in metrics),
+                *(f"{row[f'{m}_mean']:.3f} / {row[f'{m}_worst']:.3f}" for m in shown),
             ]
             for row in clean
         ],
     )
-    notes = _footnotes({**results, "summary": clean}, metrics)
-    text = table + "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
+    notes = footnotes({**results, "summary": clean}, metrics, merged)
+    lead = "".join(f"{line}\n" for line in recommendation_lines(results))
+    text = (lead + "\n" if lead else "") + table
+    text += "".join(f"\n- {note}" for note in notes) + ("\n" if notes else "")
     corrupted = corruption_table(results, metrics[0]) if metrics else ""
     return text + (f"\n{corrupted}" if corrupted else "")
+
+
+def recommendation_lines(results):
+    """One line per protocol: the method chosen by training-domain validation, its target
+    score, and the best row when that is another method (picked by the targets: not a
+    choice to make)."""
+    lines = []
+    for protocol, r in results.get("recommended", {}).items():
+        label = METRIC_LABELS.get(r["metric"], r["metric"])
+        line = (
+            f"**Recommended for {protocol}: {r['method']}**, chosen by validation on held-out "
+            f"rows of the training domains (never the targets); target {r['metric']} "
+            f"{r['mean']:.3f} mean / {r['worst']:.3f} worst ({label})."
+        )
+        if r["best_method"] != r["method"]:
+            line += (
+                f" The best row is {r['best_method']} ({r['best_mean']:.3f} mean), "
+                f"{r['best_mean'] - r['mean']:+.3f}: found by looking at the targets, which a "
+                "user of new data cannot do."
+            )
+        else:
+            line += " It is also the best row."
+        lines.append(line)
+    return lines
+
+
+def _identical_metrics(records, metrics):
+    """Metrics equal to another shown metric on every record (``non0_*`` equals ``has0_*``
+    when no true score is exactly 0): shown once, with a footnote."""
+    twins = {"non0_acc2": "has0_acc2", "non0_f1": "has0_f1"}
+    return {
+        metric: twin
+        for metric, twin in twins.items()
+        if metric in metrics
+        and twin in metrics
+        and records
+        and all(r.get(metric) == r.get(twin) for r in records)
+    }
 
 
 def corruption_table(results, metric):
@@ -168,10 +212,9 @@ def write_results(folder, results, *, title, metadata=None, n_jobs=None):
     ]
     if any("corruption" in r for r in results["summary"]):
         plots += [("corruptions", None, "corruptions.png")]
-    for method, per in results["gates"].items():
-        plots += [("gates", method, f"gates_{method}.png")]
-        if all(v.get("n_folds", 2) > 1 for v in per.values()):  # one fit has no stability
-            plots += [("stability", method, f"stability_{method}.png")]
+    # The gate plot shows the share of folds that kept each column and the stability over
+    # the real selections: a stability plot would repeat it.
+    plots += [("gates", method, f"gates_{method}.png") for method in results["gates"]]
     if effective_n_jobs(n_jobs) > 1 and len(plots) > 1:
         Parallel(n_jobs=n_jobs)(delayed(_plot)(results, *plot, folder) for plot in plots)
     else:
@@ -184,12 +227,7 @@ def _plot(results, kind, which, name, folder):
     """Render one plot of :func:`write_results` into ``folder / name``."""
     import matplotlib.pyplot as plt
 
-    from .plotting import (
-        CorruptionDisplay,
-        DomainScoresDisplay,
-        GateDisplay,
-        MaskStabilityDisplay,
-    )
+    from .plotting import CorruptionDisplay, DomainScoresDisplay, GateDisplay
 
     if kind == "corruptions":
         figure = CorruptionDisplay.from_results(results).plot().figure_
@@ -198,42 +236,102 @@ def _plot(results, kind, which, name, folder):
     elif kind == "gates":
         figure = GateDisplay.from_results(results, method=which).plot().figure_
         folds = next(iter(results["gates"][which].values())).get("n_folds", 2)
-        over = "leave-one-domain-out folds" if folds > 1 else "its one fit (the official split)"
-        figure.suptitle(f"{which}: mean gate over {over}")
+        over = f"{folds} leave-one-domain-out folds" if folds > 1 else "the official split"
+        figure.suptitle(f"{which}: columns kept over {over}")
         figure.tight_layout(rect=(0, 0, 1, 0.96))
-    else:
-        figure = MaskStabilityDisplay.from_results(results, method=which).plot().figure_
     figure.savefig(Path(folder) / name, dpi=110)
     plt.close(figure)
 
 
-_SAME_MODEL = {
-    frozenset({"erm", "erm_irm", "erm_vrex"}): (
-        "with one training domain the invariance penalties are zero, so ERM + IRM and "
-        "ERM + V-REx fit the ERM model"
-    ),
-}
+def _candidate(params):
+    """A chosen grid candidate in words: "no selection", "no penalty" or the sparsity."""
+    if any(key.endswith("__gate") for key in params):
+        return "no selection"
+    if any(key.endswith("__invariance") for key in params):
+        return "no penalty"
+    sparsity = [v for key, v in params.items() if key.endswith("__sparsity")]
+    return f"sparsity {sparsity[0]:g}" if sparsity else "its grid"
 
 
-def _dense_note(method, modality, v):
-    """Say in how many folds the dense model won, and how stable the real selections were."""
-    text = (
-        f"{method}: {modality} kept the dense model in {v['dense_folds']} of {v['n_folds']} "
-        "folds (the ungated candidate won the model selection, or the dense model won the "
-        "stage's out-of-domain validation: a sparse selection stays only when it wins beyond "
-        "doubt)"
-    )
-    if v.get("jaccard_selected") is not None:
-        text += (
-            f"; over the {v['n_folds'] - v['dense_folds']} folds with a real selection the "
-            f"Jaccard is {v['jaccard_selected']:.2f}"
+def _selection_note(method, per, chosen):
+    """What the selection of ``method`` did per modality over the folds, fallbacks by name,
+    and its stability over the folds with a real selection only."""
+    parts = []
+    for modality, v in per.items():
+        n, sparse = v["n_folds"], v["outcomes"].count("sparse")
+        said = []
+        if sparse:
+            kept = ", ".join(str(k) for k, o in zip(v["kept"], v["outcomes"]) if o == "sparse")
+            width = len(v["selected_share"])
+            text = f"a real selection in {sparse} of {n} folds (kept {kept} of {width} columns"
+            if v["jaccard"] is not None:
+                text += f"; Jaccard {v['jaccard']:.2f} over those {sparse} folds"
+                if v["jaccard"] < 0.6:
+                    text += (
+                        f", unstable: {v['always_kept']} columns kept in all of them, "
+                        f"{v['kept_once']} in only one"
+                    )
+                    labels = [_candidate(c) for c in chosen]
+                    if len(set(labels)) > 1:
+                        counts = {c: labels.count(c) for c in dict.fromkeys(labels)}
+                        text += ", and the model selection chose " + ", ".join(
+                            f"{c} in {k}" for c, k in counts.items()
+                        )
+            said.append(text + ")")
+        if v["dense_folds"]:
+            said.append(
+                f"kept all columns (the dense model won the validation) in {v['dense_folds']} "
+                f"of {n}"
+            )
+        if v["none_folds"]:
+            said.append(f"kept none (modality not trusted) in {v['none_folds']} of {n}")
+        parts.append(f"{modality} " + "; ".join(said))
+    return f"{method} selection over the folds: " + "; ".join(parts) + "."
+
+
+def _same_model_cause(methods, fits):
+    """Why ``methods`` score the same, read from their fits (``fits``: method -> the facts of
+    its fits on every split, in the same order)."""
+    hashes = [tuple(f["predictions"] for f in fits[m]) for m in methods]
+    if len(set(hashes)) > 1:
+        return "they predict differently on some rows, and their scores coincide"
+    causes = []
+    gated = [m for m in methods if all(f["stages"] for f in fits[m])]
+    plain = [m for m in methods if m not in gated]
+    if gated and len(next(iter(fits[gated[0]]))["stages"]) == 1:
+        causes.append("with one modality every order fits the same stage")
+    elif gated and all(
+        st["outcome"] == "dense" for m in gated for f in fits[m] for st in f["stages"].values()
+    ):
+        causes.append(
+            f"every stage of {', '.join(gated)} kept the dense model in every fit, so the "
+            "order and grouping of the modalities change nothing"
+            + (" and the model is an ungated one of every column, as ERM's" if plain else "")
         )
-    return text + "."
+    penalized = [m for m in plain if any(f["invariance"] for f in fits[m])]
+    if penalized and all(f["environments"] == 1 for m in methods for f in fits[m]):
+        causes.append(
+            f"every fit saw one training environment, so the invariance penalty of "
+            f"{', '.join(penalized)} has nothing to compare and is zero"
+        )
+    reason = "; ".join(causes) if causes else "the fitted models agree"
+    return f"{reason} (their predictions are identical on every target domain)"
 
 
-def _footnotes(results, metrics):
-    """Explain results that look like bugs: identical rows, near-zero worst domains."""
+def footnotes(results, metrics, merged=None):
+    """Notes on the table, each computed from what the fits did: merged metric columns,
+    identical rows and their cause, each selection's outcome per modality (fallbacks by
+    name, stability over real selections only), methods not fitted, near-zero worst
+    domains, and what the metric names mean."""
     notes = []
+    for metric, twin in (merged or {}).items():
+        notes.append(
+            f"{metric} equals {twin} on every target domain (no true score is exactly 0, "
+            f"so leaving zeros out changes nothing): shown once, as {twin}."
+        )
+    fits = {}
+    for f in results.get("fits", []):
+        fits.setdefault((f["protocol"], f["method"]), []).append(f)
     by_protocol = {}
     for row in results["summary"]:
         key = tuple(round(row[f"{m}_{k}"], 12) for m in metrics for k in ("mean", "worst"))
@@ -242,49 +340,40 @@ def _footnotes(results, metrics):
         for methods in groups.values():
             if len(methods) < 2:
                 continue
-            if protocol == "single_source":
-                why = next(
-                    (text for names, text in _SAME_MODEL.items() if set(methods) <= names),
-                    "they fit the same model here (with one modality, every order and the "
-                    "joint fit select from the same columns; with one training domain no "
-                    "penalty applies and an unguided selection keeps every column)",
-                )
-            else:
-                why = "their predictions agree on every target domain"
-            notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
-    stability = [
-        f"{method} " + ", ".join(f"{m} {v['jaccard']:.2f}" for m, v in per.items())
-        for method, per in results.get("gates", {}).items()
-        if all("jaccard" in v and v.get("n_folds", 2) > 1 for v in per.values())
-    ]
-    if stability:
-        notes.append(
-            "mask stability (mean pairwise Jaccard of the selected columns over the "
-            f"leave-one-domain-out folds, 1 = the same columns every time): {'; '.join(stability)}."
-        )
-    for method, per in results.get("gates", {}).items():
-        for modality, v in per.items():
-            if v.get("dense_folds") and v.get("n_folds", 1) > 1:
-                notes.append(_dense_note(method, modality, v))
-    for method, per in results.get("untrusted", {}).items():
-        for modality, c in per.items():
-            fits = "fit" if c["folds"] == 1 else "fits"
-            notes.append(
-                f"{method}: {modality} added nothing in {c['folds_without']} of {c['folds']} "
-                f"{fits} (no column passed as invariant); prediction fell back on the earlier "
-                "modalities."
+            found = {m: fits.get((protocol, m)) for m in methods}
+            why = (
+                _same_model_cause(methods, found)
+                if all(found.values())
+                else "their predictions agree on every target domain"
             )
+            notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
+    chosen = {}
+    for c in results.get("chosen", []):
+        params = {k: v for k, v in c.items() if k not in ("protocol", "method", "sources")}
+        chosen.setdefault(c["method"], {}).setdefault(c["protocol"], []).append(params)
+    for method, per in results.get("gates", {}).items():
+        if next(iter(per.values())).get("n_folds", 1) > 1:
+            picks = chosen.get(method, {})
+            found = next((p for p in picks.values() if len(p) > 1), [])
+            notes.append(_selection_note(method, per, found))
+    for method, why in results.get("skipped", {}).items():
+        notes.append(f"{method} not fitted: {why}.")
     accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
-    low = [
-        f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"
-        for r in results["summary"]
-        if accuracy and r[f"{accuracy}_worst"] < 0.25
-    ]
-    if low:
+    low = [r for r in results["summary"] if accuracy and r[f"{accuracy}_worst"] < 0.25]
+    for r in low:
+        one = all(f["environments"] == 1 for f in fits.get((r["protocol"], r["method"]), [{}]) if f)
         notes.append(
-            f"worst-domain {accuracy} below 0.25 for {', '.join(low)}: the model followed a tie "
-            "that reverses in that target domain (the generated data and the simulated video are "
-            "built with spurious ties that change sign across domains). One training domain "
-            "cannot tell such a tie from an invariant one."
+            f"{r['protocol']}: worst-domain {accuracy} of {r['method']} is "
+            f"{r[f'{accuracy}_worst']:.3f}, far below chance: its predictions are mostly "
+            "reversed on that target, as when a tie to the label reverses between domains"
+            + (
+                "; each of its fits saw one training environment, which cannot tell such a "
+                "tie from an invariant one."
+                if one
+                else "."
+            )
         )
+    legend = "; ".join(f"{m}: {METRIC_LABELS[m]}" for m in metrics if m in METRIC_LABELS)
+    if legend:
+        notes.append(f"metrics: {legend}.")
     return notes

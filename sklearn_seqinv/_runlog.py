@@ -83,12 +83,20 @@ class Checkpoint:
 class Progress:
     """Progress over every fit: a tqdm bar on a terminal, else one plain line per fit.
 
-    Both count fits (not splits) out of the total and estimate the time left; neither
-    writes colour codes, and a piped log gets whole lines instead of carriage returns.
+    Both count fits (not splits) out of the total and estimate the time left from the fits
+    done, weighted by each fit's expected cost (``costs``, in the order the fits finish:
+    the protocol runs the long ones first, so a plain average of the first fits would
+    overstate the rest); until a few fits are done they say "estimating". Neither writes
+    colour codes, and a piped log gets whole lines instead of carriage returns.
     """
 
-    def __init__(self, total, verbose, done=0):
+    #: Fits done before the time left is estimated (also at least a tenth of them).
+    MIN_FITS = 3
+
+    def __init__(self, total, verbose, done=0, costs=None):
         self.total, self.verbose, self.count, self.resumed = total, verbose, done, done
+        pending = total - done
+        self.costs = np.ones(pending) if costs is None else np.asarray(costs, dtype=float)
         self.begin = time.perf_counter()
         self.bar = None
         if not verbose:
@@ -97,7 +105,12 @@ class Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, initial=done, unit="fit", file=sys.stderr, dynamic_ncols=True
+                total=total,
+                initial=done,
+                unit="fit",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
             )
         else:
             resumed = f" ({done} already done, resuming)" if done else ""
@@ -108,17 +121,25 @@ class Progress:
         if self.bar is not None:
             self.bar.set_description(label)
 
+    def time_left(self):
+        """Seconds left as a phrase, from the cost of the fits done and of those to come."""
+        fitted = self.count - self.resumed
+        if fitted < max(self.MIN_FITS, len(self.costs) // 10) or fitted >= len(self.costs):
+            return "estimating time left" if fitted < len(self.costs) else "0s left"
+        done = self.costs[:fitted].sum()
+        left = (time.perf_counter() - self.begin) / done * self.costs[fitted:].sum()
+        return f"about {left:.0f}s left"
+
     def done(self):
         self.count += 1
         if self.bar is not None:
+            self.bar.set_postfix_str(self.time_left(), refresh=False)
             self.bar.update(1)
         elif self.verbose:
             now = time.perf_counter()
-            fitted = self.count - self.resumed
-            left = (now - self.begin) / fitted * (self.total - self.count)
             print(
                 f"[{self.count}/{self.total}] {self.label}: {now - self.tick:.1f}s "
-                f"(about {left:.0f}s left)",
+                f"({self.time_left()})",
                 flush=True,
             )
 

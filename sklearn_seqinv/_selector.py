@@ -25,6 +25,7 @@ from ._validation import (
     check_environments,
     check_float32_range,
     check_guidance,
+    check_regression_target,
     draw_seed,
     seeded_torch,
 )
@@ -754,7 +755,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             encoder = LabelEncoder().fit(y)
             target = torch.from_numpy(encoder.transform(y).astype(np.int64))
             return target, len(self.classes_)
-        y = np.asarray(y, dtype=np.float32)
+        y = check_regression_target(y, "InvariantMaskSelector(task='regression')")
+        y = y.astype(np.float32)
         self._y_ndim = y.ndim
         y2d = y.reshape(len(y), -1)
         if not np.isfinite(y2d).all():

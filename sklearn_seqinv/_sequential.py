@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 
 from ._columns import resolve_columns
 from ._selector import InvariantMaskSelector
-from ._validation import atomic_fit, check_class_labels
+from ._validation import atomic_fit, check_class_labels, check_regression_target
 
 __all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
 
@@ -171,6 +171,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                     "feature(s))."
                 )
             groups.append(cols)
+        _check_disjoint(self.modalities, groups)
         return groups
 
     def _routed_params(self, metadata):
@@ -471,6 +472,20 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         return tags
 
 
+def _check_disjoint(modalities, groups):
+    """Refuse modalities that share a column: a column belongs to one modality, or its
+    selection and its guidance would count it twice."""
+    for i, ((first, _, _), a) in enumerate(zip(modalities, groups)):
+        for (second, _, _), b in zip(modalities[i + 1 :], groups[i + 1 :]):
+            shared = np.intersect1d(a, b)
+            if len(shared):
+                raise ValueError(
+                    f"Modalities {first!r} and {second!r} share {len(shared)} column(s) of X "
+                    f"(indices {shared[:5].tolist()}{', ...' if len(shared) > 5 else ''}); "
+                    "each column must belong to one modality."
+                )
+
+
 def _rows_of(params, rows, n_samples):
     """``params`` restricted to ``rows`` where a value has one entry per sample."""
     if rows.all():
@@ -605,4 +620,4 @@ class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
     )
 
     def _check_target(self, y):
-        return column_or_1d(y, warn=True).astype(np.float64)
+        return check_regression_target(column_or_1d(y, warn=True), type(self).__name__)

@@ -69,6 +69,26 @@ def check_class_labels(y):
     return y, classes
 
 
+def check_regression_target(y, name):
+    """``y`` as float scores for the regressor ``estimator``; labels given as strings are
+    refused by name (``"0"`` / ``"1"`` too: numbers stored as text are a data error, not a
+    score)."""
+    y = np.asarray(y)
+    values = y.ravel()
+    numeric = y.dtype.kind in "biuf" or (
+        y.dtype.kind == "O"
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values)
+    )
+    if not numeric:
+        example = next((v for v in values if not isinstance(v, numbers.Real)), values[:1])
+        raise ValueError(
+            f"{name} is a regressor: y must hold numeric scores, got "
+            f"{y.dtype} values such as {example!r}. Convert the scores to numbers "
+            "(y.astype(float)), or use the classifier for class labels."
+        )
+    return y.astype(np.float64)
+
+
 #: Fewest rows of an environment built from a sub-group. Each environment's tie test
 #: regresses a column on the label and the guidance's scores (with an intercept: up to 5
 #: coefficients for three classes) and estimates a residual variance, and its risk enters the

@@ -7,6 +7,7 @@ folder is never written into unless ``--overwrite`` is given; nothing is written
 """
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -252,16 +253,28 @@ def _corruption(value):
     return value
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help with "(default: X)" added where it says something: not when the help already
+    states its default, nor for flags and options without one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        quiet = any(action.default is v for v in (None, False, argparse.SUPPRESS))
+        if "(default" in text or quiet or action.nargs == 0:
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser():
     """The argument parser; every option states what it does and its default."""
     parser = argparse.ArgumentParser(
         prog="sklearn-seqinv",
         description="Sequential domain-invariant feature selection.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = _DefaultsFormatter
 
     run = commands.add_parser(
         "demo", help=demo.__doc__, description=demo.__doc__, formatter_class=formatter
@@ -392,6 +405,9 @@ def build_parser():
 def main(argv=None):
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    # A batch command writes its plots to files and shows none: no window system needed,
+    # here or in the worker processes that render them.
+    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         return args.handler(args)
     except (CLIError, FileNotFoundError, ValueError) as exc:

@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
 
+from ._aggregate import average_gates, fit_facts, primary_metric, recommend, summarize
 from ._markdown import markdown_table
 from ._methods import METHODS
 from ._protocols import PROTOCOLS, SELECTION_PROTOCOLS, protocol_splits, rows_of, scored_rows
@@ -40,7 +41,6 @@ from ._sequential import (
     shared_stage_fits,
 )
 from ._shifts import CORRUPTIONS, check_corruptions, corrupt_rows
-from .inspection import stability_summary
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
 
@@ -94,15 +94,21 @@ def _linear(task):
     return Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
 
 
-def selection_grid(modality_names, sparsities=(4.0,)):
+def selection_grid(modality_names, sparsities=(4.0,), *, estimator=None):
     """Parameter grid of a sequential meta-estimator with the ERM fallbacks built in.
 
     Parameters
     ----------
-    modality_names : list of str
-        The modalities (the meta-estimator's step names).
+    modality_names : list of str or sequential meta-estimator
+        The modalities (the meta-estimator's step names), in learning order, or the
+        meta-estimator itself (its modalities are read).
     sparsities : tuple of float, default=(4.0,)
         Sparsity weights to try (the same for every modality; the weight is width-free).
+    estimator : SequentialModalityClassifier, SequentialModalityRegressor or None, \
+            default=None
+        The meta-estimator the grid is for: every name must be one of its modalities, or
+        a ``ValueError`` names the unknown ones (without it, a misspelt name fails only
+        when the search sets the parameter).
 
     Returns
     -------
@@ -122,9 +128,23 @@ def selection_grid(modality_names, sparsities=(4.0,)):
     ['text__invariance', 'video__invariance']
     ['text__gate']
     """
-    grid = [{f"{name}__sparsity": [float(s)] for name in modality_names} for s in sparsities]
-    grid.append({f"{name}__invariance": [None] for name in modality_names})
-    grid.append({f"{modality_names[0]}__gate": [None]})
+    if hasattr(modality_names, "modalities"):
+        estimator, modality_names = modality_names, None
+    known = None if estimator is None else [name for name, _, _ in estimator.modalities]
+    names = list(known if modality_names is None else modality_names)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"modality_names must be a non-empty list of str; got {names!r}.")
+    if len(set(names)) < len(names):
+        raise ValueError(f"modality_names repeats a name: {names!r}.")
+    unknown = [name for name in names if known is not None and name not in known]
+    if unknown:
+        raise ValueError(
+            f"selection_grid got modalities {unknown} that {type(estimator).__name__} does "
+            f"not have; its modalities are {known}."
+        )
+    grid = [{f"{name}__sparsity": [float(s)] for name in names} for s in sparsities]
+    grid.append({f"{name}__invariance": [None] for name in names})
+    grid.append({f"{names[0]}__gate": [None]})
     return grid
 
 
@@ -171,7 +191,7 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
 
     order = list(modalities)
     steps = [(name, selector(), modalities[name]) for name in order]
-    grid = selection_grid(order)
+    grid = selection_grid(meta(steps))
     reordered = _video_first(steps)
     head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
     # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
@@ -190,7 +210,7 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
         "text_first": (meta(steps), grid),
         # Each order searches its own grid: "no selection" ungates the modality it fits
         # first, so the ablation differs from the method in its order alone.
-        "video_first": (meta(reordered), selection_grid([n for n, _, _ in reordered])),
+        "video_first": (meta(reordered), selection_grid(meta(reordered))),
         "joint": (meta(steps, strategy="joint"), grid),
         "independent": (meta(steps, strategy="independent"), grid),
         "erm": (InvariantMaskSelector(invariance=None, **head), None),
@@ -209,18 +229,22 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
 
 
 def _fit(estimator, grid, X, y, domain, random_state, group=None):
+    """Fit ``estimator`` on the training rows, choosing from ``grid`` on held-out rows of the
+    training domains; returns the refitted model, the chosen parameters and its validation
+    score (the estimator's own ``score`` on the held-out rows: accuracy or R²). Methods
+    without a grid are validated the same way, so every method has a score that the
+    recommendation can compare (it never sees a target domain)."""
     metadata = {"sample_domain": domain, "sample_group": group}
     params = {
         key: value
         for key, value in metadata.items()
         if value is not None and has_fit_parameter(estimator, key)
     }
-    if grid is None:
-        return clone(estimator).fit(X, y, **params), None
     holdout = TrainingDomainHoldout(random_state=random_state)
-    search = GridSearchCV(clone(estimator), grid, cv=holdout, error_score="raise")
+    search = GridSearchCV(clone(estimator), grid or {}, cv=holdout, error_score="raise")
     search.fit(X, y, groups=domain, **params)
-    return search.best_estimator_, dict(search.best_params_)
+    chosen = dict(search.best_params_) if grid is not None else None
+    return search.best_estimator_, chosen, float(search.best_score_)
 
 
 def _scores(task, y_true, y_pred):
@@ -335,6 +359,7 @@ def evaluate_domain_generalization(
     unknown = sorted(set(names) - set(catalog))
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {list(catalog)}.")
+    names, skipped = _distinct_methods(names, modalities)
     domain = np.asarray(sample_domain)
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
@@ -343,6 +368,7 @@ def evaluate_domain_generalization(
     corruptions = check_corruptions(corruptions, modalities)
     splits = protocol_splits(domain, protocols, is_test)
     run = {
+        "format": 2,  # what a fit stores (validation scores and facts since format 2)
         "data": fingerprint(X, y, domain, sample_group, is_test),
         "corruptions": [list(c) for c in corruptions],
         "task": task,
@@ -387,7 +413,8 @@ def evaluate_domain_generalization(
         )
         for batch in batches
     )
-    progress = Progress(len(units), verbose, done=len(store.done))
+    costs = [_expected_cost([unit]) for batch in batches for unit in batch]
+    progress = Progress(len(units), verbose, done=len(store.done), costs=costs)
     # Results come back in submission order, each batch as soon as it and those before it
     # finish, so each fit is in the checkpoint before the next batch is awaited.
     finished = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
@@ -413,11 +440,14 @@ def evaluate_domain_generalization(
             warnings.filterwarnings("ignore", message=r"\d+ tasks (have been|which were)")
             finished.close()
     progress.close()
-    records, gates, chosen, untrusted = [], {}, [], {}
+    records, gates, chosen, untrusted, validation, facts = [], {}, [], {}, [], []
     for protocol, sources, _, name in units:
         key = _key(protocol, sources, name)
         unit = store.done[json.dumps(key)]
         records += unit["records"]
+        entry = {"protocol": protocol, "method": name, "sources": key[1]}
+        validation.append({**entry, "score": unit["validation"]})
+        facts.append({**entry, **unit["facts"]})
         if unit["params"]:
             chosen.append(
                 {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
@@ -429,19 +459,42 @@ def evaluate_domain_generalization(
                 counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
                 counts[0] += not kept
                 counts[1] += 1
+    summary = summarize(records)
     return {
         "task": task,
         "records": records,
-        "summary": _summarize(records),
-        "gates": _average_gates(gates),
+        "summary": summary,
+        "gates": average_gates(gates),
         "untrusted": {
             method: {m: {"folds_without": c[0], "folds": c[1]} for m, c in per.items() if c[0]}
             for method, per in untrusted.items()
             if any(c[0] for c in per.values())
         },
         "chosen": chosen,
+        "validation": validation,
+        "recommended": recommend(validation, summary, primary_metric(task)),
+        "fits": facts,
+        "skipped": skipped,
         "seconds": time.perf_counter() - start,
     }
+
+
+#: Methods that differ from ``text_first`` only in the order or the grouping of their
+#: modalities: with one modality they are the same fit.
+_ORDER_VARIANTS = ("video_first", "joint", "independent")
+
+
+def _distinct_methods(names, modalities):
+    """``names`` without the order variants that one modality makes identical to
+    ``text_first``, and why each left out one was left out."""
+    if len(modalities) > 1 or "text_first" not in names:
+        return names, {}
+    why = (
+        "with one modality the order and the grouping of the modalities cannot differ: it "
+        "is the text_first fit, not fitted twice"
+    )
+    skipped = {name: why for name in names if name in _ORDER_VARIANTS}
+    return [name for name in names if name not in skipped], skipped
 
 
 def _key(protocol, sources, name):
@@ -545,7 +598,9 @@ def _fit_unit(
     group = None if group is None else group[train]
     if group is None and len(np.unique(domain[train])) == 1:
         grid = _one_environment(grid)
-    fitted, params = _fit(estimator, grid, X[train], y[train], domain[train], random_state, group)
+    fitted, params, validation = _fit(
+        estimator, grid, X[train], y[train], domain[train], random_state, group
+    )
     protocol, sources, name = key
     records = []
     shifts = [(None, X[test], None)]
@@ -557,6 +612,8 @@ def _fit_unit(
     test_domain, test_y = domain[test], y[test]
     for corruption, rows, imputed in shifts:
         predicted = fitted.predict(rows)
+        if corruption is None:
+            clean = predicted
         for target in targets:
             at = test_domain == target
             scores = _scores(task, test_y[at], predicted[at])
@@ -573,31 +630,24 @@ def _fit_unit(
             )
     # A fitted meta-estimator's selection per modality; other methods have none.
     selection = getattr(fitted, "selection_", None)
-    dense = None if selection is None else _dense_won(fitted)
+    facts = fit_facts(fitted, domain[train], clean)
     trust = getattr(fitted, "modality_trust_", None)
     return {
         "key": key,
         "records": records,
         "params": {k: json_ready(v) for k, v in (params or {}).items()},
+        "validation": validation,
+        "facts": facts,
         "gates": (
             None
             if selection is None
-            else {m: [s.gates.tolist(), s.support.tolist(), dense[m]] for m, s in selection.items()}
+            else {
+                m: [s.gates.tolist(), s.support.tolist(), facts["stages"][m]["outcome"] == "dense"]
+                for m, s in selection.items()
+            }
         ),
         "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
     }
-
-
-def _dense_won(fitted):
-    """Per modality of a fitted meta-estimator, whether its stage kept the dense model: the
-    model selection chose its ungated candidate ("no selection"), or the dense model won the
-    stage's validated choice (``selection_kept_`` false: every column that passes)."""
-    joint = getattr(fitted, "joint_selector_", None)
-    out = {}
-    for name, stage, _ in fitted.modalities_:
-        stage = joint or stage
-        out[name] = stage.gate is None or not getattr(stage, "selection_kept_", True)
-    return out
 
 
 def _one_environment(grid):
@@ -615,51 +665,3 @@ def _one_environment(grid):
         for candidate in grid
         if not all(key.endswith("__invariance") for key in candidate)
     ]
-
-
-_RECORD_KEYS = ("protocol", "method", "sources", "target", "corruption", "imputed")
-
-
-def _summarize(records):
-    summary = {}
-    for record in records:
-        key = (record["protocol"], record["method"], record.get("corruption"))
-        summary.setdefault(key, []).append(record)
-    out = []
-    for (protocol, method, corruption), rows in summary.items():
-        metrics = [k for k in rows[0] if k not in _RECORD_KEYS]
-        entry = {"protocol": protocol, "method": method}
-        if corruption is not None:
-            entry["corruption"] = corruption
-            entry["imputed"] = bool(rows[0].get("imputed", False))
-        for metric in metrics:
-            values = np.array([r[metric] for r in rows])
-            worst = values.max() if metric == "mae" else values.min()
-            entry[f"{metric}_mean"] = float(values.mean())
-            entry[f"{metric}_worst"] = float(worst)
-        out.append(entry)
-    return out
-
-
-def _average_gates(per_method):
-    """Per method and modality: mean gate, selection share and Jaccard over the folds, the
-    folds in which the dense model won, and the Jaccard over the others (the folds with a
-    real selection; ``None`` with fewer than two)."""
-    out = {}
-    for method, folds in per_method.items():
-        out[method] = {}
-        for name in folds[0]:
-            stability = stability_summary([f[name][1] for f in folds])
-            dense = [len(f[name]) > 2 and bool(f[name][2]) for f in folds]
-            selected = [f[name][1] for f, won in zip(folds, dense) if not won]
-            out[method][name] = {
-                "gate_mean": np.mean([f[name][0] for f in folds], axis=0).tolist(),
-                "selected_share": stability.frequency.tolist(),
-                "jaccard": stability.jaccard,
-                "n_folds": stability.n_refits,
-                "dense_folds": int(sum(dense)),
-                "jaccard_selected": (
-                    stability_summary(selected).jaccard if len(selected) > 1 else None
-                ),
-            }
-    return out

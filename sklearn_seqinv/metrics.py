@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d, has_
 from ._markdown import markdown_table
 
 __all__ = [
+    "METRIC_LABELS",
     "corr",
     "cross_validate_domains",
     "format_domain_report",
@@ -23,6 +24,21 @@ __all__ = [
     "non0_acc2",
     "non0_f1",
 ]
+
+
+#: What each metric name of the reports means, spelled out (axis labels and legends).
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "f1_weighted": "F1 (weighted over classes)",
+    "has0_acc2": "accuracy, 2 classes (score >= 0 positive)",
+    "has0_f1": "F1, 2 classes (score >= 0 positive)",
+    "non0_acc2": "accuracy, 2 classes (true scores of 0 left out)",
+    "non0_f1": "F1, 2 classes (true scores of 0 left out)",
+    "mult_acc5": "accuracy, 5 classes (score clipped to [-2, 2], rounded)",
+    "mult_acc7": "accuracy, 7 classes (score clipped to [-3, 3], rounded)",
+    "mae": "mean absolute error (lower is better)",
+    "corr": "Pearson correlation",
+}
 
 
 def _scores(y_true, y_pred):

@@ -7,10 +7,7 @@ __all__ = ["CorruptionDisplay", "DomainScoresDisplay", "GateDisplay", "MaskStabi
 
 def _pyplot():
     try:
-        import matplotlib
-
-        if matplotlib.get_backend().lower() not in {"agg", "pdf", "svg", "ps", "cairo"}:
-            matplotlib.use("Agg", force=False)
+        # The user's backend is left alone: ``plt.show()`` after a display shows it.
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError("Plots need matplotlib: pip install 'sklearn-seqinv[plot]'.") from exc
@@ -53,14 +50,16 @@ def _column_bars(ax, values, shown, **style):
     return ax.stairs(np.where(shown, values, 0.0), edges, fill=True, **style)
 
 
-def _column_axis(ax, n_columns):
-    """Shares in [0, 1] over whole column numbers, the legend beside the panel."""
+def _column_axis(ax, n_columns, handles=None):
+    """Shares in [0, 1] over whole column numbers, the legend beside the panel (``handles``
+    in the order given: the same in every panel)."""
     from matplotlib.ticker import MaxNLocator
 
     ax.set_ylim(0, 1.05)
     ax.set_xlim(-0.5, n_columns - 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    extra = {} if handles is None else {"handles": handles}
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", **extra)
 
 
 class CorruptionDisplay:
@@ -136,18 +135,23 @@ class CorruptionDisplay:
 
 
 class DomainScoresDisplay:
-    """Grouped bars: one score per target domain and method, with each method's mean.
+    """Points per method: the score of each target domain, with each method's mean.
+
+    Scores are points, not bars: the axis starts near the lowest score (a note in the corner
+    says so), which bars would misrepresent. A target scored from several training domains
+    (single-source DG) shows the mean over them with their range as a vertical line.
 
     Parameters
     ----------
-    scores : dict of str to dict of str to float
-        Method -> target domain -> score.
+    scores : dict of str to dict of str to float or list of float
+        Method -> target domain -> score (or the scores from several sources).
     metric : str
-        Name of the score, for the axis label.
+        Name of the score (:data:`~sklearn_seqinv.metrics.METRIC_LABELS` spells it out on
+        the axis).
     title : str, default=""
         Figure title.
     legend_title : str, default="target domain"
-        Title of the legend (``"source->target"`` for single-source pairs).
+        Title of the legend.
 
     Examples
     --------
@@ -164,7 +168,9 @@ class DomainScoresDisplay:
 
     @classmethod
     def from_results(cls, results, metric=None, protocol="leave_one_domain_out"):
-        """Build from :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`."""
+        """Build from :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`:
+        per method and target domain, the scores of every training domain (set) that was
+        scored on it."""
         rows = [
             r for r in results["records"] if r["protocol"] == protocol and "corruption" not in r
         ]
@@ -173,40 +179,63 @@ class DomainScoresDisplay:
         metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")
         scores = {}
         for row in rows:
-            target = (
-                row["target"]
-                if protocol != "single_source"
-                else (f"{row['sources'][0]}->{row['target']}")
-            )
-            scores.setdefault(row["method"], {})[target] = row[metric]
-        legend = "source->target" if protocol == "single_source" else "target domain"
-        return cls(scores, metric, title=protocol.replace("_", " "), legend_title=legend)
+            scores.setdefault(row["method"], {}).setdefault(row["target"], []).append(row[metric])
+        title = protocol.replace("_", " ")
+        if any(len(v) > 1 for per in scores.values() for v in per.values()):
+            title += ": mean over the training domains, with their range"
+        return cls(scores, metric, title=title)
 
     def plot(self, ax=None):
-        """Draw the bars; returns ``self`` with ``figure_`` and ``ax_``."""
+        """Draw the points; returns ``self`` with ``figure_`` and ``ax_``."""
+        from .metrics import METRIC_LABELS
+
         plt = _pyplot()
         if ax is None:
-            _, ax = plt.subplots(figsize=(max(6, 1.2 * len(self.scores) + 3), 4))
+            _, ax = plt.subplots(figsize=(max(6, 0.8 * len(self.scores) + 3), 4))
         methods = list(self.scores)
         targets = sorted({t for per in self.scores.values() for t in per})
-        width = 0.8 / max(len(targets), 1)
+        width = 0.6 / max(len(targets), 1)
         x = np.arange(len(methods))
-        # One distinct colour per target (tab10 repeats after 10, so more targets use tab20).
         cmap = plt.get_cmap("tab10" if len(targets) <= 10 else "tab20")
+        every = []
         for i, target in enumerate(targets):
-            values = [self.scores[m].get(target, np.nan) for m in methods]
-            ax.bar(
-                x + i * width - 0.4 + width / 2,
-                values,
-                width,
-                label=str(target),
+            values = [np.atleast_1d(self.scores[m].get(target, np.nan)) for m in methods]
+            means = np.array([np.mean(v) for v in values])
+            low = means - np.array([np.min(v) for v in values])
+            high = np.array([np.max(v) for v in values]) - means
+            ax.errorbar(
+                x + i * width - 0.3 + width / 2,
+                means,
+                yerr=[low, high],
+                fmt="o",
                 color=cmap(i % cmap.N),
+                label=str(target),
+                capsize=2,
             )
-        means = [np.nanmean(list(self.scores[m].values())) for m in methods]
-        ax.scatter(x, means, color="black", marker="D", zorder=3, label="mean")
+            every += [v for vs in values for v in vs]
+        mean = [
+            np.nanmean(np.concatenate([np.atleast_1d(v) for v in self.scores[m].values()]))
+            for m in methods
+        ]
+        ax.scatter(x, mean, color="black", marker="D", zorder=3, label="mean")
+        finite = np.asarray(every, dtype=float)
+        finite = finite[np.isfinite(finite)]
+        if len(finite):
+            lo, hi = finite.min(), finite.max()
+            pad = max(0.05 * (hi - lo), 0.01)
+            ax.set_ylim(lo - pad, hi + pad)
+            ax.text(
+                0.01,
+                0.01,
+                f"axis from {lo - pad:.2f}, not 0",
+                transform=ax.transAxes,
+                fontsize="x-small",
+                color="dimgray",
+            )
         ax.set_xticks(x, methods, rotation=30, ha="right")
-        ax.set_ylabel(self.metric)
+        ax.set_ylabel(METRIC_LABELS.get(self.metric, self.metric))
         ax.set_title(self.title)
+        ax.grid(axis="y", alpha=0.3)
         ax.legend(
             title=self.legend_title,
             fontsize="small",
@@ -219,76 +248,130 @@ class DomainScoresDisplay:
 
 
 class GateDisplay:
-    """The learned gate of every column, one panel per modality, selected columns marked.
+    """Which columns the fitted estimator keeps, one panel per modality.
+
+    One rule marks a column as selected: the fitted estimator keeps it (``get_support``).
+    Over several fits (the folds of an evaluation), each bar is the share of fits that kept
+    the column, and a column is red when more than half of them did: the dashed line at 0.5
+    is that rule. The gate value (its mean over the fits) is a secondary mark, a dot: a
+    column can be kept with a low gate (the dense model won the validation) and dropped
+    with an open one (the tie test), so the gate alone never decides the colour.
 
     Parameters
     ----------
     gates : dict of str to array
-        Modality -> gate value per column.
+        Modality -> gate value per column (its mean over the fits).
     selected : dict of str to array
-        Modality -> selection per column (bool, or the share of folds that selected it).
-    threshold : float, default=0.5
-        The gate threshold, drawn as a dashed line.
-    selected_label : str, default="selected"
-        Legend text of the marked columns. A column can be selected with its gate below the
-        threshold (a validated fallback to every invariant column, or the share of folds
-        that selected it) and dropped above it (the invariance test), so the legend says
-        what the colour means.
+        Modality -> whether each column was kept (bool, one fit) or the share of fits that
+        kept it.
+    n_fits : int, default=1
+        Number of fits the shares are over.
+    notes : dict of str to str or None, default=None
+        Modality -> a line for its panel title (what the fits did: a real selection, the
+        dense model, nothing kept).
+
+    Attributes
+    ----------
+    marked_ : dict of str to ndarray of bool
+        Modality -> the columns drawn red (set by ``plot``).
 
     Examples
     --------
     >>> import numpy as np
     >>> display = GateDisplay({"text": np.array([0.0, 1.0])}, {"text": np.array([False, True])})
-    >>> len(display.plot().axes_)
-    1
+    >>> display.plot().marked_["text"].tolist()
+    [False, True]
     """
 
-    def __init__(self, gates, selected, threshold=0.5, selected_label="selected"):
+    def __init__(self, gates, selected, n_fits=1, notes=None):
         self.gates = gates
         self.selected = selected
-        self.threshold = threshold
-        self.selected_label = selected_label
+        self.n_fits = n_fits
+        self.notes = notes
 
     @classmethod
     def from_estimator(cls, estimator):
         """From a fitted sequential meta-estimator or an InvariantMaskSelector."""
         if hasattr(estimator, "modalities_"):
+            from ._aggregate import stage_outcomes
+
             found = estimator.selection_
+            said = {
+                "sparse": "a real selection",
+                "dense": "the dense model won (every column that passes the tie test)",
+                "none": "nothing kept (modality not trusted)",
+            }
             return cls(
-                {m: s.gates for m, s in found.items()}, {m: s.support for m, s in found.items()}
+                {m: s.gates for m, s in found.items()},
+                {m: s.support for m, s in found.items()},
+                notes={m: said[v["outcome"]] for m, v in stage_outcomes(estimator).items()},
             )
-        return cls(
-            {"X": estimator.gates_}, {"X": estimator.get_support()}, threshold=estimator.threshold
-        )
+        return cls({"X": estimator.gates_}, {"X": estimator.get_support()})
 
     @classmethod
     def from_results(cls, results, method="text_first"):
-        """Mean gates over the leave-one-domain-out folds; marked where most folds selected."""
+        """Over the fits of an evaluation's ``method`` (its leave-one-domain-out folds, or
+        the official split's fit): the share of fits that kept each column and the mean
+        gate; each panel says what the fits did."""
         found = _method_gates(results, method)
+        notes = {}
+        for m, v in found.items():
+            n = v["n_folds"]
+            said = []
+            sparse = v.get("outcomes", []).count("sparse")
+            if sparse:
+                said.append(f"real selection in {sparse} of {n}")
+                if v.get("jaccard") is not None:
+                    said[-1] += f" (Jaccard {v['jaccard']:.2f} over those)"
+            if v.get("dense_folds"):
+                said.append(f"dense model won in {v['dense_folds']} of {n} (keeps all that pass)")
+            if v.get("none_folds"):
+                said.append(f"nothing kept in {v['none_folds']} of {n}")
+            notes[m] = "; ".join(said) or None
         return cls(
             {m: np.asarray(v["gate_mean"]) for m, v in found.items()},
-            {m: np.asarray(v["selected_share"]) > 0.5 for m, v in found.items()},
-            selected_label="selected in most folds",
+            {m: np.asarray(v["selected_share"]) for m, v in found.items()},
+            n_fits=next(iter(found.values()))["n_folds"],
+            notes=notes,
         )
 
     def plot(self, axes=None):
-        """Draw one panel per modality; returns ``self`` with ``figure_`` and ``axes_``."""
+        """Draw one panel per modality; returns ``self`` with ``figure_``, ``axes_`` and
+        ``marked_``."""
         names = list(self.gates)
         axes = _panels(names, axes)
+        many = self.n_fits > 1
+        self.marked_ = {}
         for ax, name in zip(axes, names):
-            gates = np.asarray(self.gates[name])
-            chosen = np.asarray(self.selected[name], dtype=bool)
-            _column_bars(ax, gates, np.ones_like(chosen), color="lightgray", label="not selected")
-            _column_bars(
-                ax,
+            gates = np.asarray(self.gates[name], dtype=float)
+            share = np.asarray(self.selected[name], dtype=float)
+            red = share > 0.5
+            self.marked_[name] = red
+            rule = f"kept in more than half of {self.n_fits} fits" if many else "kept"
+            handles = [
+                _column_bars(ax, share, ~red, color="lightgray", label="not " + rule),
+                _column_bars(
+                    ax, share, red, color="tab:red", label=f"{rule} ({red.sum()} of {len(share)})"
+                ),
+            ]
+            idx = np.arange(len(gates))
+            (dots,) = ax.plot(
+                idx,
                 gates,
-                chosen,
-                color="tab:red",
-                label=f"{self.selected_label} ({chosen.sum()} of {len(gates)})",
+                ".",
+                color="black",
+                markersize=2 if len(gates) > 100 else 4,
+                label="mean gate" if many else "gate",
             )
-            ax.axhline(self.threshold, color="black", lw=0.8, ls="--", label="gate threshold")
-            ax.set_ylabel(f"{name} gate")
-            _column_axis(ax, len(gates))
+            handles.append(dots)
+            if many:
+                handles.append(
+                    ax.axhline(0.5, color="black", lw=0.8, ls="--", label="half the fits")
+                )
+            ax.set_ylabel("share kept" if many else "kept / gate")
+            note = (self.notes or {}).get(name)
+            ax.set_title(f"{name}" + (f": {note}" if note else ""), fontsize="medium")
+            _column_axis(ax, len(gates), handles)
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
         self.figure_.tight_layout()
@@ -367,10 +450,9 @@ class MaskStabilityDisplay:
             _column_bars(ax, share, stable, color="tab:blue", label=">= 90%")
             ax.axhline(0.9, color="black", lw=0.8, ls="--")
             ax.set_ylabel("selected")
-            ax.set_title(
-                f"{name}: Jaccard {self.jaccard[name]:.2f} over {self.n_refits} refits",
-                fontsize="medium",
-            )
+            jaccard = self.jaccard[name]
+            said = "no two real selections" if jaccard is None else f"Jaccard {jaccard:.2f}"
+            ax.set_title(f"{name}: {said} over {self.n_refits} refits", fontsize="medium")
             _column_axis(ax, len(share))
         axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure

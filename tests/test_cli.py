@@ -1,6 +1,7 @@
 """The command line: the main job end to end on small settings, its outputs and its refusals."""
 
 import json
+import re
 
 import pytest
 
@@ -251,3 +252,16 @@ def test_a_malformed_corruption_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--corruptions", "video-noise"])
     assert "MODALITY:KIND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["evaluate", "benchmark", "demo"])
+def test_help_states_each_default_once(command, capsys):
+    from sklearn_seqinv.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert text.count("(default:") == len(re.findall(r"\(default: [^)]*\)", text))
+    assert not re.search(r"\(default:[^)]*\)[^(]*\(default:", text.split("--quiet")[-1][:80])
+    assert "print only the results table, no progress (default" not in text

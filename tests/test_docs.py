@@ -48,3 +48,18 @@ def test_the_method_page_is_in_the_repository_and_linked_from_the_readme():
     assert "docs/method.rst" in readme
     assert "METHOD.md" not in readme
     assert "Learning in Order" in (DOCS / "method.rst").read_text()
+
+
+def test_the_readme_and_the_docs_state_the_same_times():
+    readme = (DOCS.parent / "README.md").read_text()
+    start = readme.index("| what | time | measured with |")
+    rows = []
+    for line in readme[start:].splitlines()[2:]:
+        if not line.startswith("| "):
+            break
+        rows.append(line)
+    times = [line.split(" | ")[1] for line in rows if line.split(" | ")[1].strip()]
+    assert len(times) >= 3
+    index = " ".join((DOCS / "index.rst").read_text().split())
+    for time in times:
+        assert " ".join(time.split()) in index, time

@@ -96,16 +96,135 @@ def test_target_labels_never_reach_model_selection():
     assert without_target(base) and without_target(base) == without_target(other)
 
 
-def test_report_explains_identical_rows_and_collapsed_worst_domains():
+@pytest.fixture(scope="module")
+def one_source():
+    # Single-source DG: one training environment per fit, so ERM + V-REx fits ERM's model.
+    data = make_multimodal_domains(n_samples=120, random_state=0)
+    return evaluate_domain_generalization(
+        data.X,
+        data.y,
+        data.sample_domain,
+        data.modalities,
+        methods=["erm", "erm_vrex", "linear"],
+        protocols=("single_source",),
+        max_epochs=2,
+        verbose=0,
+    )
+
+
+def test_identical_rows_are_explained_by_what_the_fits_did(one_source):
+    fits = [f for f in one_source["fits"] if f["method"] == "erm_vrex"]
+    assert fits and all(f["environments"] == 1 and f["invariance"] == "vrex" for f in fits)
+    assert not any(f["penalty"] for f in fits)
+    text = results_to_markdown(one_source)
+    assert (
+        "single_source: erm, erm_vrex score the same: every fit saw one training environment, "
+        "so the invariance penalty of erm_vrex has nothing to compare and is zero (their "
+        "predictions are identical on every target domain)."
+    ) in text
+    # The cause is read from the fits: scores that coincide with different predictions are
+    # said to be a coincidence, not a shared model.
+    changed = json.loads(json.dumps(one_source))
+    for f in changed["fits"]:
+        if f["method"] == "erm_vrex":
+            f["predictions"] = "other"
+    assert "they predict differently on some rows, and their scores coincide" in (
+        results_to_markdown(changed)
+    )
+
+
+def test_dense_stages_are_named_as_the_cause_of_identical_rows():
+    from sklearn_seqinv._report import footnotes
+
     row = {"protocol": "single_source", "accuracy_mean": 0.7, "accuracy_worst": 0.6}
-    summary = [
-        {**row, "method": "erm"},
-        {**row, "method": "erm_vrex"},
-        {**row, "method": "text_first", "accuracy_worst": 0.05},
+    dense = {"video": {"kept": 4, "width": 4, "outcome": "dense"}}
+    fit = {"protocol": "single_source", "environments": 2, "invariance": None, "predictions": "h"}
+    results = {
+        "summary": [{**row, "method": "joint"}, {**row, "method": "erm"}],
+        "fits": [
+            {**fit, "method": "joint", "stages": {"text": dense["video"], **dense}},
+            {**fit, "method": "erm", "stages": {}},
+        ],
+    }
+    (note, *_) = footnotes(results, ["accuracy"])
+    assert "every stage of joint kept the dense model in every fit" in note
+    assert "an ungated one of every column, as ERM's" in note
+
+
+def test_a_collapsed_worst_domain_is_said_with_its_number(one_source):
+    from sklearn_seqinv._report import footnotes
+
+    low = json.loads(json.dumps(one_source))
+    for r in low["summary"]:
+        if r["method"] == "linear":
+            r["accuracy_worst"] = 0.05
+    notes = footnotes(low, ["accuracy"])
+    assert any(
+        "worst-domain accuracy of linear is 0.050" in n and "one training environment" in n
+        for n in notes
+    )
+
+
+def test_recommendation_is_chosen_by_validation_and_the_best_row_is_said_apart():
+    from sklearn_seqinv._aggregate import recommend
+    from sklearn_seqinv._report import recommendation_lines
+
+    p = "leave_one_domain_out"
+    validation = [
+        {"protocol": p, "method": "a", "score": 0.9},
+        {"protocol": p, "method": "a", "score": 0.8},
+        {"protocol": p, "method": "b", "score": 0.7},
+        {"protocol": p, "method": "b", "score": 0.7},
     ]
-    text = results_to_markdown({"task": "classification", "summary": summary})
-    assert "erm, erm_vrex score the same: with one training domain" in text
-    assert "text_first (0.050)" in text
+    summary = [
+        {"protocol": p, "method": "a", "accuracy_mean": 0.6, "accuracy_worst": 0.5},
+        {"protocol": p, "method": "b", "accuracy_mean": 0.9, "accuracy_worst": 0.8},
+    ]
+    chosen = recommend(validation, summary, "accuracy")[p]
+    assert chosen["method"] == "a" and chosen["validation"] == pytest.approx(0.85)
+    assert chosen["best_method"] == "b"
+    (line,) = recommendation_lines({"recommended": {p: chosen}})
+    assert line.startswith(f"**Recommended for {p}: a**")
+    assert "The best row is b (0.900 mean), +0.300" in line
+
+
+def test_recommendation_never_reads_the_targets(results):
+    # Every fit has a validation score on its training domains; the recommendation is the
+    # best mean of those, whatever the target scores say.
+    assert len(results["validation"]) == len(results["fits"]) == 3 * (3 + 3)
+    for protocol, chosen in results["recommended"].items():
+        scores = {}
+        for v in results["validation"]:
+            if v["protocol"] == protocol:
+                scores.setdefault(v["method"], []).append(v["score"])
+        assert chosen["method"] == max(scores, key=lambda m: np.mean(scores[m]))
+    flipped = json.loads(json.dumps(results))
+    for r in flipped["summary"]:
+        r["accuracy_mean"] = 1.0 - r["accuracy_mean"]
+    from sklearn_seqinv._aggregate import recommend
+
+    again = recommend(flipped["validation"], flipped["summary"], "accuracy")
+    assert {p: c["method"] for p, c in again.items()} == {
+        p: c["method"] for p, c in results["recommended"].items()
+    }
+
+
+def test_one_modality_does_not_fit_its_order_variants_twice():
+    data = make_multimodal_domains(n_samples=90, random_state=0)
+    text = {"text": data.modalities["text"]}
+    results = evaluate_domain_generalization(
+        data.X[:, text["text"]],
+        data.y,
+        data.sample_domain,
+        {"text": np.arange(len(text["text"]))},
+        methods=["text_first", "video_first", "joint", "linear"],
+        protocols=("leave_one_domain_out",),
+        max_epochs=2,
+        verbose=0,
+    )
+    assert {r["method"] for r in results["records"]} == {"text_first", "linear"}
+    assert set(results["skipped"]) == {"video_first", "joint"}
+    assert "video_first not fitted: with one modality" in results_to_markdown(results)
 
 
 def test_progress_counts_fits_with_time_left(capsys):
@@ -122,7 +241,11 @@ def test_progress_counts_fits_with_time_left(capsys):
     )
     out = capsys.readouterr().out
     assert out.startswith("Fitting 6 models")
-    assert "[1/6] leave_one_domain_out erm" in out and "[6/6]" in out and "s left)" in out
+    lines = out.splitlines()[1:]
+    assert "[1/6] leave_one_domain_out erm" in out and "[6/6]" in out
+    # No estimate from the first fits alone: the long fits run first.
+    assert all("(estimating time left)" in line for line in lines[:2])
+    assert all("s left)" in line and "about" in line for line in lines[2:5])
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
@@ -270,24 +393,54 @@ def test_official_split_with_every_row_in_one_part_is_refused():
         )
 
 
-def test_folds_that_kept_the_dense_model_are_counted_and_said():
-    from sklearn_seqinv.evaluation import _average_gates
+def test_fallbacks_are_said_and_stability_is_over_real_selections_only():
+    from sklearn_seqinv._aggregate import average_gates
 
     sparse = [True, True, False, False]
     folds = [
         {"video": [[0.9, 0.9, 0.1, 0.1], sparse, False]},
         {"video": [[0.9, 0.9, 0.1, 0.1], sparse, False]},
         {"video": [[0.9, 0.9, 0.1, 0.1], [True] * 4, True]},  # the dense model won
+        {"video": [[0.1, 0.1, 0.1, 0.1], [False] * 4, False]},  # nothing kept
     ]
-    gates = _average_gates({"text_first": folds})["text_first"]["video"]
-    assert gates["dense_folds"] == 1 and gates["n_folds"] == 3
-    assert gates["jaccard_selected"] == 1.0 and gates["jaccard"] < 1.0
+    gates = average_gates({"text_first": folds})["text_first"]["video"]
+    assert gates["outcomes"] == ["sparse", "sparse", "dense", "none"]
+    assert gates["dense_folds"] == 1 and gates["none_folds"] == 1 and gates["n_folds"] == 4
+    assert gates["jaccard"] == 1.0 and gates["jaccard_all_folds"] < 1.0
     row = {"protocol": "leave_one_domain_out", "method": "text_first"}
     results = {
         "task": "classification",
+        "records": [],
         "summary": [{**row, "accuracy_mean": 0.8, "accuracy_worst": 0.7}],
         "gates": {"text_first": {"video": gates}},
     }
     text = results_to_markdown(results)
-    assert "text_first: video kept the dense model in 1 of 3 folds" in text
-    assert "over the 2 folds with a real selection the Jaccard is 1.00" in text
+    assert (
+        "text_first selection over the folds: video a real selection in 2 of 4 folds (kept 2, "
+        "2 of 4 columns; Jaccard 1.00 over those 2 folds); kept all columns (the dense model "
+        "won the validation) in 1 of 4; kept none (modality not trusted) in 1 of 4."
+    ) in text
+
+
+def test_an_unstable_selection_says_why():
+    from sklearn_seqinv._aggregate import average_gates
+    from sklearn_seqinv._report import footnotes
+
+    folds = [
+        {"text": [[0.9] * 6, [True, True, False, False, False, False], False]},
+        {"text": [[0.9] * 6, [True, False, True, True, True, False], False]},
+    ]
+    gates = average_gates({"text_first": folds})["text_first"]
+    results = {
+        "summary": [],
+        "gates": {"text_first": gates},
+        "chosen": [
+            {"protocol": "p", "method": "text_first", "sources": ["a"], "text__sparsity": 4.0},
+            {"protocol": "p", "method": "text_first", "sources": ["b"], "text__invariance": None},
+        ],
+    }
+    (note,) = footnotes(results, [])
+    assert (
+        "Jaccard 0.20 over those 2 folds, unstable: 1 columns kept in all of them, 4 in only "
+        "one, and the model selection chose sparsity 4 in 1, no penalty in 1"
+    ) in note

@@ -8,7 +8,14 @@ pytest.importorskip("matplotlib")
 from sklearn_seqinv.plotting import DomainScoresDisplay, GateDisplay
 
 
-def test_gate_display_from_a_fitted_meta_estimator(multimodal):
+def _bar_columns(container):
+    """Column numbers of the bars of a BarContainer (narrow panels)."""
+    return sorted(round(p.get_x() + p.get_width() / 2) for p in container.patches)
+
+
+def test_gate_display_red_bars_are_exactly_the_kept_columns(multimodal):
+    # One selection rule: a column is red when the fitted estimator keeps it
+    # (get_support), whatever its gate; no grey bar is a kept column.
     from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 
     model = SequentialModalityClassifier(
@@ -16,42 +23,70 @@ def test_gate_display_from_a_fitted_meta_estimator(multimodal):
             (name, InvariantMaskSelector(max_epochs=5, random_state=0), multimodal.modalities[name])
             for name in ("text", "video")
         ]
-    ).fit(multimodal.X, multimodal.y)
+    ).fit(multimodal.X, multimodal.y, sample_domain=multimodal.sample_domain)
     display = GateDisplay.from_estimator(model).plot()
     assert len(display.axes_) == 2
-    chosen = model.named_modalities_.text.get_support().sum()
-    texts = [t.get_text() for t in display.axes_[0].get_legend().get_texts()]
-    width = len(multimodal.modalities["text"])
-    assert sorted(texts) == ["gate threshold", "not selected", f"selected ({chosen} of {width})"]
+    for ax, name in zip(display.axes_, ("text", "video")):
+        support = model.selection_[name].support
+        np.testing.assert_array_equal(display.marked_[name], support)
+        grey, red = (c for c in ax.containers)
+        assert _bar_columns(red) == np.flatnonzero(support).tolist()
+        assert not set(_bar_columns(grey)) & set(np.flatnonzero(support))
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert texts == ["not kept", f"kept ({support.sum()} of {len(support)})", "gate"]
     ticks = display.axes_[1].get_xticks()
     assert np.allclose(ticks, np.round(ticks))  # whole column numbers only
 
 
-def test_domain_scores_display_from_results():
+def test_gate_display_over_folds_marks_columns_kept_in_more_than_half():
+    share = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
+    gates = np.array([0.1, 0.9, 0.9, 0.2, 0.6])  # the gate never decides the colour
     results = {
-        "task": "classification",
-        "records": [
-            {
-                "protocol": "leave_one_domain_out",
-                "method": "m",
-                "sources": ["b"],
-                "target": "a",
-                "accuracy": 0.6,
-            },
-            {
-                "protocol": "leave_one_domain_out",
-                "method": "m",
-                "sources": ["a"],
-                "target": "b",
-                "accuracy": 0.8,
-            },
-        ],
+        "gates": {
+            "text_first": {
+                "text": {
+                    "gate_mean": gates,
+                    "selected_share": share,
+                    "n_folds": 4,
+                    "outcomes": ["sparse"] * 3 + ["dense"],
+                    "jaccard": 0.5,
+                    "dense_folds": 1,
+                    "none_folds": 0,
+                }
+            }
+        }
     }
-    display = DomainScoresDisplay.from_results(results).plot()
-    heights = sorted(p.get_height() for p in display.ax_.patches)
-    np.testing.assert_allclose(heights, [0.6, 0.8])
-    with pytest.raises(ValueError, match="no 'single_source' record"):
-        DomainScoresDisplay.from_results(results, protocol="single_source")
+    display = GateDisplay.from_results(results).plot()
+    ax = display.axes_[0]
+    np.testing.assert_array_equal(display.marked_["text"], [True, True, False, False, False])
+    grey, red = ax.containers
+    assert _bar_columns(red) == [0, 1]
+    assert sorted(p.get_height() for p in red.patches) == [0.75, 1.0]
+    assert all(p.get_height() <= 0.5 for p in grey.patches)
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "half the fits")
+    assert line.get_ydata()[0] == 0.5
+    title = ax.get_title()
+    assert "real selection in 3 of 4 (Jaccard 0.50 over those)" in title
+    assert "dense model won in 1 of 4" in title
+
+
+def test_domain_scores_display_starts_near_the_data_and_spells_out_the_metric():
+    records = [
+        {"protocol": "single_source", "method": "m", "sources": [s], "target": t, "has0_acc2": v}
+        for s, t, v in [("a", "b", 0.80), ("c", "b", 0.84), ("a", "c", 0.78), ("b", "c", 0.82)]
+    ]
+    results = {"task": "regression", "records": records}
+    display = DomainScoresDisplay.from_results(results, protocol="single_source").plot()
+    ax = display.ax_
+    assert ax.get_ylabel() == "accuracy, 2 classes (score >= 0 positive)"
+    low, high = ax.get_ylim()
+    assert 0.7 < low < 0.78 and 0.84 < high < 0.9
+    assert any("not 0" in t.get_text() for t in ax.texts)
+    # Grouped by target domain: one entry per target (mean over sources, range as a line).
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["b", "c", "mean"]
+    with pytest.raises(ValueError, match="no 'leave_one_domain_out' record"):
+        DomainScoresDisplay.from_results(results)
 
 
 def test_mask_stability_display_from_refits_and_from_results(domains):
@@ -75,6 +110,9 @@ def test_mask_stability_display_from_refits_and_from_results(domains):
     heights = sorted(p.get_height() for p in display.axes_[0].patches)
     assert heights == [0.0, 0.5, 1.0]
     assert "over 4 refits" in display.axes_[0].get_title()
+    results["gates"]["text_first"]["text"]["jaccard"] = None  # no two real selections
+    display = MaskStabilityDisplay.from_results(results).plot()
+    assert "no two real selections" in display.axes_[0].get_title()
 
 
 def test_wide_panels_draw_one_outline_per_colour_with_the_same_heights():
@@ -86,8 +124,6 @@ def test_wide_panels_draw_one_outline_per_colour_with_the_same_heights():
     ax = display.axes_[0]
     outlines = [p for p in ax.patches if type(p).__name__ == "StepPatch"]
     assert len(outlines) == 2 and len(ax.patches) == 2
-    selected = next(
-        p for p in outlines if "selected" in p.get_label() and "not" not in p.get_label()
-    )
-    np.testing.assert_allclose(selected.get_data().values, np.where(chosen, gates, 0.0))
+    selected = next(p for p in outlines if p.get_label().startswith("kept"))
+    np.testing.assert_allclose(selected.get_data().values, chosen.astype(float))
     assert f"({chosen.sum()} of 300)" in selected.get_label()

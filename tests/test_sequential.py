@@ -507,3 +507,40 @@ def test_shared_stage_fits_fit_each_repeated_stage_once(multimodal, monkeypatch)
     texts = [m.named_modalities_.text for m in shared]
     assert texts[0] is not texts[1]  # each model owns its copy
     np.testing.assert_array_equal(texts[0].gates_, texts[1].gates_)
+
+
+def test_overlapping_modality_columns_are_refused(small_domains):
+    model = SequentialModalityClassifier(
+        [("text", _selector(), [0, 1, 2]), ("video", _selector(), [2, 3, 4])]
+    )
+    with pytest.raises(
+        ValueError, match=r"'text' and 'video' share 1 column\(s\) of X \(indices \[2\]\)"
+    ):
+        model.fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
+
+
+@pytest.mark.parametrize("labels", [["neg", "pos"], ["0", "1"]])
+def test_string_labels_given_to_a_regressor_are_refused_by_name(small_domains, labels):
+    y = np.asarray(labels)[(small_domains.y > np.median(small_domains.y)).astype(int)]
+    model = SequentialModalityRegressor([("text", _selector(task="regression"), [0, 1, 2])])
+    with pytest.raises(
+        ValueError, match="SequentialModalityRegressor is a regressor: y must hold numeric"
+    ):
+        model.fit(small_domains.X, y, sample_domain=small_domains.sample_domain)
+    with pytest.raises(
+        ValueError, match=r"InvariantMaskSelector\(task='regression'\) is a regressor"
+    ):
+        InvariantMaskSelector(task="regression").fit(small_domains.X, y)
+
+
+def test_selection_grid_refuses_a_modality_the_estimator_does_not_have():
+    from sklearn_seqinv.evaluation import selection_grid
+
+    model = SequentialModalityClassifier([("text", _selector(), [0]), ("video", _selector(), [1])])
+    with pytest.raises(
+        ValueError, match=r"modalities \['sound'\] that SequentialModalityClassifier does not have"
+    ):
+        selection_grid(["text", "sound"], estimator=model)
+    assert selection_grid(model) == selection_grid(["text", "video"])
+    with pytest.raises(ValueError, match="repeats a name"):
+        selection_grid(["text", "text"])

@@ -1,0 +1,169 @@
+"""Aggregation of the protocol's fits: summaries, what each fit did, and the recommendation.
+
+Everything here reads what the fits returned (scores, validation scores, and the facts of
+each fitted estimator: how many columns each stage kept and why, on how many environments
+it trained, what it predicted); nothing is inferred from a method's name.
+"""
+
+import joblib
+import numpy as np
+
+from .inspection import stability_summary
+
+__all__ = ["average_gates", "fit_facts", "primary_metric", "recommend", "summarize"]
+
+_RECORD_KEYS = ("protocol", "method", "sources", "target", "corruption", "imputed")
+
+
+def primary_metric(task):
+    """The score the report leads with: accuracy, or the 2-class accuracy of MMSA scores."""
+    return "accuracy" if task == "classification" else "has0_acc2"
+
+
+def fit_facts(fitted, domain, predictions):
+    """What one fitted estimator did, as JSON-ready facts.
+
+    ``environments``: the training environments it saw (its ``n_environments_`` where it
+    has one: domains, or domain and sub-group pairs; else the training domains).
+    ``penalty``: whether an invariance penalty acted (an ungated head with a penalty and at
+    least two environments; ``invariance`` names it). ``stages``: per modality of a
+    meta-estimator, the columns kept, the width and the outcome (``"sparse"``: a real
+    selection; ``"dense"``: the dense model won the stage's validation or the model selection
+    chose the ungated candidate, and every column that passes the tie test is kept;
+    ``"none"``: no column kept, the modality was not trusted). ``predictions``: a hash of
+    the clean predictions on the scored rows.
+    """
+    stages = stage_outcomes(fitted)
+    first = fitted.modalities_[0][1] if stages else fitted
+    environments = getattr(first, "n_environments_", None)
+    if environments is None:
+        environments = len(np.unique(domain))
+    invariance = getattr(fitted, "invariance", None) if not stages else None
+    return {
+        "environments": int(environments),
+        "invariance": invariance,
+        "penalty": bool(invariance is not None and environments > 1),
+        "stages": stages,
+        "predictions": joblib.hash(np.asarray(predictions)),
+    }
+
+
+def stage_outcomes(fitted):
+    """Per modality of a fitted meta-estimator: columns kept, width and outcome (see
+    :func:`fit_facts`); empty for an estimator without a per-modality selection."""
+    stages = {}
+    if getattr(fitted, "selection_", None) is None:
+        return stages
+    joint = getattr(fitted, "joint_selector_", None)
+    for name, stage, _ in fitted.modalities_:
+        stage = joint or stage
+        support = np.asarray(fitted.selection_[name].support, dtype=bool)
+        dense = stage.gate is None or not getattr(stage, "selection_kept_", True)
+        outcome = _outcome(support, dense)
+        stages[name] = {"kept": int(support.sum()), "width": len(support), "outcome": outcome}
+    return stages
+
+
+def summarize(records):
+    """Per protocol and method (and corruption): mean and worst target-domain scores."""
+    summary = {}
+    for record in records:
+        key = (record["protocol"], record["method"], record.get("corruption"))
+        summary.setdefault(key, []).append(record)
+    out = []
+    for (protocol, method, corruption), rows in summary.items():
+        metrics = [k for k in rows[0] if k not in _RECORD_KEYS]
+        entry = {"protocol": protocol, "method": method}
+        if corruption is not None:
+            entry["corruption"] = corruption
+            entry["imputed"] = bool(rows[0].get("imputed", False))
+        for metric in metrics:
+            values = np.array([r[metric] for r in rows])
+            worst = values.max() if metric == "mae" else values.min()
+            entry[f"{metric}_mean"] = float(values.mean())
+            entry[f"{metric}_worst"] = float(worst)
+        out.append(entry)
+    return out
+
+
+def average_gates(per_method):
+    """Per method and modality, over the folds: what each fold's fitted estimator kept.
+
+    ``per_method`` maps a method to its folds, each ``{modality: [gates, support, dense]}``.
+    Returns per method and modality: ``gate_mean``, ``selected_share`` (share of folds
+    whose estimator kept each column, ``get_support``), ``n_folds``, ``kept`` (columns kept
+    per fold), ``outcomes`` (per fold ``"sparse"``, ``"dense"`` or ``"none"``, as in
+    :func:`fit_facts`), ``dense_folds`` and ``none_folds``; ``jaccard``: the mean pairwise
+    Jaccard over the folds with a real (sparse) selection only, ``None`` with fewer than two
+    of them (a dense or empty fold is a fallback, not a selection); ``jaccard_all_folds``
+    over every fold; ``always_kept`` and ``kept_once``: columns kept in every real selection,
+    and in exactly one.
+    """
+    out = {}
+    for method, folds in per_method.items():
+        out[method] = {}
+        for name in folds[0]:
+            supports = [np.asarray(f[name][1], dtype=bool) for f in folds]
+            outcomes = [
+                "none"
+                if not s.any()
+                else ("dense" if len(f[name]) > 2 and f[name][2] else "sparse")
+                for f, s in zip(folds, supports)
+            ]
+            real = [s for s, o in zip(supports, outcomes) if o == "sparse"]
+            counts = np.sum(real, axis=0) if real else np.zeros(len(supports[0]))
+            out[method][name] = {
+                "gate_mean": np.mean([f[name][0] for f in folds], axis=0).tolist(),
+                "selected_share": np.mean(supports, axis=0).tolist(),
+                "n_folds": len(folds),
+                "kept": [int(s.sum()) for s in supports],
+                "outcomes": outcomes,
+                "dense_folds": outcomes.count("dense"),
+                "none_folds": outcomes.count("none"),
+                "jaccard": stability_summary(real).jaccard if len(real) > 1 else None,
+                "jaccard_all_folds": stability_summary(supports).jaccard,
+                "always_kept": int(np.sum(counts == len(real))) if real else 0,
+                "kept_once": int(np.sum(counts == 1)) if len(real) > 1 else 0,
+            }
+    return out
+
+
+def _outcome(support, dense):
+    """``"none"`` (nothing kept), ``"dense"`` (the dense model won) or ``"sparse"``."""
+    return "none" if not support.any() else ("dense" if dense else "sparse")
+
+
+def recommend(validation, summary, metric):
+    """Per protocol, the method chosen by training-domain validation, beside the best row.
+
+    ``validation`` holds one entry per fit (``protocol``, ``method``, ``score``: the
+    validation score on held-out rows of its training domains). The recommended method
+    has the highest mean validation score over the protocol's fits (ties go to the method
+    listed first): the protocol's own model selection across methods, which never sees a
+    target domain. ``best`` is the row with the highest mean target score, for comparison
+    only: choosing by it would peek at the targets.
+    """
+    out = {}
+    clean = [r for r in summary if "corruption" not in r]
+    for protocol in dict.fromkeys(v["protocol"] for v in validation):
+        scores = {}
+        for v in validation:
+            if v["protocol"] == protocol:
+                scores.setdefault(v["method"], []).append(v["score"])
+        means = {m: float(np.mean(s)) for m, s in scores.items()}
+        chosen = max(means, key=lambda m: (means[m], -list(means).index(m)))
+        rows = {r["method"]: r for r in clean if r["protocol"] == protocol}
+        key = f"{metric}_mean"
+        higher = metric != "mae"
+        best = (max if higher else min)(rows, key=lambda m: rows[m][key])
+        out[protocol] = {
+            "method": chosen,
+            "validation": means[chosen],
+            "validation_by_method": means,
+            "metric": metric,
+            "mean": rows[chosen][key],
+            "worst": rows[chosen][f"{metric}_worst"],
+            "best_method": best,
+            "best_mean": rows[best][key],
+        }
+    return out
