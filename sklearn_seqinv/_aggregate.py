@@ -10,7 +10,7 @@ import numpy as np
 
 from .inspection import stability_summary
 
-__all__ = ["average_gates", "fit_facts", "primary_metric", "recommend", "summarize"]
+__all__ = ["average_gates", "collect", "fit_facts", "primary_metric", "recommend", "summarize"]
 
 _RECORD_KEYS = ("protocol", "method", "sources", "target", "corruption", "imputed")
 
@@ -20,7 +20,7 @@ def primary_metric(task):
     return "accuracy" if task == "classification" else "has0_acc2"
 
 
-def fit_facts(fitted, domain, predictions):
+def fit_facts(fitted, domain, predictions, X=None):
     """What one fitted estimator did, as JSON-ready facts.
 
     ``environments``: the training environments it saw (its ``n_environments_`` where it
@@ -31,7 +31,9 @@ def fit_facts(fitted, domain, predictions):
     selection; ``"dense"``: the dense model won the stage's validation or the model selection
     chose the ungated candidate, and every column that passes the tie test is kept;
     ``"none"``: no column kept, the modality was not trusted). ``predictions``: a hash of
-    the clean predictions on the scored rows.
+    the clean predictions on the scored rows; ``outputs``: a hash of what the model outputs
+    on them (``X``) before labels are taken (class probabilities, or the predictions of a
+    regressor): equal outputs are the same fitted function, equal labels need not be.
     """
     stages = stage_outcomes(fitted)
     first = fitted.modalities_[0][1] if stages else fitted
@@ -45,6 +47,11 @@ def fit_facts(fitted, domain, predictions):
         "penalty": bool(invariance is not None and environments > 1),
         "stages": stages,
         "predictions": joblib.hash(np.asarray(predictions)),
+        "outputs": joblib.hash(
+            np.round(fitted.predict_proba(X), 10)
+            if X is not None and hasattr(fitted, "predict_proba")
+            else np.asarray(predictions)
+        ),
     }
 
 
@@ -62,6 +69,45 @@ def stage_outcomes(fitted):
         outcome = _outcome(support, dense)
         stages[name] = {"kept": int(support.sum()), "width": len(support), "outcome": outcome}
     return stages
+
+
+def collect(done, task):
+    """The results of every finished fit, in the order of ``done``: a list of
+    ``(protocol, sources, method, unit)``, ``unit`` what a fit returned. Returns the entries
+    of :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`'s results but
+    ``task``, ``skipped`` and ``seconds``."""
+    from ._protocols import SELECTION_PROTOCOLS
+
+    records, gates, chosen, untrusted, validation, facts = [], {}, [], {}, [], []
+    for protocol, sources, name, unit in done:
+        entry = {"protocol": protocol, "method": name, "sources": [str(s) for s in sources]}
+        records += unit["records"]
+        validation.append({**entry, "score": unit["validation"]})
+        facts.append({**entry, **unit["facts"]})
+        if unit["params"]:
+            chosen.append({**entry, **unit["params"]})
+        if protocol in SELECTION_PROTOCOLS:
+            if unit["gates"]:
+                gates.setdefault(name, []).append(unit["gates"])
+            for modality, kept in (unit["trust"] or {}).items():
+                counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
+                counts[0] += not kept
+                counts[1] += 1
+    summary = summarize(records)
+    return {
+        "records": records,
+        "summary": summary,
+        "gates": average_gates(gates),
+        "untrusted": {
+            method: {m: {"folds_without": c[0], "folds": c[1]} for m, c in per.items() if c[0]}
+            for method, per in untrusted.items()
+            if any(c[0] for c in per.values())
+        },
+        "chosen": chosen,
+        "validation": validation,
+        "recommended": recommend(validation, summary, primary_metric(task)),
+        "fits": facts,
+    }
 
 
 def summarize(records):
@@ -134,22 +180,29 @@ def _outcome(support, dense):
 
 
 def recommend(validation, summary, metric):
-    """Per protocol, the method chosen by training-domain validation, beside the best row.
+    """Per protocol, the method chosen by validation on the training domains, beside the
+    best row.
 
-    ``validation`` holds one entry per fit (``protocol``, ``method``, ``score``: the
-    validation score on held-out rows of its training domains). The recommended method
-    has the highest mean validation score over the protocol's fits (ties go to the method
-    listed first): the protocol's own model selection across methods, which never sees a
-    target domain. ``best`` is the row with the highest mean target score, for comparison
-    only: choosing by it would peek at the targets.
+    ``validation`` holds one entry per fit (``protocol``, ``method``, ``score``: as
+    :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization` records it, with
+    ``"rows"``, the score on held-out rows of the training domains, and ``"domains"``, the
+    scores on each training domain held out in turn, or ``None`` with one training domain).
+    Where every fit of the protocol has held-out domains, a method's validation is the mean
+    of those (leave-one-training-domain-out: a shift between domains shows in it); else the
+    held-out rows (one training domain: nothing can show a shift). The recommended method
+    has the highest mean validation over the protocol's fits (ties go to the method listed
+    first): the protocol's own model selection across methods, which never sees a target.
+    ``best`` is the row with the highest mean target score, for comparison only: choosing by
+    it would peek at the targets.
     """
     out = {}
     clean = [r for r in summary if "corruption" not in r]
     for protocol in dict.fromkeys(v["protocol"] for v in validation):
+        fits = [v for v in validation if v["protocol"] == protocol]
+        by = "domains" if all(_score(v, "domains") is not None for v in fits) else "rows"
         scores = {}
-        for v in validation:
-            if v["protocol"] == protocol:
-                scores.setdefault(v["method"], []).append(v["score"])
+        for v in fits:
+            scores.setdefault(v["method"], []).append(_score(v, by))
         means = {m: float(np.mean(s)) for m, s in scores.items()}
         chosen = max(means, key=lambda m: (means[m], -list(means).index(m)))
         rows = {r["method"]: r for r in clean if r["protocol"] == protocol}
@@ -158,6 +211,7 @@ def recommend(validation, summary, metric):
         best = (max if higher else min)(rows, key=lambda m: rows[m][key])
         out[protocol] = {
             "method": chosen,
+            "validated_by": "held-out training domains" if by == "domains" else "held-out rows",
             "validation": means[chosen],
             "validation_by_method": means,
             "metric": metric,
@@ -167,3 +221,14 @@ def recommend(validation, summary, metric):
             "best_mean": rows[best][key],
         }
     return out
+
+
+def _score(entry, by):
+    """A fit's validation score: the mean over its held-out training domains, or its
+    held-out rows (a bare number is the rows' score)."""
+    score = entry["score"]
+    if not isinstance(score, dict):
+        return score if by == "rows" else None
+    if by == "rows":
+        return score["rows"]
+    return None if score["domains"] is None else float(np.mean(score["domains"]))

@@ -2,10 +2,20 @@
 
 import numpy as np
 
-__all__ = ["PROTOCOLS", "SELECTION_PROTOCOLS", "protocol_splits", "rows_of", "scored_rows"]
+__all__ = [
+    "DEFAULT_PROTOCOLS",
+    "PROTOCOLS",
+    "SELECTION_PROTOCOLS",
+    "protocol_splits",
+    "rows_of",
+    "scored_rows",
+]
 
 #: The protocols :func:`evaluate_domain_generalization` runs.
 PROTOCOLS = ("leave_one_domain_out", "single_source", "official_split")
+
+#: The protocols run when the data names none of its own.
+DEFAULT_PROTOCOLS = ("leave_one_domain_out", "single_source")
 
 #: Protocols whose fits' selections the ``gates`` and ``untrusted`` entries summarize.
 SELECTION_PROTOCOLS = ("leave_one_domain_out", "official_split")

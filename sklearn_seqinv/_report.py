@@ -1,6 +1,8 @@
 """Reports of an evaluation: the Markdown table with its footnotes, and the output files."""
 
+import functools
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,64 @@ from joblib import Parallel, delayed, effective_n_jobs
 from ._markdown import markdown_table
 from .metrics import METRIC_LABELS
 
-__all__ = ["aggregate_runs", "corruption_table", "results_to_markdown", "write_results"]
+__all__ = [
+    "CHECKPOINT",
+    "aggregate_runs",
+    "corruption_table",
+    "results_folder",
+    "results_to_markdown",
+    "run_metadata",
+    "write_results",
+]
+
+#: The file of an evaluation's finished fits inside its results folder.
+CHECKPOINT = "progress.jsonl"
+
+
+def run_metadata(data, arguments):
+    """The entries at the top of ``results.json``: version, data and its widths, and the
+    ``arguments`` of the run (a dict; command-line bookkeeping left out)."""
+    from . import __version__
+
+    skip = ("handler", "resume", "overwrite", "seeds")
+    return {
+        "sklearn_seqinv": __version__,
+        "data": data.description,
+        "modalities": {k: len(v) for k, v in data.modalities.items()},
+        "arguments": {k: v for k, v in arguments.items() if k not in skip},
+    }
+
+
+def results_folder(output=None, *, overwrite=False, resume=False):
+    """The folder an evaluation writes into; nothing is created here.
+
+    ``output=None`` gives a new ``seqinv-results-<time>`` folder in the working directory.
+    An existing folder that holds files is refused unless ``overwrite``; ``resume`` needs the
+    folder of an interrupted run (one that holds :data:`CHECKPOINT`).
+    """
+    if resume:
+        if output is None:
+            raise ValueError("--resume needs --output: the folder of the interrupted run")
+        folder = Path(output)
+        if not (folder / CHECKPOINT).is_file():
+            raise ValueError(
+                f"--resume: {folder} holds no {CHECKPOINT} (no interrupted run to finish)"
+            )
+        return folder
+    if output is None:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder, suffix = Path.cwd() / f"seqinv-results-{stamp}", 1
+        while folder.exists():
+            suffix += 1
+            folder = Path.cwd() / f"seqinv-results-{stamp}-{suffix}"
+        return folder
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--output {folder} exists and is not a folder")
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise ValueError(f"--output {folder} already holds files; pass --overwrite to replace them")
+    return folder
+
 
 _TABLE_METRICS = {
     "classification": ("accuracy", "f1_weighted"),
@@ -54,9 +113,15 @@ def recommendation_lines(results):
     lines = []
     for protocol, r in results.get("recommended", {}).items():
         label = METRIC_LABELS.get(r["metric"], r["metric"])
+        how = (
+            "each training domain held out in turn"
+            if r.get("validated_by") == "held-out training domains"
+            else "held-out rows of the training data; one training domain cannot show a "
+            "shift between domains, so this choice trusts that the targets look like it"
+        )
         line = (
-            f"**Recommended for {protocol}: {r['method']}**, chosen by validation on held-out "
-            f"rows of the training domains (never the targets); target {r['metric']} "
+            f"**Recommended for {protocol}: {r['method']}**, chosen by validation on the "
+            f"training domains only ({how}; never the targets); target {r['metric']} "
             f"{r['mean']:.3f} mean / {r['worst']:.3f} worst ({label})."
         )
         if r["best_method"] != r["method"]:
@@ -253,17 +318,24 @@ def _candidate(params):
     return f"sparsity {sparsity[0]:g}" if sparsity else "its grid"
 
 
+def _times(k, n):
+    """ " in k of n folds", or nothing for a single fit."""
+    return f" in {k} of {n} folds" if n > 1 else ""
+
+
 def _selection_note(method, per, chosen):
-    """What the selection of ``method`` did per modality over the folds, fallbacks by name,
-    and its stability over the folds with a real selection only."""
+    """What the selection of ``method`` did per modality over its fits (the folds, or one
+    fit), fallbacks by name, and its stability over the fits with a real selection only."""
     parts = []
     for modality, v in per.items():
         n, sparse = v["n_folds"], v["outcomes"].count("sparse")
+        times = functools.partial(_times, n=n)
+
         said = []
         if sparse:
             kept = ", ".join(str(k) for k, o in zip(v["kept"], v["outcomes"]) if o == "sparse")
             width = len(v["selected_share"])
-            text = f"a real selection in {sparse} of {n} folds (kept {kept} of {width} columns"
+            text = f"a real selection{times(sparse)} (kept {kept} of {width} columns"
             if v["jaccard"] is not None:
                 text += f"; Jaccard {v['jaccard']:.2f} over those {sparse} folds"
                 if v["jaccard"] < 0.6:
@@ -280,42 +352,63 @@ def _selection_note(method, per, chosen):
             said.append(text + ")")
         if v["dense_folds"]:
             said.append(
-                f"kept all columns (the dense model won the validation) in {v['dense_folds']} "
-                f"of {n}"
+                f"kept all columns (the dense model won the validation){times(v['dense_folds'])}"
             )
         if v["none_folds"]:
-            said.append(f"kept none (modality not trusted) in {v['none_folds']} of {n}")
+            said.append(
+                "kept none (modality not trusted; prediction fell back on the earlier "
+                f"modalities){times(v['none_folds'])}"
+            )
         parts.append(f"{modality} " + "; ".join(said))
-    return f"{method} selection over the folds: " + "; ".join(parts) + "."
+    over = "over the folds" if next(iter(per.values()))["n_folds"] > 1 else "in its fit"
+    return f"{method} selection {over}: " + "; ".join(parts) + "."
 
 
 def _same_model_cause(methods, fits):
     """Why ``methods`` score the same, read from their fits (``fits``: method -> the facts of
     its fits on every split, in the same order)."""
-    hashes = [tuple(f["predictions"] for f in fits[m]) for m in methods]
-    if len(set(hashes)) > 1:
+    labels = [tuple(f["predictions"] for f in fits[m]) for m in methods]
+    if len(set(labels)) > 1:
         return "they predict differently on some rows, and their scores coincide"
-    causes = []
+    outputs = {m: tuple(f.get("outputs") for f in fits[m]) for m in methods}
+    causes, explained = [], set()
     gated = [m for m in methods if all(f["stages"] for f in fits[m])]
     plain = [m for m in methods if m not in gated]
     if gated and len(next(iter(fits[gated[0]]))["stages"]) == 1:
         causes.append("with one modality every order fits the same stage")
+        explained.update(gated)
     elif gated and all(
         st["outcome"] == "dense" for m in gated for f in fits[m] for st in f["stages"].values()
     ):
+        erm = [m for m in plain if not any(f["invariance"] for f in fits[m])]
+        same = len({outputs[m] for m in gated + erm}) == 1
         causes.append(
             f"every stage of {', '.join(gated)} kept the dense model in every fit, so the "
             "order and grouping of the modalities change nothing"
-            + (" and the model is an ungated one of every column, as ERM's" if plain else "")
+            + (
+                f" and the model is {', '.join(erm)}'s, ungated on every column"
+                if erm and same
+                else ""
+            )
         )
+        explained.update(gated)
     penalized = [m for m in plain if any(f["invariance"] for f in fits[m])]
     if penalized and all(f["environments"] == 1 for m in methods for f in fits[m]):
         causes.append(
             f"every fit saw one training environment, so the invariance penalty of "
             f"{', '.join(penalized)} has nothing to compare and is zero"
         )
+        explained.update(penalized)
+    rest = [m for m in plain if m not in explained and any(f.get("penalty") for f in fits[m])]
+    if rest:
+        causes.append(
+            f"{', '.join(rest)} fitted models of their own (their penalty acted) whose "
+            "predicted labels agree with the others' on every row"
+        )
+    same = len(set(outputs.values())) == 1 and None not in next(iter(outputs.values()))
+    what = "outputs" if same else "predicted labels"
     reason = "; ".join(causes) if causes else "the fitted models agree"
-    return f"{reason} (their predictions are identical on every target domain)"
+    return f"{reason} (their {what} are identical on every target domain)"
 
 
 def footnotes(results, metrics, merged=None):
@@ -352,22 +445,26 @@ def footnotes(results, metrics, merged=None):
         params = {k: v for k, v in c.items() if k not in ("protocol", "method", "sources")}
         chosen.setdefault(c["method"], {}).setdefault(c["protocol"], []).append(params)
     for method, per in results.get("gates", {}).items():
-        if next(iter(per.values())).get("n_folds", 1) > 1:
-            picks = chosen.get(method, {})
-            found = next((p for p in picks.values() if len(p) > 1), [])
-            notes.append(_selection_note(method, per, found))
+        picks = chosen.get(method, {})
+        found = next((p for p in picks.values() if len(p) > 1), [])
+        notes.append(_selection_note(method, per, found))
     for method, why in results.get("skipped", {}).items():
         notes.append(f"{method} not fitted: {why}.")
     accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
-    low = [r for r in results["summary"] if accuracy and r[f"{accuracy}_worst"] < 0.25]
-    for r in low:
-        one = all(f["environments"] == 1 for f in fits.get((r["protocol"], r["method"]), [{}]) if f)
+    low = {}
+    for r in results["summary"]:
+        if accuracy and r[f"{accuracy}_worst"] < 0.25:
+            one = all(f["environments"] == 1 for f in fits.get((r["protocol"], r["method"]), []))
+            low.setdefault((r["protocol"], one), []).append(
+                f"{r['method']} ({r[f'{accuracy}_worst']:.3f})"
+            )
+    for (protocol, one), methods in low.items():
         notes.append(
-            f"{r['protocol']}: worst-domain {accuracy} of {r['method']} is "
-            f"{r[f'{accuracy}_worst']:.3f}, far below chance: its predictions are mostly "
-            "reversed on that target, as when a tie to the label reverses between domains"
+            f"{protocol}: worst-domain {accuracy} far below chance for {', '.join(methods)}: "
+            "the predictions are mostly reversed on that target, as when a tie to the label "
+            "reverses between domains"
             + (
-                "; each of its fits saw one training environment, which cannot tell such a "
+                "; each of these fits saw one training environment, which cannot tell such a "
                 "tie from an invariant one."
                 if one
                 else "."

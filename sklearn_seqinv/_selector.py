@@ -29,6 +29,11 @@ from ._validation import (
     draw_seed,
     seeded_torch,
 )
+from .exceptions import (
+    ClosedGatesWarning,
+    DeviceFallbackWarning,
+    PenaltyWithoutEnvironmentsWarning,
+)
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean, irm_scale_gradient
 from .nn.refit import fit_head, select_alpha, validation_folds
@@ -162,8 +167,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
-    fits per candidate weight (at 20,000 x 800 and 20 epochs, 3.5 s of a 7.6 s fit on 2
-    cores; ``benchmarks/bench_selector_speed.py``).
+    fits per candidate weight (``benchmarks/bench_selector_speed.py`` measures them).
 
     Parameters
     ----------
@@ -458,7 +462,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 "sample_domain, or sample_group for sub-groups of a single source (through a "
                 "Pipeline as <step>__sample_domain, or with metadata routing on), or set "
                 "invariance=None to silence this.",
-                UserWarning,
+                PenaltyWithoutEnvironmentsWarning,
                 stacklevel=3,
             )
         guide = check_guidance(guidance, X.shape[0])
@@ -687,7 +691,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             warnings.warn(
                 f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
                 "keeping the strongest feature. Lower `sparsity` to select more.",
-                UserWarning,
+                ClosedGatesWarning,
                 stacklevel=4,
             )
             mask[np.argmax(scores)] = True
@@ -878,7 +882,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             warnings.warn(
                 "The net was trained on CUDA, which is not available here: it is loaded on the "
                 "CPU.",
-                UserWarning,
+                DeviceFallbackWarning,
                 stacklevel=3,
             )
             device = torch.device("cpu")

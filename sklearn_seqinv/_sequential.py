@@ -1,6 +1,5 @@
 """Learning in order: SequentialModalityClassifier and SequentialModalityRegressor."""
 
-import contextlib
 import contextvars
 import copy
 import time
@@ -48,29 +47,15 @@ def _final_has(method):
     return check
 
 
-#: Stage fits shared inside :func:`shared_stage_fits` (None outside it).
-_SHARED_STAGES = contextvars.ContextVar("sklearn_seqinv_shared_stages", default=None)
-
-
-@contextlib.contextmanager
-def shared_stage_fits():
-    """Inside this block, a stage fitted twice on the same data is fitted once.
-
-    Meta-estimators of several methods (text-first, video-first, independent) fitted on the
-    same split repeat some stages exactly: the same seeded selector, the same columns, rows,
-    targets, domains and guidance give the same fit bit for bit. The DG protocol fits them
-    inside one such block; every fit gets its own copy of the stage.
-    """
-    token = _SHARED_STAGES.set({})
-    try:
-        yield
-    finally:
-        _SHARED_STAGES.reset(token)
+#: Where a block of fits shares its stage fits: a dict from a stage's identity to its fit,
+#: set by the protocol's :func:`~sklearn_seqinv._schedule.shared_stage_fits` (``None``
+#: outside such a block: every stage is fitted).
+SHARED_STAGES = contextvars.ContextVar("sklearn_seqinv_shared_stages", default=None)
 
 
 def _fit_stage(selector, X, y, params):
-    """``clone(selector).fit(X, y, **params)``, shared inside :func:`shared_stage_fits`."""
-    shared = _SHARED_STAGES.get()
+    """``clone(selector).fit(X, y, **params)``, shared through :data:`SHARED_STAGES`."""
+    shared = SHARED_STAGES.get()
     seeded = isinstance(selector.get_params(deep=False).get("random_state"), Integral)
     if shared is None or not seeded:
         return clone(selector).fit(X, y, **params)
@@ -511,8 +496,8 @@ _SHARED_PARAMETERS = """
     strategy : {"sequential", "joint", "independent"}, default="sequential"
         ``"sequential"``: each modality is fitted with the selected features of the earlier
         ones as guidance (reverse the list for video-first). ``"joint"``: one gate vector and
-        one head over all modalities at once (the last selector's settings, each modality's
-        sparsity normalized by its width). ``"independent"``: no guidance; without a
+        one head over all modalities at once (the last selector's settings; each column keeps
+        its own modality's sparsity weight, which is width-free already). ``"independent"``: no guidance; without a
         ``final_estimator`` a head (the last selector with ``gate=None``) is fitted on the
         selected features. The other ablations are selector parameters: ``invariance=None``
         (ERM) and ``sparsity=0``.

@@ -1,192 +1,87 @@
-"""Command line: ``python -m sklearn_seqinv {demo,evaluate,benchmark}`` (also ``sklearn-seqinv``).
-
-``evaluate`` runs the domain-generalization protocol (leave-one-domain-out and single-source,
-model selection on training domains only) for every method, prints the table, and writes
-``results.json``, ``results.md`` and plots into a new output folder. An existing non-empty
-folder is never written into unless ``--overwrite`` is given; nothing is written elsewhere.
-"""
+"""Command line: ``python -m sklearn_seqinv {demo,evaluate,benchmark}`` (``sklearn-seqinv``),
+a thin layer over :mod:`sklearn_seqinv.evaluation`. Nothing is written outside the output
+folder, and into an existing non-empty one only with ``--overwrite``."""
 
 import argparse
+import contextlib
+import functools
 import os
 import sys
 import time
 import warnings
-from datetime import datetime
-from pathlib import Path
-
-import numpy as np
 
 from . import __version__
 from ._methods import METHOD_DESCRIPTIONS, METHODS
 from ._protocols import PROTOCOLS
+from ._report import CHECKPOINT, results_folder, run_metadata
 from ._shifts import CORRUPTIONS
-from .exceptions import CLIError
+from .exceptions import ClosedGatesWarning, PenaltyWithoutEnvironmentsWarning
 
-# scikit-learn, torch and the estimators are imported inside the commands, so that
-# ``--help`` and argument errors answer at once instead of after torch's import.
-
-CHECKPOINT = "progress.jsonl"
-DEFAULT_PROTOCOLS = ("leave_one_domain_out", "single_source")
+# torch and the estimators are imported inside the commands: ``--help`` answers at once.
 
 
-def _output_folder(output, overwrite, resume=False):
-    if resume:
-        if output is None:
-            raise CLIError("--resume needs --output: the folder of the interrupted run")
-        folder = Path(output)
-        if not (folder / CHECKPOINT).is_file():
-            raise CLIError(
-                f"--resume: {folder} holds no {CHECKPOINT} (no interrupted run to finish)"
-            )
-        return folder
-    if output is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        folder = Path.cwd() / f"seqinv-results-{stamp}"
-        suffix = 1
-        while folder.exists():
-            suffix += 1
-            folder = Path.cwd() / f"seqinv-results-{stamp}-{suffix}"
-        return folder
-    folder = Path(output)
-    if folder.exists() and not folder.is_dir():
-        raise CLIError(f"--output {folder} exists and is not a folder")
-    if folder.exists() and any(folder.iterdir()) and not overwrite:
-        raise CLIError(f"--output {folder} already holds files; pass --overwrite to replace them")
-    return folder
-
-
-def _run(data, args, checkpoint=None):
-    """Standardize, then run the protocol; a thin call of the library function."""
-    from sklearn.preprocessing import StandardScaler
-
-    from .evaluation import evaluate_domain_generalization
-
-    X = np.asarray(data.X, dtype=np.float64)
-    protocols = args.protocols or getattr(data, "protocols", DEFAULT_PROTOCOLS)
-    split = getattr(data, "split", None)
-    # With the data's own split the scaler sees its training rows only.
-    fit_rows = split != "test" if "official_split" in protocols else slice(None)
-    X = StandardScaler().fit(X[fit_rows]).transform(X)
+@contextlib.contextmanager
+def _expected_warnings_off():
+    """Off: closed gates of strong sparsities, one environment of single-source fits."""
     with warnings.catch_warnings():
-        # Strong candidate sparsities close every gate of a fold; the selector keeps one
-        # column and model selection moves on, so the per-fit warning is noise here.
-        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
-        # Single-source fits have one environment by design; the report says what follows.
-        warnings.filterwarnings("ignore", message=".*invariance penalty, but one domain")
-        return evaluate_domain_generalization(
-            X,
-            data.y,
-            data.sample_domain,
-            data.modalities,
-            task=data.task,
-            methods=args.methods,
-            protocols=protocols,
-            max_epochs=args.max_epochs,
-            random_state=args.seed,
-            verbose=args.verbose,
-            checkpoint=checkpoint,
-            n_jobs=getattr(args, "n_jobs", None),
-            split=split if "official_split" in protocols else None,
-            sample_group=_groups(data, args),
-            corruptions=[tuple(c.split(":", 1)) for c in getattr(args, "corruptions", None) or ()],
-        )
+        warnings.simplefilter("ignore", ClosedGatesWarning)
+        warnings.simplefilter("ignore", PenaltyWithoutEnvironmentsWarning)
+        yield
 
 
-def _groups(data, args):
-    if not getattr(args, "sample_group", False):
-        return None
-    if getattr(data, "sample_group", None) is None:
-        raise CLIError(f"--sample-group: the data ({data.description}) has no sub-groups")
-    return data.sample_group
-
-
-def _metadata(data, args):
-    return {
-        "sklearn_seqinv": __version__,
-        "data": data.description,
-        "modalities": {k: len(v) for k, v in data.modalities.items()},
-        "arguments": {
-            k: v
-            for k, v in vars(args).items()
-            if k not in ("handler", "resume", "overwrite", "seeds")
-        },
-    }
+def _options(args):
+    """What the protocol takes from the command line (evaluate_dataset's arguments)."""
+    names = ("methods", "protocols", "sample_group", "corruptions", "max_epochs", "n_jobs")
+    return {"verbose": args.verbose, **{name: getattr(args, name) for name in names}}
 
 
 def _load(args, seed):
     from .datasets import load_dataset
 
-    task, text_only = getattr(args, "task", None), getattr(args, "text_only", False)
-    if getattr(args, "data", None):
-        return load_dataset(args.data, task=task, text_only=text_only, random_state=seed)
-    given = [flag for flag, on in (("--task", task), ("--text-only", text_only)) if on]
-    if given:
-        raise CLIError(
-            f"{' and '.join(given)} apply only with --data; the embedded default data "
-            "has scores in [-3, 3] and three modalities"
-        )
-    return load_dataset(n_samples=args.n_samples, random_state=seed)
+    options = {k: getattr(args, k, None) for k in ("data", "task", "text_only")}
+    source = options.pop("data")
+    return load_dataset(source, n_samples=args.n_samples, random_state=seed, **options)
 
 
 def evaluate(args):
     """Run the DG protocol for every method and write results and plots."""
-    from .evaluation import results_to_markdown, write_results
+    from .evaluation import evaluate_dataset, results_to_markdown, write_results
 
     start = time.perf_counter()
-    resume = getattr(args, "resume", False)
-    folder = _output_folder(args.output, args.overwrite, resume)
+    folder = results_folder(args.output, overwrite=args.overwrite, resume=args.resume)
     data = _load(args, args.seed)
-    print(
-        f"Data: {data.description}; {data.X.shape[0]} rows, modalities "
-        f"{ {k: len(v) for k, v in data.modalities.items()} }, domains "
-        f"{sorted(set(map(str, data.sample_domain)))}.",
-        flush=True,
-    )
+    print(f"Data: {data.description}; {len(data.y)} rows, {run_metadata(data, {})['modalities']}.")
     checkpoint = folder / CHECKPOINT
-    if not resume and checkpoint.exists():
+    if not args.resume and checkpoint.exists():
         checkpoint.unlink()  # --overwrite of an interrupted run's folder: start afresh
     try:
-        results = _run(data, args, checkpoint)
+        with _expected_warnings_off():
+            options = dict(random_state=args.seed, checkpoint=checkpoint, **_options(args))
+            results = evaluate_dataset(data, **options)
     except KeyboardInterrupt:
-        print(
-            f"\nInterrupted. The finished fits are kept in {checkpoint}; run the same "
-            f"command with --resume --output {folder} to finish the rest.",
-            file=sys.stderr,
-        )
+        again = f"the same command with --resume --output {folder} finishes the rest"
+        print(f"\nInterrupted. Finished fits are in {checkpoint}; {again}.", file=sys.stderr)
         return 130
-    print()
-    print(results_to_markdown(results))
-    written = write_results(
-        folder,
-        results,
-        title=data.description,
-        metadata=_metadata(data, args),
-        n_jobs=getattr(args, "n_jobs", None),
-    )
+    print(f"\n{results_to_markdown(results)}")
+    meta, title = run_metadata(data, vars(args)), data.description
+    written = write_results(folder, results, title=title, metadata=meta, n_jobs=args.n_jobs)
     checkpoint.unlink()  # results.json now holds everything
-    print(f"Wrote {', '.join(written)} to {folder}")
-    print(f"Done in {time.perf_counter() - start:.0f} s.")
+    print(f"Wrote {', '.join(written)} to {folder}\nDone in {time.perf_counter() - start:.0f} s.")
     return 0
 
 
 def benchmark(args):
     """Evaluate the default data over several seeds; report mean and spread per method."""
-    from .evaluation import aggregate_runs, write_results
+    from .evaluation import aggregate_runs, evaluate_seeds, write_results
 
-    folder = _output_folder(args.output, args.overwrite)
-    runs = []
-    for seed in range(args.seed, args.seed + args.seeds):
-        print(f"== seed {seed} ==", flush=True)
-        data = _load(args, seed)
-        seeded = argparse.Namespace(**{**vars(args), "seed": seed})
-        results = _run(data, seeded)
-        write_results(
-            folder / f"seed{seed}",
-            results,
-            title=data.description,
-            metadata=_metadata(data, seeded),
-        )
-        runs.append(results)
+    folder = results_folder(args.output, overwrite=args.overwrite)
+    seeds, runs = range(args.seed, args.seed + args.seeds), []
+    load = functools.partial(_load, args)
+    with _expected_warnings_off():
+        for seed, data, results in evaluate_seeds(load, seeds, **_options(args)):
+            meta = run_metadata(data, {**vars(args), "seed": seed})
+            write_results(folder / f"seed{seed}", results, title=data.description, metadata=meta)
+            runs.append(results)
     table = aggregate_runs(runs)
     (folder / "benchmark.md").write_text(table)
     print(table)
@@ -195,209 +90,99 @@ def benchmark(args):
 
 def demo(args):
     """Fit text-first selection on generated data; score it on a held-out domain."""
-    from sklearn.preprocessing import StandardScaler
+    from ._demo import run_demo
 
-    from ._selector import InvariantMaskSelector
-    from ._sequential import SequentialModalityClassifier
-    from .datasets import make_multimodal_domains
-
-    start = time.perf_counter()
-    data = make_multimodal_domains(n_samples=args.n_samples, n_domains=4, random_state=args.seed)
-    X = StandardScaler().fit_transform(data.X)
-    held_out = data.sample_domain.max()
-    train, test = data.sample_domain != held_out, data.sample_domain == held_out
-    print(
-        f"Generated {X.shape[0]} rows x {X.shape[1]} columns in 4 domains; domain {held_out} "
-        "is held out."
-    )
-    model = SequentialModalityClassifier(
-        [
-            (name, InvariantMaskSelector(random_state=args.seed), data.modalities[name])
-            for name in ("text", "video")
-        ],
-        verbose=args.verbose,
-    )
-    model.fit(X[train], data.y[train], sample_domain=data.sample_domain[train])
-    erm = InvariantMaskSelector(gate=None, invariance=None, random_state=args.seed)
-    erm.fit(X[train], data.y[train])
-    for name, est, cols in model.modalities_:
-        chosen = cols[est.get_support()]
-        roles = [
-            next((r for r in ("invariant", "redundant", "spurious") if c in data[r][name]), "noise")
-            for c in chosen
-        ]
-        print(f"\nSelected {name} features ({len(chosen)} of {len(cols)}):")
-        for col, role in zip(chosen, roles):
-            print(f"  {data.feature_names[col]} ({role})")
-    print(
-        f"\nHeld-out domain accuracy: text-first {model.score(X[test], data.y[test]):.3f}, "
-        f"ERM on all features {erm.score(X[test], data.y[test]):.3f}"
-    )
-    print(f"Done in {time.perf_counter() - start:.1f} s.")
+    run_demo(args.n_samples, args.seed, args.verbose)
     return 0
 
 
 def _positive(value):
-    number = int(value)
-    if number < 1:
+    if int(value) < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return number
+    return int(value)
 
 
 def _corruption(value):
     modality, _, kind = value.partition(":")
-    if not modality or kind not in CORRUPTIONS:
-        raise argparse.ArgumentTypeError(
-            f"expected MODALITY:KIND with KIND one of {', '.join(CORRUPTIONS)}, got {value!r}"
-        )
-    return value
+    if modality and kind in CORRUPTIONS:
+        return value
+    kinds = ", ".join(CORRUPTIONS)
+    raise argparse.ArgumentTypeError(f"expected MODALITY:KIND, KIND one of {kinds}: {value!r}")
 
 
-class _DefaultsFormatter(argparse.HelpFormatter):
+class _Formatter(argparse.HelpFormatter):
     """Help with "(default: X)" added where it says something: not when the help already
     states its default, nor for flags and options without one."""
 
     def _get_help_string(self, action):
         text = action.help or ""
         quiet = any(action.default is v for v in (None, False, argparse.SUPPRESS))
-        if "(default" in text or quiet or action.nargs == 0:
-            return text
-        return text + " (default: %(default)s)"
+        stated = "(default" in text or quiet or action.nargs == 0
+        return text if stated else text + " (default: %(default)s)"
+
+
+_METHODS = "; ".join(f"{name}: {text}" for name, text in METHOD_DESCRIPTIONS.items())
+_PROTOCOLS = (
+    "leave_one_domain_out (multi-source DG), single_source (train on one domain, test on "
+    "each other), official_split (the data's own split) (default: official_split for data "
+    "whose split is its protocol, such as the bc-LSTM MOSI features, else the other two)"
+)
+_CORRUPTIONS = (
+    "also score every model with a modality corrupted at test time: noise (Gaussian of the "
+    "training scale), zero, or missing (NaN where a model has a missing-modality path, else "
+    "the training mean); e.g. video:noise audio:zero"
+)
+# Options of evaluate and benchmark: flags, keyword arguments of add_argument, help.
+# fmt: off
+_OPTIONS = [
+    (("--n-samples",), dict(type=_positive, default=1600), "rows of the embedded data"),
+    (("--seed",), dict(type=int, default=0), "seed of the data, holdouts and models"),
+    (("--methods",), dict(nargs="+", choices=METHODS, metavar="METHOD"),
+     f"methods to compare (default: all). {_METHODS}"),
+    (("--protocols",), dict(nargs="+", choices=PROTOCOLS), _PROTOCOLS),
+    (("--corruptions",), dict(nargs="+", type=_corruption, metavar="MODALITY:KIND"),
+     _CORRUPTIONS),
+    (("--sample-group",), dict(action="store_true"),
+     "pass the data's sub-groups (videos, episodes) as sample_group"),
+    (("--max-epochs",), dict(type=_positive, default=100), "epochs of every torch model"),
+    (("--n-jobs",), dict(type=int, default=-1),
+     "fits at once (default -1: one per core), each on one thread; same results for any"),
+    (("--output",), {}, "results folder (default: a new seqinv-results-* folder here)"),
+    (("--overwrite",), dict(action="store_true"), "write into an existing, non-empty --output"),
+    (("-q", "--quiet"), dict(dest="verbose", action="store_const", const=0, default=1),
+     "print only the results table, no progress"),
+]
+_EVALUATE = [
+    (("--data",), dict(nargs="+"), "MMSA .pkl file(s), the reviews folder, a bc-LSTM feature "
+     "folder (CMU-MOSI) or a MELD folder (default: the embedded generated data)"),
+    (("--task",), dict(choices=["classification", "regression"]),
+     "learning task (default: what the data holds)"),
+    (("--text-only",), dict(action="store_true"), "text alone (no simulated video)"),
+    (("--resume",), dict(action="store_true"), "finish an interrupted run: the same options "
+     f"and its --output folder (with {CHECKPOINT}); only the missing fits run"),
+]
+_SEEDS = [(("--seeds",), dict(type=_positive, default=3), "number of seeds, from --seed on")]
+_DEMO = [
+    (("--n-samples",), dict(type=_positive, default=1600), "rows of generated data"),
+    (("--seed",), dict(type=int, default=0), "seed of the data and the models"),
+    (("-v", "--verbose"), dict(action="count", default=1), "more output (repeat for more)"),
+]
+# fmt: on
 
 
 def build_parser():
     """The argument parser; every option states what it does and its default."""
     parser = argparse.ArgumentParser(
-        prog="sklearn-seqinv",
-        description="Sequential domain-invariant feature selection.",
-        formatter_class=_DefaultsFormatter,
+        prog="sklearn-seqinv", description="Sequential domain-invariant feature selection."
     )
     parser.add_argument("--version", action="version", version=__version__)
     commands = parser.add_subparsers(dest="command", required=True)
-    formatter = _DefaultsFormatter
-
-    run = commands.add_parser(
-        "demo", help=demo.__doc__, description=demo.__doc__, formatter_class=formatter
-    )
-    run.add_argument("--n-samples", type=_positive, default=1600, help="rows of generated data")
-    run.add_argument("--seed", type=int, default=0, help="seed of the data and the models")
-    run.add_argument(
-        "-v", "--verbose", action="count", default=1, help="more output (repeat for more)"
-    )
-    run.set_defaults(handler=demo)
-
-    methods = "; ".join(f"{name}: {text}" for name, text in METHOD_DESCRIPTIONS.items())
-    for name, handler in (("evaluate", evaluate), ("benchmark", benchmark)):
-        sub = commands.add_parser(
-            name, help=handler.__doc__, description=handler.__doc__, formatter_class=formatter
-        )
-        sub.add_argument(
-            "--n-samples", type=_positive, default=1600, help="rows of the embedded default data"
-        )
-        sub.add_argument(
-            "--seed",
-            type=int,
-            default=0,
-            help="seed of the data, the holdouts and the models"
-            + (" (the first of --seeds)" if name == "benchmark" else ""),
-        )
-        sub.add_argument(
-            "--methods",
-            nargs="+",
-            choices=METHODS,
-            default=None,
-            metavar="METHOD",
-            help=f"methods to compare (default: all). {methods}",
-        )
-        sub.add_argument(
-            "--protocols",
-            nargs="+",
-            default=None,
-            choices=PROTOCOLS,
-            help="leave_one_domain_out: train on all domains but one (multi-source DG); "
-            "single_source: train on one domain, test on each other; official_split: fit on "
-            "the data's training split, score on its test split (default: official_split "
-            "for data whose split is its protocol, such as the bc-LSTM MOSI features, else "
-            "the other two)",
-        )
-        sub.add_argument(
-            "--corruptions",
-            nargs="+",
-            default=None,
-            metavar="MODALITY:KIND",
-            type=_corruption,
-            help="also score every model with a modality corrupted at test time: KIND is "
-            "noise (Gaussian of the training scale), zero, or missing (NaN where a model has "
-            "a missing-modality path, else the training mean); e.g. video:noise audio:zero",
-        )
-        sub.add_argument(
-            "--sample-group",
-            action="store_true",
-            help="pass the data's sub-groups (videos, episodes) as sample_group: the "
-            "environments become (domain, sub-group) pairs",
-        )
-        sub.add_argument(
-            "--max-epochs",
-            type=_positive,
-            default=100,
-            help="epochs of the gate phase of every torch model",
-        )
-        sub.add_argument(
-            "--n-jobs",
-            type=int,
-            default=-1,
-            help="fits to run at once (default -1: one per core); every fit runs on one "
-            "thread, so they never oversubscribe the machine and the results are the same "
-            "for every --n-jobs",
-        )
-        sub.add_argument(
-            "--output",
-            default=None,
-            help="results folder (default: a new seqinv-results-* folder here)",
-        )
-        sub.add_argument(
-            "--overwrite",
-            action="store_true",
-            help="allow writing into an existing, non-empty --output folder",
-        )
-        sub.add_argument(
-            "-q",
-            "--quiet",
-            dest="verbose",
-            action="store_const",
-            const=0,
-            default=1,
-            help="print only the results table, no progress",
-        )
-        if name == "evaluate":
-            sub.add_argument(
-                "--data",
-                nargs="+",
-                default=None,
-                help="MMSA .pkl file(s), the reviews folder, a bc-LSTM feature folder "
-                "(CMU-MOSI), or a MELD folder (default: the embedded generated data)",
-            )
-            sub.add_argument(
-                "--task",
-                choices=["classification", "regression"],
-                default=None,
-                help="learning task (default: what the data holds: scores for MMSA, "
-                "classes for reviews and MELD)",
-            )
-            sub.add_argument(
-                "--text-only",
-                action="store_true",
-                help="text alone (no simulated video) for text-only data",
-            )
-            sub.add_argument(
-                "--resume",
-                action="store_true",
-                help=f"finish an interrupted run: give its --output folder (which holds "
-                f"{CHECKPOINT}, one line per finished fit) and the same options; only the "
-                "missing fits run, and results.json is the same as an uninterrupted run's",
-            )
-        else:
-            sub.add_argument("--seeds", type=_positive, default=3, help="number of seeds to run")
+    commands_options = [(demo, _DEMO), (evaluate, _OPTIONS + _EVALUATE)]
+    for handler, options in [*commands_options, (benchmark, _OPTIONS + _SEEDS)]:
+        doc, name = handler.__doc__, handler.__name__
+        sub = commands.add_parser(name, help=doc, description=doc, formatter_class=_Formatter)
+        for flags, kwargs, text in options:
+            sub.add_argument(*flags, help=text, **kwargs)
         sub.set_defaults(handler=handler)
     return parser
 
@@ -405,11 +190,10 @@ def build_parser():
 def main(argv=None):
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    # A batch command writes its plots to files and shows none: no window system needed,
-    # here or in the worker processes that render them.
+    # Plots go to files, never to a window: no display needed, here or in the workers.
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         return args.handler(args)
-    except (CLIError, FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"sklearn-seqinv {args.command}: error: {exc}", file=sys.stderr)
         return 2

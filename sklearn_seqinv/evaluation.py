@@ -10,39 +10,28 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
-import contextlib
 import json
 import time
-import warnings
 
 import numpy as np
-import torch
-from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import has_fit_parameter
-from threadpoolctl import threadpool_limits
 
-from ._aggregate import average_gates, fit_facts, primary_metric, recommend, summarize
+from ._aggregate import collect
+from ._catalog import (
+    CORAL_HIDDEN_UNITS,
+    LINEAR_C_GRID,
+    distinct_methods,
+    make_methods,
+    selection_grid,
+    tuned_linear,
+)
 from ._markdown import markdown_table
 from ._methods import METHODS
-from ._protocols import PROTOCOLS, SELECTION_PROTOCOLS, protocol_splits, rows_of, scored_rows
+from ._protocols import DEFAULT_PROTOCOLS, PROTOCOLS, protocol_splits, rows_of, scored_rows
 from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
-from ._runlog import Checkpoint, Progress, fingerprint, json_ready
-from ._selector import InvariantMaskSelector
-from ._sequential import (
-    SequentialModalityClassifier,
-    SequentialModalityRegressor,
-    shared_stage_fits,
-)
-from ._shifts import CORRUPTIONS, check_corruptions, corrupt_rows
-from .metrics import msa_scores
-from .model_selection import TrainingDomainHoldout
+from ._runlog import Checkpoint, Progress, fingerprint
+from ._schedule import expected_cost, run_units, share_stages
+from ._shifts import CORRUPTIONS, check_corruptions
+from ._units import unit_key
 
 __all__ = [
     "CORAL_HIDDEN_UNITS",
@@ -52,7 +41,9 @@ __all__ = [
     "PROTOCOLS",
     "aggregate_runs",
     "corruption_table",
+    "evaluate_dataset",
     "evaluate_domain_generalization",
+    "evaluate_seeds",
     "make_methods",
     "markdown_table",
     "results_to_markdown",
@@ -60,202 +51,6 @@ __all__ = [
     "tuned_linear",
     "write_results",
 ]
-
-
-#: Hidden width of the ERM + CORAL baseline's head (the representation CORAL matches).
-CORAL_HIDDEN_UNITS = 16
-
-#: The regularization strengths ``C`` searched for the tuned linear baselines.
-LINEAR_C_GRID = tuple(float(c) for c in np.logspace(-4, 1, 11))
-
-
-def tuned_linear(task, *, random_state=0):
-    """The strongest simple baseline: a linear model tuned on the training domains.
-
-    ``StandardScaler`` then ``LogisticRegression`` (``C`` in :data:`LINEAR_C_GRID`) or
-    ``Ridge`` (``alpha = 1 / C``), searched by ``GridSearchCV`` on
-    :class:`~sklearn_seqinv.model_selection.TrainingDomainHoldout`; fit it with
-    ``groups=sample_domain``.
-
-    Examples
-    --------
-    >>> type(tuned_linear("classification").cv).__name__
-    'TrainingDomainHoldout'
-    """
-    model, grid = _linear(task)
-    pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
-    return GridSearchCV(pipe, grid, cv=TrainingDomainHoldout(random_state=random_state))
-
-
-def _linear(task):
-    """The linear model of ``task`` and its grid over the regularization strength."""
-    if task == "classification":
-        return LogisticRegression(max_iter=2000), {"model__C": list(LINEAR_C_GRID)}
-    return Ridge(), {"model__alpha": [1.0 / c for c in LINEAR_C_GRID]}
-
-
-def selection_grid(modality_names, sparsities=(4.0,), *, estimator=None):
-    """Parameter grid of a sequential meta-estimator with the ERM fallbacks built in.
-
-    Parameters
-    ----------
-    modality_names : list of str or sequential meta-estimator
-        The modalities (the meta-estimator's step names), in learning order, or the
-        meta-estimator itself (its modalities are read).
-    sparsities : tuple of float, default=(4.0,)
-        Sparsity weights to try (the same for every modality; the weight is width-free).
-    estimator : SequentialModalityClassifier, SequentialModalityRegressor or None, \
-            default=None
-        The meta-estimator the grid is for: every name must be one of its modalities, or
-        a ``ValueError`` names the unknown ones (without it, a misspelt name fails only
-        when the search sets the parameter).
-
-    Returns
-    -------
-    grid : list of dict
-        For each sparsity the method as configured; then "no penalty" (``invariance=None``
-        everywhere: sparse ERM gates) and "no selection" (``gate=None`` for the first
-        modality: its ungated head, as a tuned linear model). Later modalities keep their
-        gates and their tie-invariance test in every candidate: training-domain validation
-        prefers a spurious column whose tie keeps its sign across the training domains, so
-        a candidate without the test would win the search and bring it back.
-
-    Examples
-    --------
-    >>> for candidate in selection_grid(["text", "video"]):
-    ...     print(sorted(candidate))
-    ['text__sparsity', 'video__sparsity']
-    ['text__invariance', 'video__invariance']
-    ['text__gate']
-    """
-    if hasattr(modality_names, "modalities"):
-        estimator, modality_names = modality_names, None
-    known = None if estimator is None else [name for name, _, _ in estimator.modalities]
-    names = list(known if modality_names is None else modality_names)
-    if not names or not all(isinstance(name, str) for name in names):
-        raise ValueError(f"modality_names must be a non-empty list of str; got {names!r}.")
-    if len(set(names)) < len(names):
-        raise ValueError(f"modality_names repeats a name: {names!r}.")
-    unknown = [name for name in names if known is not None and name not in known]
-    if unknown:
-        raise ValueError(
-            f"selection_grid got modalities {unknown} that {type(estimator).__name__} does "
-            f"not have; its modalities are {known}."
-        )
-    grid = [{f"{name}__sparsity": [float(s)] for name in names} for s in sparsities]
-    grid.append({f"{name}__invariance": [None] for name in names})
-    grid.append({f"{names[0]}__gate": [None]})
-    return grid
-
-
-def _video_first(steps):
-    """The ablation's order: the video modality first, then the others in their order.
-
-    Without a modality named "video", the second modality moves to the front (the first
-    one after the text).
-    """
-    names = [name for name, _, _ in steps]
-    lead = names.index("video") if "video" in names else min(1, len(names) - 1)
-    return [steps[lead]] + [step for i, step in enumerate(steps) if i != lead]
-
-
-def make_methods(modalities, task, *, max_epochs=100, random_state=0):
-    """The estimators the protocol compares, by name (see :data:`METHODS`).
-
-    Parameters
-    ----------
-    modalities : dict of str to array of int
-        Modality name -> its columns, in learning order (the first is the text).
-    task : {"classification", "regression"}
-        Learning task.
-    max_epochs : int, default=100
-        Epochs of every torch model.
-    random_state : int, default=0
-        Seed of every model.
-
-    Returns
-    -------
-    methods : dict of str to (estimator, param_grid or None)
-        The selection methods search :func:`selection_grid` (the method, "no penalty" and
-        "no selection"), ERM + IRM / V-REx their penalty weight, ``linear_tuned`` and
-        ``text_linear`` (the first modality's columns only) the ``C`` of a
-        ``LogisticRegression`` (``alpha`` of a ``Ridge``); ERM and ``linear`` (scikit-learn's
-        defaults) have nothing to select.
-    """
-    meta = SequentialModalityClassifier if task == "classification" else SequentialModalityRegressor
-
-    def selector(**params):
-        return InvariantMaskSelector(
-            task=task, max_epochs=max_epochs, random_state=random_state, **params
-        )
-
-    order = list(modalities)
-    steps = [(name, selector(), modalities[name]) for name in order]
-    grid = selection_grid(meta(steps))
-    reordered = _video_first(steps)
-    head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
-    # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
-    penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
-    linear, linear_grid = _linear(task)
-    tuned = Pipeline([("scale", StandardScaler()), ("model", linear)])
-    first = modalities[order[0]]
-    text_only = Pipeline(
-        [
-            ("columns", ColumnTransformer([("text", "passthrough", first)])),
-            ("scale", StandardScaler()),
-            ("model", clone(linear)),
-        ]
-    )
-    return {
-        "text_first": (meta(steps), grid),
-        # Each order searches its own grid: "no selection" ungates the modality it fits
-        # first, so the ablation differs from the method in its order alone.
-        "video_first": (meta(reordered), selection_grid(meta(reordered))),
-        "joint": (meta(steps, strategy="joint"), grid),
-        "independent": (meta(steps, strategy="independent"), grid),
-        "erm": (InvariantMaskSelector(invariance=None, **head), None),
-        "erm_irm": (InvariantMaskSelector(invariance="irm", **head), penalty_grid),
-        "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), penalty_grid),
-        # CORAL matches the moments of a representation: a hidden layer (DomainBed's
-        # featurizer), since an ungated linear head reads the fixed inputs.
-        "erm_coral": (
-            InvariantMaskSelector(invariance="coral", hidden_units=CORAL_HIDDEN_UNITS, **head),
-            {"invariance_weight": [0.1, 1.0, 10.0]},
-        ),
-        "linear": (make_pipeline(StandardScaler(), clone(linear)), None),
-        "linear_tuned": (tuned, linear_grid),
-        "text_linear": (text_only, linear_grid),
-    }
-
-
-def _fit(estimator, grid, X, y, domain, random_state, group=None):
-    """Fit ``estimator`` on the training rows, choosing from ``grid`` on held-out rows of the
-    training domains; returns the refitted model, the chosen parameters and its validation
-    score (the estimator's own ``score`` on the held-out rows: accuracy or R²). Methods
-    without a grid are validated the same way, so every method has a score that the
-    recommendation can compare (it never sees a target domain)."""
-    metadata = {"sample_domain": domain, "sample_group": group}
-    params = {
-        key: value
-        for key, value in metadata.items()
-        if value is not None and has_fit_parameter(estimator, key)
-    }
-    holdout = TrainingDomainHoldout(random_state=random_state)
-    search = GridSearchCV(clone(estimator), grid or {}, cv=holdout, error_score="raise")
-    search.fit(X, y, groups=domain, **params)
-    chosen = dict(search.best_params_) if grid is not None else None
-    return search.best_estimator_, chosen, float(search.best_score_)
-
-
-def _scores(task, y_true, y_pred):
-    if task == "classification":
-        return {
-            "accuracy": accuracy_score(y_true, y_pred),
-            "f1_weighted": f1_score(y_true, y_pred, average="weighted"),
-        }
-    if np.all(y_true == 0):
-        return {"mae": float(np.mean(np.abs(y_true - y_pred)))}
-    return msa_scores(y_true, y_pred)
 
 
 def evaluate_domain_generalization(
@@ -275,14 +70,14 @@ def evaluate_domain_generalization(
     n_jobs=None,
     split=None,
     corruptions=None,
+    standardize=True,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        All modalities side by side, standardized (a scaler fitted on the rows that are
-        fitted on, such as the training split; never on the rows that are scored).
+        All modalities side by side (standardized per fit, see ``standardize``).
     y : ndarray of shape (n_samples,)
         Classes or sentiment scores.
     sample_domain : ndarray of shape (n_samples,)
@@ -339,6 +134,10 @@ def evaluate_domain_generalization(
         scoring carry ``corruption`` (``"video:noise"``) and, for ``"missing"``,
         ``imputed``. The noise is drawn once per split from ``random_state``: every method
         sees the same corrupted rows.
+    standardize : bool, default=True
+        Standardize every column for each fit with a ``StandardScaler`` fitted on that fit's
+        training rows only (never on the rows it is scored on), before the method sees them.
+        Pass ``False`` for data you have scaled yourself.
 
     Returns
     -------
@@ -350,8 +149,12 @@ def evaluate_domain_generalization(
         folds (and the official split's fit) and how often it was selected;
         ``untrusted``: per method and modality, those fits in which that modality kept no
         column (modality trust: prediction fell back on the earlier modalities); ``chosen``:
-        the selected
-        parameters; ``seconds``.
+        the selected parameters; ``validation``: per fit, its scores on held-out rows of the
+        training domains and on each training domain held out in turn; ``recommended``:
+        per protocol, the method that validation picks (never the targets) beside the best
+        row; ``fits``: per fit, what the fitted estimator did (environments, penalty, the
+        outcome of each modality's selection, hashes of its predictions); ``skipped``: the
+        methods not fitted and why; ``seconds``.
     """
     start = time.perf_counter()
     catalog = make_methods(modalities, task, max_epochs=max_epochs, random_state=random_state)
@@ -359,7 +162,7 @@ def evaluate_domain_generalization(
     unknown = sorted(set(names) - set(catalog))
     if unknown:
         raise ValueError(f"Unknown methods {unknown}; choose from {list(catalog)}.")
-    names, skipped = _distinct_methods(names, modalities)
+    names, skipped = distinct_methods(names, modalities)
     domain = np.asarray(sample_domain)
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
@@ -369,6 +172,7 @@ def evaluate_domain_generalization(
     splits = protocol_splits(domain, protocols, is_test)
     run = {
         "format": 2,  # what a fit stores (validation scores and facts since format 2)
+        "standardize": bool(standardize),
         "data": fingerprint(X, y, domain, sample_group, is_test),
         "corruptions": [list(c) for c in corruptions],
         "task": task,
@@ -383,285 +187,111 @@ def evaluate_domain_generalization(
         for protocol, sources, targets in splits
         for name in names
     ]
-    pending = [u for u in units if json.dumps(_key(u[0], u[1], u[3])) not in store.done]
-    n_jobs = effective_n_jobs(n_jobs)
+    pending = [u for u in units if json.dumps(unit_key(u[0], u[1], u[3])) not in store.done]
     group = None if sample_group is None else np.asarray(sample_group)
     # Longest first: the last fits to finish are then short ones, and no worker idles long
     # at the end while another finishes a long one. Each fit is the same in any order.
-    batches = sorted(_share_stages(pending), key=_expected_cost, reverse=True)
-    tasks = (
-        delayed(_fit_units)(
-            [
-                (
-                    catalog[name],
-                    X,
-                    y,
-                    domain,
-                    group,
-                    train,
-                    test,
-                    targets,
-                    task,
-                    random_state,
-                    _key(protocol, sources, name),
-                    corruptions,
-                    modalities,
-                )
-                for protocol, sources, targets, name in batch
-                for train, test in [rows_of(protocol, sources, domain, is_test)]
-            ],
-        )
-        for batch in batches
-    )
-    costs = [_expected_cost([unit]) for batch in batches for unit in batch]
-    progress = Progress(len(units), verbose, done=len(store.done), costs=costs)
-    # Results come back in submission order, each batch as soon as it and those before it
-    # finish, so each fit is in the checkpoint before the next batch is awaited.
-    finished = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-    seen = {}  # the warning registry of this run: a repeated warning shows once
-    try:
-        for batch in batches:
-            labels = [f"{p} {name} sources={','.join(map(str, s))}" for p, s, _, name in batch]
-            if len(batch) > 1:  # the batch's time goes to its first fit, the others follow
-                labels[0] += f" (with {', '.join(name for *_, name in batch[1:])})"
-            progress.start(labels[0])
-            results, caught = next(finished)
-            for i, result in enumerate(results):
-                if i:
-                    progress.start(labels[i])
-                store.add(result)
-                progress.done()
-            # Raised in a worker, shown here: under the caller's warning filters.
-            for message, category, filename, lineno in caught:
-                warnings.warn_explicit(message, category, filename, lineno, registry=seen)
-    finally:
-        # On an error, the fits still to come are cancelled (joblib's note on it is noise).
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"\d+ tasks (have been|which were)")
-            finished.close()
-    progress.close()
-    records, gates, chosen, untrusted, validation, facts = [], {}, [], {}, [], []
-    for protocol, sources, _, name in units:
-        key = _key(protocol, sources, name)
-        unit = store.done[json.dumps(key)]
-        records += unit["records"]
-        entry = {"protocol": protocol, "method": name, "sources": key[1]}
-        validation.append({**entry, "score": unit["validation"]})
-        facts.append({**entry, **unit["facts"]})
-        if unit["params"]:
-            chosen.append(
-                {"protocol": protocol, "method": name, "sources": key[1], **unit["params"]}
+    batches = sorted(share_stages(pending), key=expected_cost, reverse=True)
+    shared = (X, y, domain, group)
+    arguments = [
+        [
+            (
+                catalog[name],
+                *shared,
+                train,
+                test,
+                targets,
+                task,
+                random_state,
+                unit_key(protocol, sources, name),
+                corruptions,
+                modalities,
+                standardize,
             )
-        if protocol in SELECTION_PROTOCOLS:
-            if unit["gates"]:
-                gates.setdefault(name, []).append(unit["gates"])
-            for modality, kept in (unit["trust"] or {}).items():
-                counts = untrusted.setdefault(name, {}).setdefault(modality, [0, 0])
-                counts[0] += not kept
-                counts[1] += 1
-    summary = summarize(records)
+            for protocol, sources, targets, name in batch
+            for train, test in [rows_of(protocol, sources, domain, is_test)]
+        ]
+        for batch in batches
+    ]
+    costs = [expected_cost([unit]) for batch in batches for unit in batch]
+    progress = Progress(len(units), verbose, done=len(store.done), costs=costs)
+    run_units(batches, arguments, store, progress, n_jobs)
+    done = [(p, s, name, store.done[json.dumps(unit_key(p, s, name))]) for p, s, _, name in units]
     return {
         "task": task,
-        "records": records,
-        "summary": summary,
-        "gates": average_gates(gates),
-        "untrusted": {
-            method: {m: {"folds_without": c[0], "folds": c[1]} for m, c in per.items() if c[0]}
-            for method, per in untrusted.items()
-            if any(c[0] for c in per.values())
-        },
-        "chosen": chosen,
-        "validation": validation,
-        "recommended": recommend(validation, summary, primary_metric(task)),
-        "fits": facts,
+        **collect(done, task),
         "skipped": skipped,
         "seconds": time.perf_counter() - start,
     }
 
 
-#: Methods that differ from ``text_first`` only in the order or the grouping of their
-#: modalities: with one modality they are the same fit.
-_ORDER_VARIANTS = ("video_first", "joint", "independent")
+def evaluate_dataset(data, *, protocols=None, sample_group=False, corruptions=None, **kwargs):
+    """:func:`evaluate_domain_generalization` on a dataset Bunch of the loaders.
 
+    Parameters
+    ----------
+    data : Bunch
+        What :func:`~sklearn_seqinv.datasets.load_dataset` (or a loader) returns: ``X``,
+        ``y``, ``sample_domain``, ``modalities`` and ``task``; ``split`` and ``protocols``
+        where the data has its own split, ``sample_group`` where it has sub-groups.
+    protocols : tuple of str or None, default=None
+        The data's own protocols when it names them (``official_split`` for the bc-LSTM
+        features), else leave-one-domain-out and single-source.
+    sample_group : bool, default=False
+        Pass the data's sub-groups (videos, episodes) as ``sample_group``.
+    corruptions : list of (str, str) or str, default=None
+        As in :func:`evaluate_domain_generalization`; ``"video:noise"`` strings work too.
+    **kwargs
+        Passed on: ``methods``, ``max_epochs``, ``random_state``, ``verbose``, ``n_jobs``,
+        ``checkpoint``, ``standardize``.
 
-def _distinct_methods(names, modalities):
-    """``names`` without the order variants that one modality makes identical to
-    ``text_first``, and why each left out one was left out."""
-    if len(modalities) > 1 or "text_first" not in names:
-        return names, {}
-    why = (
-        "with one modality the order and the grouping of the modalities cannot differ: it "
-        "is the text_first fit, not fitted twice"
+    Returns
+    -------
+    results : dict
+        As :func:`evaluate_domain_generalization` returns.
+
+    Examples
+    --------
+    >>> from sklearn_seqinv.datasets import load_dataset
+    >>> data = load_dataset(n_samples=120, random_state=0)
+    >>> results = evaluate_dataset(data, methods=["linear"], verbose=0)
+    >>> sorted({r["protocol"] for r in results["records"]})
+    ['leave_one_domain_out', 'single_source']
+    """
+    protocols = protocols or getattr(data, "protocols", DEFAULT_PROTOCOLS)
+    groups = getattr(data, "sample_group", None)
+    if sample_group and groups is None:
+        raise ValueError(f"sample_group=True: the data ({data.description}) has no sub-groups.")
+    return evaluate_domain_generalization(
+        data.X,
+        data.y,
+        data.sample_domain,
+        data.modalities,
+        task=data.task,
+        protocols=protocols,
+        split=getattr(data, "split", None) if "official_split" in protocols else None,
+        sample_group=groups if sample_group else None,
+        corruptions=[
+            tuple(c.split(":", 1)) if isinstance(c, str) else c for c in corruptions or ()
+        ],
+        **kwargs,
     )
-    skipped = {name: why for name in names if name in _ORDER_VARIANTS}
-    return [name for name in names if name not in skipped], skipped
 
 
-def _key(protocol, sources, name):
-    """The identity of one fit: protocol, training domains, method."""
-    return [protocol, [str(s) for s in sources], name]
+def evaluate_seeds(load, seeds, **kwargs):
+    """:func:`evaluate_dataset` over several seeds, each on the data ``load(seed)`` gives.
 
+    Yields ``(seed, data, results)`` as each seed finishes (``random_state`` is the seed);
+    :func:`aggregate_runs` sums the runs up.
 
-#: Torch and BLAS threads of every fit of the protocol, whatever ``n_jobs``.
-FIT_THREADS = 1
-
-
-@contextlib.contextmanager
-def _thread_limit(threads):
-    """At most ``threads`` threads for torch and the BLAS libraries; restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-#: Methods whose meta-estimators repeat each other's stages on a split (text-first's text
-#: stage is independent's, video-first's video stage too): fitted in one batch.
-_SHARING = ("text_first", "video_first", "independent")
-
-
-def _share_stages(pending):
-    """``pending`` fits in batches: the methods of :data:`_SHARING` on one split together."""
-    batches, by_split = [], {}
-    for unit in pending:
-        protocol, sources, _, name = unit
-        if name not in _SHARING:
-            batches.append([unit])
-            continue
-        split = (protocol, tuple(map(str, sources)))
-        if split not in by_split:
-            by_split[split] = []
-            batches.append(by_split[split])
-        by_split[split].append(unit)
-    return batches
-
-
-#: Rough relative cost of a fit of each method (gated meta-estimators search three
-#: candidates over several stages; the penalized ERM heads are full-batch L-BFGS fits).
-_METHOD_COST = {
-    "text_first": 3.0,
-    "video_first": 3.0,
-    "joint": 3.0,
-    "independent": 3.0,
-    "erm_irm": 1.0,
-    "erm_vrex": 1.0,
-    "erm_coral": 2.0,
-}
-
-
-def _expected_cost(batch):
-    """Rough relative cost of a batch of fits: method weight times training domains."""
-    return sum(_METHOD_COST.get(name, 0.2) * len(sources) for _, sources, _, name in batch)
-
-
-def _fit_units(units):
-    """:func:`_fit_unit` of every unit, on :data:`FIT_THREADS` threads, and the warnings
-    they raised as ``(message, category, filename, lineno)``.
-
-    The units share identical stage fits (:func:`~sklearn_seqinv._sequential.
-    shared_stage_fits`): each is still fitted as if alone, bit for bit. Warnings are
-    recorded rather than shown: a worker process does not have the caller's warning filters
-    (and would print to its own stderr), so the caller shows them.
+    Examples
+    --------
+    >>> from sklearn_seqinv.datasets import load_dataset
+    >>> runs = evaluate_seeds(lambda seed: load_dataset(n_samples=120, random_state=seed),
+    ...                       [0, 1], methods=["linear"], verbose=0)
+    >>> [seed for seed, _, _ in runs]
+    [0, 1]
     """
-    with _thread_limit(FIT_THREADS), shared_stage_fits():
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            results = [_fit_unit(*args) for args in units]
-    return results, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
-
-
-def _fit_unit(
-    method,
-    X,
-    y,
-    domain,
-    group,
-    train,
-    test,
-    targets,
-    task,
-    random_state,
-    key,
-    corruptions=(),
-    modalities=None,
-):
-    """Fit one method on the training rows and score it on every target domain of the test
-    rows, clean and under each corruption.
-
-    Returns a JSON-ready dict: the records, the chosen parameters, and the gates and
-    modality trust of a fitted meta-estimator.
-    """
-    estimator, grid = method
-    group = None if group is None else group[train]
-    if group is None and len(np.unique(domain[train])) == 1:
-        grid = _one_environment(grid)
-    fitted, params, validation = _fit(
-        estimator, grid, X[train], y[train], domain[train], random_state, group
-    )
-    protocol, sources, name = key
-    records = []
-    shifts = [(None, X[test], None)]
-    for i, (modality, kind) in enumerate(corruptions):
-        rows, imputed = corrupt_rows(
-            X, fitted, train, test, modalities[modality], kind, [random_state, i]
-        )
-        shifts.append((f"{modality}:{kind}", rows, imputed))
-    test_domain, test_y = domain[test], y[test]
-    for corruption, rows, imputed in shifts:
-        predicted = fitted.predict(rows)
-        if corruption is None:
-            clean = predicted
-        for target in targets:
-            at = test_domain == target
-            scores = _scores(task, test_y[at], predicted[at])
-            records.append(
-                {
-                    "protocol": protocol,
-                    "method": name,
-                    "sources": sources,
-                    "target": str(target),
-                    **({} if corruption is None else {"corruption": corruption}),
-                    **({} if imputed is None else {"imputed": imputed}),
-                    **{k: float(v) for k, v in scores.items()},
-                }
-            )
-    # A fitted meta-estimator's selection per modality; other methods have none.
-    selection = getattr(fitted, "selection_", None)
-    facts = fit_facts(fitted, domain[train], clean)
-    trust = getattr(fitted, "modality_trust_", None)
-    return {
-        "key": key,
-        "records": records,
-        "params": {k: json_ready(v) for k, v in (params or {}).items()},
-        "validation": validation,
-        "facts": facts,
-        "gates": (
-            None
-            if selection is None
-            else {
-                m: [s.gates.tolist(), s.support.tolist(), facts["stages"][m]["outcome"] == "dense"]
-                for m, s in selection.items()
-            }
-        ),
-        "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
-    }
-
-
-def _one_environment(grid):
-    """``grid`` without its "no penalty" candidate, which one environment makes redundant.
-
-    On one training environment every invariance penalty of the gate phase is zero, so the
-    candidate that only switches the penalties off fits bit for bit the model of the
-    candidate before it; searching it costs a fit and changes nothing (a tie goes to the
-    first candidate).
-    """
-    if not isinstance(grid, list):
-        return grid
-    return [
-        candidate
-        for candidate in grid
-        if not all(key.endswith("__invariance") for key in candidate)
-    ]
+    for seed in seeds:
+        data = load(seed)
+        yield seed, data, evaluate_dataset(data, random_state=seed, **kwargs)

@@ -6,7 +6,14 @@ what is wrong; the classes here are for the cases a caller may want to catch by 
 
 import pickle
 
-__all__ = ["CLIError", "TrainingInterrupted", "UnsafePickleError"]
+__all__ = [
+    "ClosedGatesWarning",
+    "DeviceFallbackWarning",
+    "PenaltyWithoutEnvironmentsWarning",
+    "SeqinvWarning",
+    "TrainingInterrupted",
+    "UnsafePickleError",
+]
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -24,5 +31,25 @@ class TrainingInterrupted(Exception):
     """
 
 
-class CLIError(Exception):
-    """A user error on the command line: printed as one line, exit status 2."""
+class SeqinvWarning(UserWarning):
+    """Base class of the library's warnings: filter them all by this category."""
+
+
+class PenaltyWithoutEnvironmentsWarning(SeqinvWarning):
+    """An invariance penalty was asked for, but fit saw one environment: it is zero.
+
+    Single-source fits are built this way on purpose (the evaluation's single-source
+    protocol filters it); elsewhere it usually means ``sample_domain`` did not reach fit.
+    """
+
+
+class ClosedGatesWarning(SeqinvWarning):
+    """No gate ended above the threshold; the strongest column is kept.
+
+    Strong candidate sparsities of a grid search close every gate of some folds, and the
+    search moves on: the evaluation filters it.
+    """
+
+
+class DeviceFallbackWarning(SeqinvWarning):
+    """A model trained on CUDA was loaded where CUDA is not available: it runs on the CPU."""

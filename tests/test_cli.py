@@ -163,7 +163,7 @@ def test_flags_that_cannot_apply_are_errors(tmp_path, capsys):
     cases = {
         "text_only applies to text-only data": ["--data", str(pkl), "--text-only"],
         "task='regression' does not apply": ["--data", str(reviews), "--task", "regression"],
-        "apply only with --data": ["--text-only"],
+        "apply only to data paths": ["--text-only"],
     }
     for message, args in cases.items():
         assert main(["evaluate", *args, "--output", str(tmp_path / "out")]) == 2
@@ -178,12 +178,12 @@ def _scores_of(folder):
 
 
 def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
-    import sklearn_seqinv.evaluation as evaluation
+    import sklearn_seqinv._schedule as schedule
 
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     serial = [*QUICK, "--n-jobs", "1"]  # the fits run in this process, where the patch is
     assert main(["evaluate", *serial, "--output", str(whole)]) == 0
-    fit_unit, calls = evaluation._fit_unit, []
+    fit_unit, calls = schedule.fit_unit, []
 
     def stopped_at_the_fifth_fit(*args, **kwargs):
         calls.append(args[-1])
@@ -191,7 +191,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
             raise KeyboardInterrupt  # Ctrl-C in the middle of the fifth fit
         return fit_unit(*args, **kwargs)
 
-    monkeypatch.setattr(evaluation, "_fit_unit", stopped_at_the_fifth_fit)
+    monkeypatch.setattr(schedule, "fit_unit", stopped_at_the_fifth_fit)
     assert main(["evaluate", *serial, "--output", str(cut)]) == 130
     assert "--resume" in capsys.readouterr().err
     assert not (cut / "results.json").exists()
@@ -202,7 +202,7 @@ def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, c
         handle.write('{"key": ["single_source", ["0"], "er')
     counted = []
     monkeypatch.setattr(
-        evaluation, "_fit_unit", lambda *a, **k: counted.append(1) or fit_unit(*a, **k)
+        schedule, "fit_unit", lambda *a, **k: counted.append(1) or fit_unit(*a, **k)
     )
     assert main(["evaluate", *serial, "--output", str(cut), "--resume"]) == 0
     assert len(counted) == 24 - 4  # (4 + 4 splits) x 3 methods, minus the finished ones

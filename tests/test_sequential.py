@@ -478,7 +478,7 @@ def test_missing_modalities_that_cannot_be_handled_are_refused(multimodal):
 
 
 def test_shared_stage_fits_fit_each_repeated_stage_once(multimodal, monkeypatch):
-    from sklearn_seqinv._sequential import shared_stage_fits
+    from sklearn_seqinv._schedule import shared_stage_fits
 
     d = multimodal
     fits = []
