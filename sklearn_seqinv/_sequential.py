@@ -499,8 +499,8 @@ _SHARED_PARAMETERS = """
         one head over all modalities at once (the last selector's settings; each column keeps
         its own modality's sparsity weight, which is width-free already). ``"independent"``:
         no guidance; without a ``final_estimator`` a head (the last selector with
-        ``gate=None``) is fitted on the selected features. The other ablations are selector parameters: ``invariance=None``
-        (ERM) and ``sparsity=0``.
+        ``gate=None``) is fitted on the selected features. The other ablations are selector
+        parameters: ``invariance=None`` (ERM) and ``sparsity=0``.
     verbose : int, default=0
         Print a line per fitted modality.
 
