@@ -382,18 +382,17 @@ class GatedNet(NeuralNet):
         listeners = getattr(self, "_listeners", None)
         if iterator is None or not training or listeners is None:
             return super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
-        rows = list.__getitem__(self.history, -1)["batches"]
+        history = self.history
         begin, end = listeners["on_batch_begin"], listeners["on_batch_end"]
         loss_key, size_key = prefix + "_loss", prefix + "_batch_size"
         count = 0
         for batch in iterator:
-            rows.append({})  # NeuralNet.on_batch_begin: history.new_batch()
+            history.new_batch()  # as NeuralNet.on_batch_begin does
             for listener in begin:
                 listener.on_batch_begin(self, batch=batch, training=training)
             step = step_fn(batch, **fit_params)
-            row = rows[-1]
-            row[loss_key] = step["loss"].item()
-            row[size_key] = len(batch[0])
+            history.record_batch(loss_key, step["loss"].item())
+            history.record_batch(size_key, len(batch[0]))
             for listener in end:
                 listener.on_batch_end(self, batch=batch, training=training, **step)
             count += 1
