@@ -34,6 +34,12 @@ def _bar_width(n_columns):
     return 0.8 if n_columns <= 100 else 1.0
 
 
+def _patch(**style):
+    from matplotlib.patches import Patch
+
+    return Patch(**style)
+
+
 def _column_bars(ax, values, shown, **style):
     """One bar per column of ``values`` where ``shown``, from 0 (the column number on x).
 
@@ -317,16 +323,20 @@ class GateDisplay:
         notes = {}
         for m, v in found.items():
             n = v["n_folds"]
+
+            def of(k, n=n):
+                return f" in {k} of {n}" if n > 1 else ""
+
             said = []
             sparse = v.get("outcomes", []).count("sparse")
             if sparse:
-                said.append(f"real selection in {sparse} of {n}")
+                said.append(f"real selection{of(sparse)}")
                 if v.get("jaccard") is not None:
                     said[-1] += f" (Jaccard {v['jaccard']:.2f} over those)"
             if v.get("dense_folds"):
-                said.append(f"dense model won in {v['dense_folds']} of {n} (keeps all that pass)")
+                said.append(f"dense model won{of(v['dense_folds'])} (keeps all that pass)")
             if v.get("none_folds"):
-                said.append(f"nothing kept in {v['none_folds']} of {n}")
+                said.append(f"nothing kept{of(v['none_folds'])}")
             notes[m] = "; ".join(said) or None
         return cls(
             {m: np.asarray(v["gate_mean"]) for m, v in found.items()},
@@ -348,11 +358,13 @@ class GateDisplay:
             red = share > 0.5
             self.marked_[name] = red
             rule = f"kept in more than half of {self.n_fits} fits" if many else "kept"
+            kept = f"{rule} ({red.sum()} of {len(share)})"
+            _column_bars(ax, share, ~red, color="lightgray", label="not " + rule)
+            _column_bars(ax, share, red, color="tab:red", label=kept)
+            # Patches of the colours drawn: an empty bar group's own legend entry has none.
             handles = [
-                _column_bars(ax, share, ~red, color="lightgray", label="not " + rule),
-                _column_bars(
-                    ax, share, red, color="tab:red", label=f"{rule} ({red.sum()} of {len(share)})"
-                ),
+                _patch(color="lightgray", label="not " + rule),
+                _patch(color="tab:red", label=kept),
             ]
             idx = np.arange(len(gates))
             (dots,) = ax.plot(

@@ -5,6 +5,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from matplotlib.colors import to_rgba
+
 from sklearn_seqinv.plotting import DomainScoresDisplay, GateDisplay
 
 
@@ -34,6 +36,10 @@ def test_gate_display_red_bars_are_exactly_the_kept_columns(multimodal):
         assert not set(_bar_columns(grey)) & set(np.flatnonzero(support))
         texts = [t.get_text() for t in ax.get_legend().get_texts()]
         assert texts == ["not kept", f"kept ({support.sum()} of {len(support)})", "gate"]
+        # The legend shows the colours drawn, even for a colour with no bar.
+        grey_key, red_key = ax.get_legend().legend_handles[:2]
+        assert grey_key.get_facecolor() == to_rgba("lightgray")
+        assert red_key.get_facecolor() == to_rgba("tab:red")
     ticks = display.axes_[1].get_xticks()
     assert np.allclose(ticks, np.round(ticks))  # whole column numbers only
 
