@@ -28,8 +28,9 @@ def fit_facts(fitted, domain, predictions, X=None):
     ``penalty``: whether an invariance penalty acted (an ungated head with a penalty and at
     least two environments; ``invariance`` names it). ``stages``: per modality of a
     meta-estimator, the columns kept, the width and the outcome (``"sparse"``: a real
-    selection; ``"dense"``: the dense model won the stage's validation or the model selection
-    chose the ungated candidate, and every column that passes the tie test is kept;
+    selection of some columns; ``"dense"``: the dense model won the stage's validation or the
+    model selection chose the ungated candidate, and every column that passes the tie test
+    is kept; ``"open"``: every gate stayed open, so every column is kept;
     ``"none"``: no column kept, the modality was not trusted). ``predictions``: a hash of
     the clean predictions on the scored rows; ``outputs``: a hash of what the model outputs
     on them (``X``) before labels are taken (class probabilities, or the predictions of a
@@ -138,10 +139,11 @@ def average_gates(per_method):
     ``per_method`` maps a method to its folds, each ``{modality: [gates, support, dense]}``.
     Returns per method and modality: ``gate_mean``, ``selected_share`` (share of folds
     whose estimator kept each column, ``get_support``), ``n_folds``, ``kept`` (columns kept
-    per fold), ``outcomes`` (per fold ``"sparse"``, ``"dense"`` or ``"none"``, as in
-    :func:`fit_facts`), ``dense_folds`` and ``none_folds``; ``jaccard``: the mean pairwise
+    per fold), ``outcomes`` (per fold ``"sparse"``, ``"dense"``, ``"open"`` or ``"none"``, as
+    in :func:`fit_facts`), ``dense_folds``, ``open_folds`` and ``none_folds``; ``jaccard``:
+    the mean pairwise
     Jaccard over the folds with a real (sparse) selection only, ``None`` with fewer than two
-    of them (a dense or empty fold is a fallback, not a selection); ``jaccard_all_folds``
+    of them (a dense, all-open or empty fold selects nothing); ``jaccard_all_folds``
     over every fold; ``always_kept`` and ``kept_once``: columns kept in every real selection,
     and in exactly one.
     """
@@ -151,10 +153,7 @@ def average_gates(per_method):
         for name in folds[0]:
             supports = [np.asarray(f[name][1], dtype=bool) for f in folds]
             outcomes = [
-                "none"
-                if not s.any()
-                else ("dense" if len(f[name]) > 2 and f[name][2] else "sparse")
-                for f, s in zip(folds, supports)
+                _outcome(s, len(f[name]) > 2 and f[name][2]) for f, s in zip(folds, supports)
             ]
             real = [s for s, o in zip(supports, outcomes) if o == "sparse"]
             counts = np.sum(real, axis=0) if real else np.zeros(len(supports[0]))
@@ -165,6 +164,7 @@ def average_gates(per_method):
                 "kept": [int(s.sum()) for s in supports],
                 "outcomes": outcomes,
                 "dense_folds": outcomes.count("dense"),
+                "open_folds": outcomes.count("open"),
                 "none_folds": outcomes.count("none"),
                 "jaccard": stability_summary(real).jaccard if len(real) > 1 else None,
                 "jaccard_all_folds": stability_summary(supports).jaccard,
@@ -175,8 +175,13 @@ def average_gates(per_method):
 
 
 def _outcome(support, dense):
-    """``"none"`` (nothing kept), ``"dense"`` (the dense model won) or ``"sparse"``."""
-    return "none" if not support.any() else ("dense" if dense else "sparse")
+    """``"none"`` (nothing kept), ``"dense"`` (the dense model won), ``"open"`` (every gate
+    stayed open: every column kept, though no fallback acted) or ``"sparse"``."""
+    if not support.any():
+        return "none"
+    if dense:
+        return "dense"
+    return "open" if support.all() else "sparse"
 
 
 def recommend(validation, summary, metric):

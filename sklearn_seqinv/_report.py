@@ -354,6 +354,8 @@ def _selection_note(method, per, chosen):
             said.append(
                 f"kept all columns (the dense model won the validation){times(v['dense_folds'])}"
             )
+        if v.get("open_folds"):
+            said.append(f"kept every column (every gate stayed open){times(v['open_folds'])}")
         if v["none_folds"]:
             said.append(
                 "kept none (modality not trusted; prediction fell back on the earlier "
@@ -378,12 +380,16 @@ def _same_model_cause(methods, fits):
         causes.append("with one modality every order fits the same stage")
         explained.update(gated)
     elif gated and all(
-        st["outcome"] == "dense" for m in gated for f in fits[m] for st in f["stages"].values()
+        st["outcome"] in ("dense", "open")
+        for m in gated
+        for f in fits[m]
+        for st in f["stages"].values()
     ):
         erm = [m for m in plain if not any(f["invariance"] for f in fits[m])]
         same = len({outputs[m] for m in gated + erm}) == 1
         causes.append(
-            f"every stage of {', '.join(gated)} kept the dense model in every fit, so the "
+            f"every stage of {', '.join(gated)} kept the dense model (or every gate open) in "
+            "every fit, so the "
             "order and grouping of the modalities change nothing"
             + (
                 f" and the model is {', '.join(erm)}'s, ungated on every column"

@@ -305,6 +305,7 @@ class GateDisplay:
             said = {
                 "sparse": "a real selection",
                 "dense": "the dense model won (every column that passes the tie test)",
+                "open": "every gate stayed open",
                 "none": "nothing kept (modality not trusted)",
             }
             return cls(
@@ -335,6 +336,8 @@ class GateDisplay:
                     said[-1] += f" (Jaccard {v['jaccard']:.2f} over those)"
             if v.get("dense_folds"):
                 said.append(f"dense model won{of(v['dense_folds'])} (keeps all that pass)")
+            if v.get("open_folds"):
+                said.append(f"every gate open{of(v['open_folds'])}")
             if v.get("none_folds"):
                 said.append(f"nothing kept{of(v['none_folds'])}")
             notes[m] = "; ".join(said) or None

@@ -146,7 +146,7 @@ def test_dense_stages_are_named_as_the_cause_of_identical_rows():
         ],
     }
     (note, *_) = footnotes(results, ["accuracy"])
-    assert "every stage of joint kept the dense model in every fit" in note
+    assert "every stage of joint kept the dense model (or every gate open) in every fit" in note
     assert "and the model is erm's, ungated on every column" in note
 
 
@@ -469,3 +469,24 @@ def test_an_unstable_selection_says_why():
         "Jaccard 0.20 over those 2 folds, unstable: 1 columns kept in all of them, 4 in only "
         "one, and the model selection chose sparsity 4 in 1, no penalty in 1"
     ) in note
+
+
+def test_a_selection_that_keeps_every_column_is_not_called_a_selection():
+    from sklearn_seqinv._aggregate import average_gates
+
+    folds = [
+        {"video": [[0.9] * 4, [True] * 4, False]},  # every gate open, no fallback
+        {"video": [[0.9] * 4, [True, True, False, False], False]},
+    ]
+    gates = average_gates({"text_first": folds})["text_first"]["video"]
+    assert gates["outcomes"] == ["open", "sparse"] and gates["open_folds"] == 1
+    assert gates["jaccard"] is None  # one real selection: no overlap to speak of
+    results = {
+        "task": "classification",
+        "records": [],
+        "summary": [],
+        "gates": {"m": {"video": gates}},
+    }
+    assert "kept every column (every gate stayed open) in 1 of 2 folds" in results_to_markdown(
+        results
+    )
