@@ -191,7 +191,8 @@ def recommend(validation, summary, metric):
     ``validation`` holds one entry per fit (``protocol``, ``method``, ``score``: as
     :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization` records it, with
     ``"rows"``, the score on held-out rows of the training domains, and ``"domains"``, the
-    scores on each training domain held out in turn, or ``None`` with one training domain).
+    scores on each training domain held out in turn, or ``None`` with one training domain;
+    a domain whose refit failed is ``None`` and left out of the mean).
     Where every fit of the protocol has held-out domains, a method's validation is the mean
     of those (leave-one-training-domain-out: a shift between domains shows in it); else the
     held-out rows (one training domain: nothing can show a shift). The recommended method
@@ -236,4 +237,5 @@ def _score(entry, by):
         return score if by == "rows" else None
     if by == "rows":
         return score["rows"]
-    return None if score["domains"] is None else float(np.mean(score["domains"]))
+    scored = [v for v in score["domains"] or () if v is not None]
+    return float(np.mean(scored)) if scored else None

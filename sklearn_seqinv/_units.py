@@ -1,8 +1,11 @@
 """One fit of the protocol: a method fitted on a split's training rows, chosen and validated on
 its training domains only, and scored on every target domain (clean and corrupted)."""
 
+import warnings
+
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, cross_validate
 from sklearn.preprocessing import StandardScaler
@@ -30,7 +33,8 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
     The validation is ``{"rows": ..., "domains": [...] or None}``: the chosen candidate's
     score on held-out rows of the training domains, and, with two training domains or more,
     its score on each training domain held out in turn (the chosen configuration refitted on
-    the others: DomainBed's leave-one-domain-out model selection). Methods without a grid are
+    the others: DomainBed's leave-one-domain-out model selection; ``None`` for a domain
+    whose refit failed or whose score is undefined). Methods without a grid are
     validated the same way, so the recommendation can compare every method; neither score
     ever sees a target domain.
     """
@@ -46,16 +50,21 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
     chosen = dict(search.best_params_) if grid is not None else None
     domains = None
     if len(np.unique(domain)) > 1:
-        held_out = cross_validate(
-            clone(search.best_estimator_),
-            X,
-            y,
-            groups=domain,
-            cv=LeaveOneGroupOut(),
-            params=params,
-            error_score="raise",
-        )
-        domains = [float(v) for v in held_out["test_score"]]
+        # A fit without one training domain can fail where the full fit does not (the
+        # others hold a single class): that domain then has no score (None), not the run.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitFailedWarning)
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            held_out = cross_validate(
+                clone(search.best_estimator_),
+                X,
+                y,
+                groups=domain,
+                cv=LeaveOneGroupOut(),
+                params=params,
+                error_score=np.nan,
+            )
+        domains = [float(v) if np.isfinite(v) else None for v in held_out["test_score"]]
     validation = {"rows": float(search.best_score_), "domains": domains}
     return search.best_estimator_, chosen, validation
 

@@ -490,3 +490,21 @@ def test_a_selection_that_keeps_every_column_is_not_called_a_selection():
     assert "kept every column (every gate stayed open) in 1 of 2 folds" in results_to_markdown(
         results
     )
+
+
+def test_a_held_out_domain_whose_refit_fails_has_no_score_and_the_run_goes_on():
+    # Without domain "a" only one class is left: that refit fails, the others do not.
+    from sklearn.linear_model import LogisticRegression
+
+    from sklearn_seqinv._aggregate import _score
+    from sklearn_seqinv._units import fit_validated
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 3))
+    domain = np.repeat(["a", "b", "c"], 30)
+    y = np.where(domain == "a", np.arange(90) % 2, 0)
+    _, _, validation = fit_validated(LogisticRegression(), None, X, y, domain, 0)
+    assert validation["domains"][0] is None
+    assert all(isinstance(v, float) for v in validation["domains"][1:])
+    entry = {"score": validation}
+    assert _score(entry, "domains") == pytest.approx(np.mean(validation["domains"][1:]))
