@@ -195,13 +195,21 @@ _ORDER_VARIANTS = ("video_first", "joint", "independent")
 
 
 def distinct_methods(names, modalities):
-    """``names`` without the order variants that one modality makes identical to
-    ``text_first``, and why each left out one was left out."""
-    if len(modalities) > 1 or "text_first" not in names:
+    """``names`` without the methods that one modality makes the same fit as another listed
+    one (the order variants are ``text_first``; ``text_linear`` is ``linear_tuned``), and
+    why each left out one was left out."""
+    if len(modalities) > 1:
         return names, {}
-    why = (
-        "with one modality the order and the grouping of the modalities cannot differ: it "
-        "is the text_first fit, not fitted twice"
-    )
-    skipped = {name: why for name in names if name in _ORDER_VARIANTS}
+    skipped = {}
+    if "text_first" in names:
+        why = (
+            "with one modality the order and the grouping of the modalities cannot differ: "
+            "it is the text_first fit, not fitted twice"
+        )
+        skipped.update({name: why for name in names if name in _ORDER_VARIANTS})
+    if "text_linear" in names and "linear_tuned" in names:
+        skipped["text_linear"] = (
+            "with one modality its columns are every column: it is the linear_tuned fit, "
+            "not fitted twice"
+        )
     return [name for name in names if name not in skipped], skipped

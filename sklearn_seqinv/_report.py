@@ -454,8 +454,11 @@ def footnotes(results, metrics, merged=None):
         picks = chosen.get(method, {})
         found = next((p for p in picks.values() if len(p) > 1), [])
         notes.append(_selection_note(method, per, found))
+    reasons = {}
     for method, why in results.get("skipped", {}).items():
-        notes.append(f"{method} not fitted: {why}.")
+        reasons.setdefault(why, []).append(method)
+    for why, methods in reasons.items():
+        notes.append(f"{', '.join(methods)} not fitted: {why}.")
     accuracy = next((m for m in ("accuracy", "has0_acc2") if m in metrics), None)
     low = {}
     for r in results["summary"]:

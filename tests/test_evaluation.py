@@ -241,14 +241,16 @@ def test_one_modality_does_not_fit_its_order_variants_twice():
         data.y,
         data.sample_domain,
         {"text": np.arange(len(text["text"]))},
-        methods=["text_first", "video_first", "joint", "linear"],
+        methods=["text_first", "video_first", "joint", "linear", "linear_tuned", "text_linear"],
         protocols=("leave_one_domain_out",),
         max_epochs=2,
         verbose=0,
     )
-    assert {r["method"] for r in results["records"]} == {"text_first", "linear"}
-    assert set(results["skipped"]) == {"video_first", "joint"}
-    assert "video_first not fitted: with one modality" in results_to_markdown(results)
+    assert {r["method"] for r in results["records"]} == {"text_first", "linear", "linear_tuned"}
+    assert set(results["skipped"]) == {"video_first", "joint", "text_linear"}
+    report = results_to_markdown(results)
+    assert "video_first, joint not fitted: with one modality" in report
+    assert "text_linear not fitted: with one modality its columns are every column" in report
 
 
 def test_progress_counts_fits_with_time_left(capsys):
