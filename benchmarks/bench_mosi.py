@@ -38,6 +38,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv.datasets import load_bclstm
 from sklearn_seqinv.evaluation import evaluate_domain_generalization, markdown_table
+from sklearn_seqinv.exceptions import ClosedGatesWarning
 
 RESULTS = Path(__file__).parent / "results"
 MOSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi"
@@ -48,7 +49,7 @@ CORRUPTIONS = [(m, k) for m in ("video", "audio") for k in ("noise", "zero", "mi
 
 def _evaluate(data, X, methods, seed, epochs, group, verbose):
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
+        warnings.simplefilter("ignore", ClosedGatesWarning)
         return evaluate_domain_generalization(
             X,
             data.y,

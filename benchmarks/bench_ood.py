@@ -41,6 +41,7 @@ from sklearn_seqinv.evaluation import (
     markdown_table,
     results_to_markdown,
 )
+from sklearn_seqinv.exceptions import ClosedGatesWarning, PenaltyWithoutEnvironmentsWarning
 
 RESULTS = Path(__file__).parent / "results"
 REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews4"
@@ -50,8 +51,8 @@ def _run(
     X, y, domain, modalities, task, epochs, seed, verbose, protocols=None, methods=None, group=None
 ):
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
-        warnings.filterwarnings("ignore", message=".*invariance penalty, but")
+        warnings.simplefilter("ignore", ClosedGatesWarning)
+        warnings.simplefilter("ignore", PenaltyWithoutEnvironmentsWarning)
         return evaluate_domain_generalization(
             StandardScaler().fit_transform(X),
             y,

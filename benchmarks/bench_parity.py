@@ -35,6 +35,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_seqinv import InvariantMaskSelector
 from sklearn_seqinv.datasets import load_reviews, make_multimodal_domains
 from sklearn_seqinv.evaluation import markdown_table, tuned_linear
+from sklearn_seqinv.exceptions import ClosedGatesWarning
 from sklearn_seqinv.model_selection import LeaveOneDomainOut
 
 RESULTS = Path(__file__).parent / "results"
@@ -184,7 +185,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     seeds = range(args.seed, args.seed + (1 if args.quick else args.seeds))
-    warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
+    warnings.simplefilter("ignore", ClosedGatesWarning)
     out = {}
 
     data = make_multimodal_domains(

@@ -40,6 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
 from sklearn_seqinv.datasets import load_reviews, simulate_video
 from sklearn_seqinv.evaluation import markdown_table, tuned_linear
+from sklearn_seqinv.exceptions import ClosedGatesWarning
 
 RESULTS = Path(__file__).parent / "results"
 REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews4"
@@ -233,7 +234,7 @@ def main(argv=None):
     start = time.perf_counter()
     data = load_reviews(args.data)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="No gate of InvariantMaskSelector")
+        warnings.simplefilter("ignore", ClosedGatesWarning)
         text_rows = text_splits(data, epochs, args.seed) if part in ("all", "text") else []
         video_rows = video_splits(data, epochs, args.seed) if part in ("all", "video") else []
     tables, checks = report(text_rows, video_rows)

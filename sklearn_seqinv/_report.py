@@ -9,6 +9,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
 from ._markdown import markdown_table
+from ._protocols import PROTOCOLS, SELECTION_PROTOCOLS
 from .metrics import METRIC_LABELS
 
 __all__ = [
@@ -20,6 +21,9 @@ __all__ = [
     "run_metadata",
     "write_results",
 ]
+
+#: Protocols whose fits the ``gates`` entry does not summarize (single source).
+_UNSUMMARIZED = frozenset(PROTOCOLS) - frozenset(SELECTION_PROTOCOLS)
 
 #: The file of an evaluation's finished fits inside its results folder.
 CHECKPOINT = "progress.jsonl"
@@ -446,14 +450,13 @@ def footnotes(results, metrics, merged=None):
                 else "their predictions agree on every target domain"
             )
             notes.append(f"{protocol}: {', '.join(methods)} score the same: {why}.")
-    chosen = {}
+    chosen = {}  # the candidates chosen in the fits the gates summarize
     for c in results.get("chosen", []):
-        params = {k: v for k, v in c.items() if k not in ("protocol", "method", "sources")}
-        chosen.setdefault(c["method"], {}).setdefault(c["protocol"], []).append(params)
+        if c["protocol"] not in _UNSUMMARIZED:
+            params = {k: v for k, v in c.items() if k not in ("protocol", "method", "sources")}
+            chosen.setdefault(c["method"], []).append(params)
     for method, per in results.get("gates", {}).items():
-        picks = chosen.get(method, {})
-        found = next((p for p in picks.values() if len(p) > 1), [])
-        notes.append(_selection_note(method, per, found))
+        notes.append(_selection_note(method, per, chosen.get(method, [])))
     reasons = {}
     for method, why in results.get("skipped", {}).items():
         reasons.setdefault(why, []).append(method)

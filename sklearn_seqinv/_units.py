@@ -100,8 +100,9 @@ def fit_unit(
     rows, clean and under each corruption (every column standardized on the training rows
     first when ``standardize``).
 
-    Returns a JSON-ready dict: the records, the chosen parameters, and the gates and
-    modality trust of a fitted meta-estimator.
+    Returns a JSON-ready dict: the records, the chosen parameters, the validation scores,
+    the facts of the fitted estimator (:func:`~sklearn_seqinv._aggregate.fit_facts`), and
+    the gates and modality trust of a fitted meta-estimator.
     """
     estimator, grid = method
     if standardize:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._aggregate import primary_metric
+
 __all__ = ["CorruptionDisplay", "DomainScoresDisplay", "GateDisplay", "MaskStabilityDisplay"]
 
 
@@ -104,7 +106,7 @@ class CorruptionDisplay:
         if not corrupted:
             raise ValueError("The results hold no corrupted scores (run with corruptions=).")
         protocol = protocol or corrupted[0]["protocol"]
-        metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")
+        metric = metric or primary_metric(results["task"])
         clean = {
             r["method"]: r[f"{metric}_mean"]
             for r in summary
@@ -182,7 +184,7 @@ class DomainScoresDisplay:
         ]
         if not rows:
             raise ValueError(f"The results hold no {protocol!r} record.")
-        metric = metric or ("accuracy" if results["task"] == "classification" else "has0_acc2")
+        metric = metric or primary_metric(results["task"])
         scores = {}
         for row in rows:
             scores.setdefault(row["method"], {}).setdefault(row["target"], []).append(row[metric])
