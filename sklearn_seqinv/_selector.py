@@ -36,7 +36,7 @@ from .exceptions import (
 )
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean, irm_scale_gradient
-from .nn.refit import fit_head, select_alpha, validation_folds
+from .nn.refit import fit_head, fits_by_scikit_learn, select_alpha, validation_folds
 
 __all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "sparse_wins"]
 
@@ -144,8 +144,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     A fit has four steps:
 
-    1. **Pre-fit.** An ungated head on every column, by full-batch L-BFGS (closed-form ridge
-       for squared error) with its L2 weight chosen on held-out rows of the training domains.
+    1. **Pre-fit.** An ungated head on every column, full batch (a linear head is
+       scikit-learn's ``LogisticRegression`` or ``Ridge`` with domain-balanced
+       ``sample_weight``), with its L2 weight chosen on held-out rows of the training domains.
     2. **Gates.** Each column gets a gate ``z_j`` in ``[0, 1]``, stochastic during training
        and deterministic at inference. Gates and head (warm-started from the pre-fit, with its
        L2 weight as weight decay) are trained by skorch on the mean per-domain risk, an
@@ -157,7 +158,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
        column whose tie to the label, beyond what the guidance predicts (its cross-fitted
        scores), differs across training domains (Cochran's Q, Bonferroni) is dropped: a tie
        that keeps its sign but changes strength is what an invariance penalty misses.
-    4. **Refit.** The head is refitted on the kept columns by full-batch L-BFGS with its L2
+    4. **Refit.** The head is refitted on the kept columns, full batch, with its L2
        weight chosen on held-out training rows. With ``validate_selection``, the kept columns
        first compete, out of domain, with every column that passes step 3, and the burden of
        proof is on the sparse selection: it is kept only when its mean gain over the held-out
@@ -478,12 +479,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         )
         seed = draw_seed(self.random_state)
         with seeded_torch(seed, device):
+            dense = None
             if self.gate is None and self.refit:
                 # Nothing to select: the full-batch refit below is the whole fit.
                 self.net_ = self._make_net(X.shape[1], n_outputs, device, None, 0.0)
                 self.net_.initialize()
             else:
-                self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
+                dense = self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
             self.history_ = self.net_.history
             with torch.no_grad():
                 self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
@@ -491,7 +493,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
             if self.refit:
-                self._refit_head(dataset, level, seed, single=given and self.n_environments_ < 2)
+                single = given and self.n_environments_ < 2
+                self._refit_head(dataset, level, seed, single=single, dense=dense)
             else:
                 # Predict from the columns transform keeps: the gates of the others close.
                 self.net_.module_.fix_support(torch.from_numpy(self.gates_ * self.support_))
@@ -516,21 +519,23 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     def _fit_gates(self, dataset, n_outputs, device, feature_sparsity, seed):
         """Pre-fit an ungated head on every column, then train gates and head from there.
 
-        The pre-fit (full-batch L-BFGS, L2 weight chosen on held-out training domains) gives
+        The pre-fit (full batch, L2 weight chosen on held-out training rows) gives
         the gate phase a head that already knows what predicts ``y`` and an L2 weight that
         stops it from fitting noise through the columns the gates should close; its residual
         sets the loss scale of the sparsity term for regression.
+
+        Returns the pre-fit ``(alpha, head)`` when scikit-learn fitted it with a chosen
+        ``alpha`` (the same fit as a refit on every column would be), else ``None``.
         """
         n_features = dataset.X.shape[1] - self.n_guidance_features_
         head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
         loss_fn = self._per_sample_loss()
         args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
-        closed = self._closed_form()
         alpha, held_out = self.alpha, None
         if alpha == "auto":
-            alpha, path_losses, _ = select_alpha(head, *args, closed_form=closed, seed=seed)
+            alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
             held_out = float(path_losses.min())
-        fit_head(head, *args, alpha=float(alpha), closed_form=closed)
+        fit_head(head, *args, alpha=float(alpha))
         # A column is worth a gate when it lowers the mean negative log-likelihood by more
         # than BIC's log(n) / (2n), whatever the width. The gate phase measures squared and
         # absolute errors in likelihood units, scaled by the pre-fit's held-out residual (Gaussian
@@ -552,9 +557,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.net_.initialize()
         self.net_.module_.head.load_state_dict(head.state_dict())
         self.net_.partial_fit(dataset, None)
-
-    def _closed_form(self):
-        return self.task_ == "regression" and self.regression_loss == "squared_error"
+        if held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y):
+            return float(alpha), head
+        return None
 
     def _scale_gradient(self):
         """The IRMv1 gradient of the loss in closed form, where it has one."""
@@ -597,13 +602,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return candidates
         return passing(candidates, self.heterogeneity_pvalues_, level)
 
-    def _refit_head(self, dataset, level, seed, single=False):
-        """Refit the head on the kept columns by full-batch L-BFGS with a tuned L2 weight.
+    def _refit_head(self, dataset, level, seed, single=False, dense=None):
+        """Refit the head on the kept columns, full batch, with a tuned L2 weight.
 
         With ``validate_selection``, the kept columns compete on held-out training domains
         with every column that passes the heterogeneity test: selection must earn its place.
         On a single given environment (``single``) it cannot: no held-out domain can show
-        that the sparse selection generalizes, so every passing column is kept.
+        that the sparse selection generalizes, so every passing column is kept. ``dense``
+        is the pre-fit's ``(alpha, head)`` from :meth:`_fit_gates`: the refit on every column
+        when that wins.
         """
         module = self.net_.module_
         # Without gates the head is the only place the invariance penalty can act.
@@ -613,7 +620,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             loss_fn=self._per_sample_loss(),
             invariance=invariance,
             invariance_weight=self.invariance_weight,
-            closed_form=self._closed_form(),
             scale_gradient=self._scale_gradient(),
         )
 
@@ -661,6 +667,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.alpha_ = tuned[choice][0]
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
         kept = columns(self.support_)
+        if by_domain and dense is not None and self.support_.all():
+            # The same choice of weight and the same fit as the pre-fit's: reused.
+            self.alpha_ = dense[0]
+            module.head.load_state_dict(dense[1].state_dict())
+            return
         head = restrict_inputs(module.head, kept)
         if by_domain:
             # Whole held-out domains judged which columns to keep; the weight of the final

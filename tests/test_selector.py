@@ -440,6 +440,23 @@ def test_a_sparse_selection_that_does_not_win_out_of_domain_gives_way():
     assert selector.alpha_ == dense.alpha_  # the final weight is chosen as the dense head's
 
 
+def test_a_dense_refit_reuses_the_pre_fit_and_is_the_same_fit(monkeypatch):
+    # When every column wins, the refit is the pre-fit (same columns, weight path and
+    # folds; scikit-learn's fit does not depend on a starting point): reusing it changes
+    # no prediction.
+    from sklearn_seqinv import _selector
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 800)
+    X = (y[:, None] - 0.5) * rng.uniform(0.05, 0.2, 40) + rng.standard_normal((800, 40))
+    domain = np.repeat(["a", "b"], 400)
+    reused = InvariantMaskSelector(sparsity=40.0, random_state=0).fit(X, y, sample_domain=domain)
+    monkeypatch.setattr(_selector, "fits_by_scikit_learn", lambda *args: False)
+    refitted = InvariantMaskSelector(sparsity=40.0, random_state=0).fit(X, y, sample_domain=domain)
+    assert reused.get_support().all() and reused.alpha_ == refitted.alpha_
+    np.testing.assert_allclose(reused.predict_proba(X), refitted.predict_proba(X), atol=1e-6)
+
+
 def test_a_sparse_selection_that_wins_out_of_domain_is_kept(make_text_domains):
     # Spurious columns whose tie flips in one training domain: the dense model fails on it
     # when it is held out, the invariant selection does not.

@@ -1,17 +1,31 @@
-"""Full-batch refitting of a head with L-BFGS and an L2 penalty chosen on held-out domains.
+"""Full-batch fitting of a head, with an L2 weight chosen on held-out training rows or domains.
 
 The stochastic-gate phase decides *which* columns to keep; minibatch Adam with gate noise is
 a poor way to estimate the final head, which trails a tuned linear model on dense inputs. So
-the head is refitted on the kept columns by full-batch L-BFGS (a convex problem for a linear
-head) with an L2 weight ``alpha`` in mean-loss units: ``alpha = 1 / (C * n)`` for scikit-learn's
-``LogisticRegression(C=...)``. ``select_alpha`` picks ``alpha`` on a path, strong to weak, by
-the validation loss on held-out rows of the training domains, never on a target.
+the head is refitted on the kept columns, full batch, minimizing the mean of the per-domain
+risks plus ``alpha / 2`` times the squared L2 norm of its weights (not its biases).
+``select_alpha`` picks ``alpha`` on a path, strong to weak, by the validation loss on held-out
+rows (or whole held-out domains) of the training data, never on a target.
+
+Where no invariance penalty acts, a linear head under the cross-entropy or the squared error is
+a domain-weighted logistic regression or ridge, and scikit-learn fits it:
+``LogisticRegression`` (lbfgs, warm-started along the path) or ``Ridge`` (the whole path in one
+factorization: one target per weight), with a ``sample_weight`` that makes every domain count
+once. The weights convert as ``C = 2 / alpha`` (two classes, one logit difference),
+``C = 1 / alpha`` (several classes) and ``Ridge(alpha=n_outputs * alpha / 2)``. Where a penalty
+acts, the head has a hidden layer, or the loss is another one, torch's L-BFGS minimizes the same
+objective through autograd.
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge
+from threadpoolctl import ThreadpoolController
 
 from .heads import head_features
 from .losses import (
@@ -20,8 +34,6 @@ from .losses import (
     RiskBatch,
     domain_risks,
     hand_derivative_kind,
-    irm_scale_gradient,
-    loss_and_output_gradient,
     mean_risk,
 )
 
@@ -29,7 +41,7 @@ __all__ = [
     "ALPHA_PATH",
     "PATH_PATIENCE",
     "fit_head",
-    "ridge_path",
+    "fits_by_scikit_learn",
     "select_alpha",
     "validation_folds",
 ]
@@ -37,25 +49,38 @@ __all__ = [
 #: Candidate L2 weights, from strong to weak (mean-loss units, standardized inputs).
 ALPHA_PATH = tuple(float(a) for a in np.logspace(1, -4, 6))
 
-#: An L-BFGS path of :func:`select_alpha` stops after this many weights in a row whose mean
-#: validation loss is above the best one so far: validation loss along a ridge path falls
-#: to one minimum and rises after it, and the weakest weights cost the most iterations.
+#: A path of :func:`select_alpha` fitted weight after weight stops after this many weights in
+#: a row whose mean validation loss is above the best one so far: validation loss along a
+#: ridge path falls to one minimum and rises after it, and the weakest weights cost the most
+#: iterations.
 PATH_PATIENCE = 2
 
-# Above this many rows and columns (both), the Cholesky factorizations of the closed-form
-# ridge path cost more than a few L-BFGS runs.
-_MAX_SVD_SIZE = 3000
+#: Iterations of scikit-learn's lbfgs per weight (its default tolerance ends most far sooner).
+_MAX_ITER = 200
+
+#: Inputs of at least this many entries fit the folds of a path in parallel threads.
+_PARALLEL_SIZE = 1_000_000
+
+_CONTROLLER = None
 
 
-def _domain_weights(domain, n_domains, dtype):
-    """Row weights that make a weighted mean equal the mean of the per-domain means."""
-    counts = torch.bincount(domain, minlength=n_domains).to(dtype)
-    return 1.0 / (counts[domain] * (counts > 0).sum())
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread.
+
+    The products of a full-batch linear fit are matrix-vector products, which a second BLAS
+    thread slows down rather than speeds up (twice as slow on 2 cores); the folds of a path
+    run side by side in threads instead.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
-def _has_ridge(head, closed_form, inputs):
-    """Whether the squared-error ridge of ``head`` on ``inputs`` has a closed form worth using."""
-    return closed_form and isinstance(head, torch.nn.Linear) and min(inputs.shape) <= _MAX_SVD_SIZE
+def _domain_weights(domain, n_domains):
+    """Row weights (summing to 1) whose weighted mean is the mean of the per-domain means."""
+    counts = np.bincount(domain, minlength=n_domains)
+    return 1.0 / (counts[domain] * np.count_nonzero(counts))
 
 
 def _acting(invariance, head):
@@ -73,69 +98,90 @@ def _penalty_acts(invariance, domain, n_domains):
     )
 
 
-def ridge_path(inputs, target, domain, n_domains, alphas):
-    """Closed-form ridge solutions of the domain-weighted squared error along ``alphas``.
+def _linear_kind(head, loss_fn, target):
+    """``"logistic"`` or ``"ridge"`` when scikit-learn can fit ``head`` on ``target``.
 
-    Minimizes ``mean_e mean_{i in e} mean_k (y_ik - x_i b_k - c_k)^2 + alpha / 2 ||B||^2``
-    (the objective :func:`fit_head` minimizes with a squared-error loss) by one Cholesky
-    solve per ``alpha``: of the ``d x d`` weighted Gram matrix plus the ridge when there are
-    more rows than columns, else of the ``n x n`` kernel matrix plus the ridge. The Gram (or
-    kernel) matrix is formed once for the whole path; a Cholesky factorization costs a
-    fraction of an eigendecomposition, so a path of a few alphas (or one) is cheaper this way.
+    That is a linear head with a bias under the plain cross-entropy (every class present in
+    ``target``) or the squared error; ``None`` otherwise.
+    """
+    if type(head) is not torch.nn.Linear or head.bias is None:
+        return None
+    kind = hand_derivative_kind(loss_fn)
+    if kind == "squared_error":
+        return "ridge"
+    if kind == "cross_entropy" and target.dim() == 1:
+        present = torch.bincount(target, minlength=head.out_features) > 0
+        return "logistic" if bool(present.all()) and head.out_features >= 2 else None
+    return None
 
-    Yields
-    ------
-    alpha, weight, bias : float, Tensor (n_outputs, d), Tensor (n_outputs,)
+
+def fits_by_scikit_learn(head, loss_fn, target, invariance=None, domain=None, n_domains=1):
+    """Whether :func:`fit_head` fits ``head`` by scikit-learn: deterministically, from any
+    starting point (a linear head under the plain cross-entropy with every class in
+    ``target``, or the squared error, and no penalty acting).
 
     Examples
     --------
     >>> import torch
-    >>> X = torch.randn(50, 3)
-    >>> y = X @ torch.tensor([1.0, -2.0, 0.0]) + 0.5
-    >>> _, weight, bias = next(ridge_path(X, y, torch.zeros(50, dtype=torch.long), 1, [1e-8]))
-    >>> torch.allclose(weight.float(), torch.tensor([[1.0, -2.0, 0.0]]), atol=1e-4)
+    >>> fits_by_scikit_learn(torch.nn.Linear(3, 2), torch.nn.CrossEntropyLoss(reduction="none"),
+    ...                      torch.tensor([0, 1, 1]))
     True
     """
-    X = inputs.double()
-    Y = target.double().reshape(len(target), -1)
-    w = _domain_weights(domain, n_domains, X.dtype)
-    mean_x, mean_y = w @ X, w @ Y
-    root = w.sqrt()[:, None]
-    Xw, Yw = (X - mean_x).mul_(root), (Y - mean_y).mul_(root)
-    primal = X.shape[0] >= X.shape[1]
-    gram = _upper_gram(Xw.T if primal else Xw)
-    rhs = Xw.T @ Yw if primal else Yw
-    diagonal = gram.diagonal()
-    data_diagonal = diagonal.clone()
-    for alpha in alphas:
-        diagonal.copy_(data_diagonal + Y.shape[1] * alpha / 2.0)
-        factor, info = torch.linalg.cholesky_ex(gram, upper=True)
-        if int(info) == 0:
-            solution = torch.cholesky_solve(rhs, factor, upper=True)
-        else:  # not numerically positive definite (a ridge far below the data's scale)
-            full = gram.triu() + gram.triu(1).T
-            solution = torch.linalg.lstsq(full, rhs).solution
-        B = solution if primal else Xw.T @ solution
-        yield alpha, B.T, mean_y - mean_x @ B
+    if domain is not None and _penalty_acts(_acting(invariance, head), domain, n_domains):
+        return False
+    return _linear_kind(head, loss_fn, target) is not None
 
 
-def _upper_gram(A):
-    """``A @ A.T`` of a float64 matrix; only its upper triangle is meant to be read.
+class _LinearFit:
+    """scikit-learn's fit of a linear head on fixed rows, weight after weight.
 
-    On the CPU, BLAS's symmetric rank-k update computes just that triangle: half the work
-    of a general matrix product.
+    One ``LogisticRegression`` is warm-started from the previous weight's solution; a
+    ``Ridge`` path is solved in one call, one copy of the targets per weight.
     """
-    if A.device.type != "cpu":
-        return A @ A.T
-    from scipy.linalg import blas
 
-    return torch.from_numpy(blas.dsyrk(1.0, A.numpy()))
+    def __init__(self, kind, inputs, target, domain, n_domains, n_outputs):
+        self.kind = kind
+        self.n_outputs = n_outputs
+        dtype = np.float32 if kind == "logistic" else np.float64
+        self.X = inputs.detach().cpu().numpy().astype(dtype, copy=False)
+        self.y = target.detach().cpu().numpy()
+        self.weights = _domain_weights(domain.cpu().numpy(), n_domains)
+        self.model = LogisticRegression(warm_start=True, max_iter=_MAX_ITER)
+
+    def at(self, alpha):
+        """``(weight, bias)`` arrays of the torch head at L2 weight ``alpha``."""
+        if self.kind == "ridge":
+            return next(iter(self.path([alpha])))
+        share = 2.0 if self.n_outputs == 2 else 1.0  # one logit difference carries both
+        self.model.set_params(C=share / alpha if alpha > 0 else np.inf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.model.fit(self.X, self.y, sample_weight=self.weights)
+        coef, intercept = self.model.coef_, self.model.intercept_
+        if self.n_outputs == 2:
+            return np.vstack([-coef, coef]) / 2.0, np.concatenate([-intercept, intercept]) / 2.0
+        return coef, intercept
+
+    def path(self, alphas):
+        """``(weight, bias)`` at every weight of ``alphas``, in order."""
+        if self.kind == "logistic":
+            return (self.at(alpha) for alpha in alphas)
+        Y = self.y.reshape(len(self.y), -1)
+        k = Y.shape[1]
+        ridge = Ridge(alpha=np.repeat([k * a / 2.0 for a in alphas], k), solver="cholesky")
+        ridge.fit(self.X, np.tile(Y, len(alphas)), sample_weight=self.weights)
+        coef, intercept = (
+            ridge.coef_.reshape(len(alphas), k, -1),
+            np.reshape(ridge.intercept_, (-1, k)),
+        )
+        return list(zip(coef, intercept))
 
 
 def _load_linear(head, weight, bias):
     with torch.no_grad():
-        head.weight.copy_(weight.to(head.weight.dtype))
-        head.bias.copy_(bias.to(head.bias.dtype))
+        head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
+        head.bias.copy_(torch.as_tensor(bias, dtype=head.bias.dtype))
+    return head
 
 
 def _l2(head):
@@ -173,82 +219,6 @@ def _objective(
     return loss
 
 
-def _direct_objective(
-    head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight, scale_gradient
-):
-    """:func:`_objective` with its gradient written by hand, where that is short, else None.
-
-    For a linear head under the plain cross-entropy (no invariance penalty acting) or the
-    squared error (:class:`~sklearn_seqinv.nn.losses.OutputMean` of ``MSELoss``; with V-REx,
-    IRMv1 or no penalty), the gradient of the objective with respect to the outputs has a
-    closed form ``G`` (per-row weights from the domain risks times the loss's derivative),
-    and the head's gradient is ``G^T X + alpha W`` (``G`` summed over rows for the bias):
-    one matrix product each way and no autograd graph, which is most of an evaluation's cost
-    on narrow inputs. The returned closure writes the gradients and returns the loss, as
-    L-BFGS expects; loss and gradients equal :func:`_objective`'s through autograd to float
-    rounding (tested).
-    """
-    if type(head) is not torch.nn.Linear or head.bias is None:
-        return None
-    penalty = invariance if invariance is not None and weight > 0 else None
-    kind = hand_derivative_kind(loss_fn)
-    if kind == "cross_entropy":
-        if target.dim() != 1 or penalty is not None:
-            return None
-    elif kind != "squared_error" or penalty not in (None, "vrex", "irm"):
-        return None
-    dtype, device = inputs.dtype, inputs.device
-    counts = torch.bincount(domain, minlength=n_domains).to(dtype)
-    present = (counts > 0).to(dtype)
-    n_present = present.sum()
-    per_row = 1.0 / counts[domain]  # each domain's rows average to its risk
-    mean_weights = per_row / n_present  # and the risks to their mean
-    if kind == "squared_error":
-        target = target.to(dtype).reshape(len(target), -1)
-    W, b = head.weight, head.bias
-
-    irm_slope = irm_scale_gradient("squared_error")
-
-    def by_domain(values):
-        return torch.zeros(n_domains, dtype=dtype, device=device).index_add_(0, domain, values)
-
-    def closure():
-        with torch.no_grad():
-            outputs = torch.addmm(b, inputs, W.t())
-            losses, d_outputs = loss_and_output_gradient(outputs, target, kind)
-            if penalty is None:
-                # The mean of the domain risks is a weighted sum over rows.
-                loss = losses @ mean_weights
-                grad = d_outputs.mul_(mean_weights.unsqueeze(1))
-            else:
-                risks = by_domain(losses) / counts.clamp(min=1.0)
-                mean = (risks * present).sum() / n_present
-                loss = mean
-                d_risks = present / n_present  # d loss / d risk_e
-                if penalty == "vrex":
-                    centred = (risks - mean) * present
-                    loss = loss + weight * centred.square().sum() / n_present
-                    d_risks = d_risks + (2.0 * weight / n_present) * centred
-                grad = d_outputs.mul_((d_risks[domain] * per_row).unsqueeze(1))
-            if penalty == "irm" and n_present >= 2:
-                # IRMv1 of the squared error: g_e = mean_{i in e} 2 mean_k r_ik f_ik, whose
-                # derivative in f_ik is 2 (2 f_ik - y_ik) / n_outputs.
-                slopes = by_domain(irm_slope(outputs, target)) / counts.clamp(min=1.0)
-                slopes = slopes * present
-                loss = loss + weight * slopes.square().sum() / n_present
-                d_slopes = (2.0 * weight / n_present) * slopes
-                scale = (d_slopes[domain] * per_row * (2.0 / outputs.shape[1])).unsqueeze(1)
-                grad.add_((2.0 * outputs - target).mul_(scale))
-            W.grad = grad.t().mm(inputs)
-            b.grad = grad.sum(dim=0)
-            if alpha > 0:
-                loss = loss + 0.5 * alpha * W.square().sum()
-                W.grad.add_(W, alpha=alpha)
-        return loss
-
-    return closure
-
-
 def fit_head(
     head,
     inputs,
@@ -260,24 +230,25 @@ def fit_head(
     alpha=1e-2,
     invariance=None,
     invariance_weight=0.0,
-    closed_form=False,
     scale_gradient=None,
     max_iter=200,
 ):
-    """Fit ``head`` in place by full-batch L-BFGS on mean domain risk + penalties.
+    """Fit ``head`` in place on the mean domain risk, penalties and ``alpha``'s L2 term.
 
-    With ``closed_form=True`` (the loss is the squared error) and a linear head, the ridge
-    solution is computed directly instead when there is no invariance penalty (or one
-    domain, where every penalty is zero); with a penalty, L-BFGS starts from it.
+    A linear head under the cross-entropy or the squared error with no penalty acting (none
+    set, or one domain, where every penalty is zero) is fitted by scikit-learn (see the
+    module's description). Otherwise torch's L-BFGS minimizes the objective from the head's
+    current parameters, or, for the squared error of a linear head, from the ridge solution,
+    so that the penalty moves the head only as far as it must.
 
     Parameters
     ----------
     head : nn.Module
-        The head to fit; its current parameters are the starting point (warm start).
+        The head to fit; its current parameters are L-BFGS's starting point.
     inputs : Tensor of shape (n, d)
         Head inputs.
     target : Tensor
-        Targets accepted by ``loss_fn``.
+        Targets accepted by ``loss_fn``: class indices or values of shape (n, n_outputs).
     domain : LongTensor of shape (n,)
         Domain code of each row.
     n_domains : int
@@ -290,8 +261,6 @@ def fit_head(
         Invariance penalty over the exact (full-batch) per-domain risks.
     invariance_weight : float, default=0.0
         Its weight.
-    closed_form : bool, default=False
-        Whether ``loss_fn`` is the squared error, so that a linear head has a closed form.
     scale_gradient : callable or None, default=None
         Closed-form IRMv1 gradient of ``loss_fn`` (:func:`~sklearn_seqinv.nn.losses.
         irm_scale_gradient`), used by the ``"irm"`` penalty instead of second-order autograd.
@@ -315,19 +284,20 @@ def fit_head(
     True
     """
     invariance = _acting(invariance, head)
-    if _has_ridge(head, closed_form, inputs):
-        # The ridge optimum is the fit when no penalty acts; otherwise L-BFGS starts there
-        # and the penalty moves the head only as far as it must, in far fewer iterations.
-        _, weight, bias = next(ridge_path(inputs, target, domain, n_domains, [alpha]))
-        _load_linear(head, weight, bias)
-        if not _penalty_acts(invariance, domain, n_domains):
+    acts = _penalty_acts(invariance, domain, n_domains)
+    kind = _linear_kind(head, loss_fn, target)
+    if kind is not None and (not acts or kind == "ridge"):
+        with _one_blas_thread():
+            fit = _LinearFit(kind, inputs, target, domain, n_domains, head.out_features)
+            _load_linear(head, *fit.at(alpha))
+        if not acts:
             return head
     objective = (domain, n_domains, loss_fn, alpha, invariance, invariance_weight, scale_gradient)
     return _lbfgs(head, inputs, target, objective, max_iter)
 
 
 def _lbfgs(head, inputs, target, objective, max_iter):
-    """Fit ``head`` in place by full-batch L-BFGS from its current parameters."""
+    """Fit ``head`` in place by full-batch L-BFGS (autograd) from its current parameters."""
     params = [p for p in head.parameters() if p.requires_grad]
     optimizer = torch.optim.LBFGS(
         params,
@@ -339,13 +309,11 @@ def _lbfgs(head, inputs, target, objective, max_iter):
         line_search_fn="strong_wolfe",
     )
 
-    def autograd():
+    def closure():
         optimizer.zero_grad()
         loss = _objective(head, inputs, target, *objective)
         loss.backward()
         return loss
-
-    closure = _direct_objective(head, inputs, target, *objective) or autograd
 
     with torch.enable_grad():
         optimizer.step(closure)
@@ -405,59 +373,57 @@ def _validation_rows(head, inputs, target, loss_fn, valid):
         return loss_fn(head(inputs[valid]), target[valid]).cpu().double().numpy()
 
 
-def _ridge_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds):
-    """Validation losses along ``alphas`` with a closed-form ridge for each fold: the fit
-    itself, or (a penalty acting) where L-BFGS starts. Fold after fold: one fold's Gram
-    matrix at a time."""
-    losses = np.zeros(len(alphas))
-    per_row = [[] for _ in alphas]
-    for train, valid in folds:
-        fold_head = copy.deepcopy(head)
-        domain_in = domain[train]
-        path = ridge_path(inputs[train], target[train], domain_in, n_domains, alphas)
-        closed = not _penalty_acts(penalty[0], domain_in, n_domains)
-        for k, (alpha, weight, bias) in enumerate(path):
-            _load_linear(fold_head, weight, bias)
-            if not closed:
-                # The training rows are copied per fit, not kept: at most one copy at a time.
-                objective = (domain_in, n_domains, loss_fn, alpha, *penalty)
-                _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
-            rows = _validation_rows(fold_head, inputs, target, loss_fn, valid)
-            losses[k] += rows.mean()
-            per_row[k].append(rows)
-    return losses / len(folds), per_row
+class _Fold:
+    """One fold of a path: its training rows and the head fitted on them, weight after weight.
 
-
-def _lbfgs_path_losses(head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds):
-    """Validation losses along ``alphas`` (strong to weak) by L-BFGS, each fold of a linear
-    head warm-started from its fit at the previous weight; the path stops once the mean
-    validation loss has risen :data:`PATH_PATIENCE` times in a row past its best, and the
-    weights not reached get an infinite loss (they are never chosen).
-
-    A hidden-layer head starts every weight from ``head`` instead: a strong L2 weight
-    shrinks a ReLU network to all-zero weights, a saddle point where every gradient is zero,
-    and a warm start at a weaker weight would stay there (a constant predictor).
+    A linear head that scikit-learn can fit on the fold's rows goes through :class:`_LinearFit`
+    (warm-started); any other head through torch's L-BFGS, a linear one warm-started from its
+    fit at the previous weight, a hidden-layer head from ``head`` at every weight: a strong L2
+    weight shrinks a ReLU network to all-zero weights, a saddle point where every gradient is
+    zero, and a warm start at a weaker weight would stay there (a constant predictor).
     """
-    losses = np.full(len(alphas), np.inf)
-    per_row = [[] for _ in alphas]
-    warm = isinstance(head, torch.nn.Linear)
-    fold_heads = [copy.deepcopy(head) for _ in folds]
-    fold_domains = [domain[train] for train, _ in folds]
-    for k, alpha in enumerate(alphas):
-        if not warm:
-            fold_heads = [copy.deepcopy(head) for _ in folds]
-        total = 0.0
-        for fold_head, domain_in, (train, valid) in zip(fold_heads, fold_domains, folds):
-            # The training rows are copied per fit, not kept: at most one copy at a time.
-            objective = (domain_in, n_domains, loss_fn, alpha, *penalty)
-            _lbfgs(fold_head, inputs[train], target[train], objective, max_iter=100)
-            rows = _validation_rows(fold_head, inputs, target, loss_fn, valid)
-            total += rows.mean()
-            per_row[k].append(rows)
-        losses[k] = total / len(folds)
-        if k - int(np.argmin(losses[: k + 1])) >= PATH_PATIENCE:
-            break
-    return losses, per_row
+
+    def __init__(self, head, inputs, target, domain, n_domains, loss_fn, penalty, rows):
+        self.start, self.head = head, copy.deepcopy(head)
+        self.train, self.valid = rows
+        self.args = (inputs, target, loss_fn)
+        self.domain, self.n_domains, self.penalty = domain[self.train], n_domains, penalty
+        target_in = target[self.train]
+        acts = _penalty_acts(penalty[0], self.domain, n_domains)
+        kind = _linear_kind(head, loss_fn, target_in)
+        self.linear = None
+        if kind is not None and not acts:
+            self.linear = _LinearFit(
+                kind, inputs[self.train], target_in, self.domain, n_domains, head.out_features
+            )
+
+    def losses(self, alphas):
+        """Per-row validation losses of the fits at every weight of ``alphas``, in order."""
+        inputs, target, loss_fn = self.args
+        if self.linear is not None:
+            fitted = (_load_linear(self.head, w, b) for w, b in self.linear.path(alphas))
+        else:
+            fitted = (self._lbfgs(alpha) for alpha in alphas)
+        return [_validation_rows(head, inputs, target, loss_fn, self.valid) for head in fitted]
+
+    def _lbfgs(self, alpha):
+        inputs, target, loss_fn = self.args
+        if not isinstance(self.start, torch.nn.Linear):
+            self.head = copy.deepcopy(self.start)
+        elif hand_derivative_kind(loss_fn) == "squared_error":
+            # Where the ridge has a solution, the penalized fit starts from it.
+            ridge = _LinearFit(
+                "ridge",
+                inputs[self.train],
+                target[self.train],
+                self.domain,
+                self.n_domains,
+                self.head.out_features,
+            )
+            _load_linear(self.head, *ridge.at(alpha))
+        # The training rows are copied per fit, not kept: at most one copy at a time.
+        objective = (self.domain, self.n_domains, loss_fn, alpha, *self.penalty)
+        return _lbfgs(self.head, inputs[self.train], target[self.train], objective, max_iter=100)
 
 
 def select_alpha(
@@ -471,7 +437,6 @@ def select_alpha(
     alphas=ALPHA_PATH,
     invariance=None,
     invariance_weight=0.0,
-    closed_form=False,
     scale_gradient=None,
     by_domain=False,
     seed=0,
@@ -479,10 +444,10 @@ def select_alpha(
     """The L2 weight of ``alphas`` with the lowest validation loss on held-out training rows.
 
     Each fold fits a copy of ``head`` along the path (strong to weak, warm-started) on its
-    training rows and records the mean per-sample loss on its validation rows. With a
-    closed-form ridge every weight is scored; an L-BFGS path stops once the mean validation
-    loss has been above its best for :data:`PATH_PATIENCE` weights in a row (the weights not
-    reached are never chosen).
+    training rows and records the mean per-sample loss on its validation rows. A ridge path
+    scores every weight; any other path stops once the mean validation loss has been above
+    its best for :data:`PATH_PATIENCE` weights in a row (the weights not reached are never
+    chosen). The folds of large inputs run side by side, in as many threads as torch uses.
 
     Parameters
     ----------
@@ -492,7 +457,7 @@ def select_alpha(
         As in :func:`fit_head`.
     alphas : sequence of float, default=ALPHA_PATH
         Candidate L2 weights.
-    invariance, invariance_weight, closed_form, scale_gradient
+    invariance, invariance_weight, scale_gradient
         As in :func:`fit_head`, used in every fit.
     by_domain : bool, default=False
         Validate on whole held-out domains (see :func:`validation_folds`).
@@ -504,25 +469,57 @@ def select_alpha(
     alpha : float
         The chosen weight.
     losses : ndarray of shape (len(alphas),)
-        Mean validation loss of each candidate (``inf`` where an L-BFGS path stopped
-        before it).
+        Mean validation loss of each candidate (``inf`` where a path stopped before it).
     row_losses : ndarray of shape (n_validation_rows,)
         Per-row validation losses at the chosen weight, fold after fold (the same rows in
         the same order for every call with the same ``domain`` and ``seed``), to compare two
         candidate inputs row by row.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch.nn import functional as F
+    >>> X = torch.randn(300, 5)
+    >>> y = (X[:, 0] > 0).long()
+    >>> alpha, losses, rows = select_alpha(
+    ...     torch.nn.Linear(5, 2), X, y, torch.arange(300) % 3, 3,
+    ...     lambda o, t: F.cross_entropy(o, t, reduction="none"), by_domain=True)
+    >>> alpha in ALPHA_PATH, rows.shape
+    (True, (300,))
     """
+    penalty = (_acting(invariance, head), invariance_weight, scale_gradient)
     folds = [
-        (train.to(inputs.device), valid.to(inputs.device))
+        _Fold(
+            head,
+            inputs,
+            target,
+            domain,
+            n_domains,
+            loss_fn,
+            penalty,
+            (train.to(inputs.device), valid.to(inputs.device)),
+        )
         for train, valid in validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
     ]
-    penalty = (_acting(invariance, head), invariance_weight, scale_gradient)
-    if _has_ridge(head, closed_form, inputs):
-        losses, per_row = _ridge_path_losses(
-            head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds
-        )
-    else:
-        losses, per_row = _lbfgs_path_losses(
-            head, inputs, target, domain, n_domains, loss_fn, alphas, penalty, folds
-        )
+    # A ridge path (no penalty acting) costs one factorization whatever its length: all
+    # weights at once. Squared-error paths score every weight.
+    ridge = all(fold.linear is not None and fold.linear.kind == "ridge" for fold in folds)
+    every = isinstance(head, torch.nn.Linear) and hand_derivative_kind(loss_fn) == "squared_error"
+    per_row = [[] for _ in alphas]
+    losses = np.full(len(alphas), np.inf)
+    # Threads pay for themselves on large fits only (joblib polls for results).
+    large = inputs.shape[0] * inputs.shape[1] >= _PARALLEL_SIZE
+    n_jobs = min(len(folds), torch.get_num_threads()) if large else 1
+    with _one_blas_thread(), Parallel(n_jobs=n_jobs, prefer="threads") as parallel:
+        steps = [list(range(len(alphas)))] if ridge else [[k] for k in range(len(alphas))]
+        for step in steps:
+            weights = [alphas[k] for k in step]
+            scored = parallel(delayed(fold.losses)(weights) for fold in folds)
+            for j, k in enumerate(step):
+                per_row[k] = [rows[j] for rows in scored]
+                losses[k] = np.mean([rows.mean() for rows in per_row[k]])
+            k = step[-1]
+            if not every and k - int(np.argmin(losses[: k + 1])) >= PATH_PATIENCE:
+                break
     best = int(np.argmin(losses))
     return float(alphas[best]), losses, np.concatenate(per_row[best])
