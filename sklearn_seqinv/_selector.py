@@ -556,7 +556,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.net_ = self._make_net(n_features, n_outputs, device, weights * unit, decay, scale)
         self.net_.initialize()
         self.net_.module_.head.load_state_dict(head.state_dict())
-        self.net_.partial_fit(dataset, None)
+        self.net_.partial_fit(dataset, None, **self.net_.fit_params())
         if held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y):
             return float(alpha), head
         return None
@@ -730,6 +730,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             **self._fused(device),
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
+            iterator_train__training=True,
+            iterator_train__balance=self.balance_domains and self.n_environments_ > 1,
             train_split=None,
             callbacks=list(self.callbacks or []),
             device=device,
@@ -744,7 +746,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             invariance_warmup=self.invariance_warmup,
             redundancy=self.redundancy,
             n_domains=self.n_environments_,
-            balance_domains=self.balance_domains,
             loss_scale=scale,
             n_iter_no_change=self.n_iter_no_change,
             threshold=self.threshold,

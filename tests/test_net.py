@@ -1,13 +1,26 @@
-"""The skorch layer's lean training loop does what skorch's own loop does."""
+"""The skorch layer runs skorch's own training loop through its public extension points."""
 
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback, GradientNormClipping
+from skorch import NeuralNet
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
 
 from sklearn_seqinv import InvariantMaskSelector
-from sklearn_seqinv._net import ArrayDataset, BatchIterator
-from sklearn_seqinv.nn.losses import risk_sampling_variance, vrex_penalty
+from sklearn_seqinv._net import ArrayDataset, BatchIterator, BatchTarget, GatedNet
+from sklearn_seqinv.nn.losses import (
+    balanced_risks,
+    domain_risks,
+    risk_sampling_variance,
+    vrex_penalty,
+)
+
+
+@pytest.mark.parametrize(
+    "method", ["fit_loop", "run_single_epoch", "train_step", "train_step_single", "notify"]
+)
+def test_skorchs_training_chain_runs_unmodified(method):
+    assert getattr(GatedNet, method) is getattr(NeuralNet, method)
 
 
 class CountingCallback(Callback):
@@ -75,128 +88,75 @@ def _balanced_batches(n_rows=(50, 80, 65), batch_size=96, seed=0):
 
 
 def test_balanced_batches_hold_each_domain_in_turn():
-    dataset, iterator, batches = _balanced_batches()
-    n_domains, quota = iterator.layout()
-    for X, (_, domain) in batches:
+    dataset, _, batches = _balanced_batches()
+    for X, target in batches:
+        quota = target.rows_per_domain
+        assert quota == max(BatchIterator.MIN_DOMAIN_ROWS, 96 // 3)
         # The batch's domains as given equal those of the rows it holds.
-        assert torch.equal(domain, dataset.domain[X[:, 0].long()])
-        assert torch.equal(domain, torch.arange(n_domains).repeat_interleave(quota))
+        assert torch.equal(target.domain, dataset.domain[X[:, 0].long()])
+        assert torch.equal(target.domain, torch.arange(3).repeat_interleave(quota))
 
 
-def test_balanced_batch_risk_terms_equal_the_general_ones():
+def test_balanced_risks_equal_the_general_ones():
     losses = torch.rand(3 * 40, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     domain = torch.arange(3).repeat_interleave(40)
-    selector = InvariantMaskSelector(max_epochs=1, random_state=0)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((120, 4))
-    selector.fit(X, (X[:, 0] > 0).astype(int), sample_domain=domain.numpy())
-    net = selector.net_
-    net._batch_layout = (3, 40)
-    mean, penalty = net._balanced_terms(losses)
-    risks = losses.view(3, 40).mean(dim=1)
-    present = torch.ones(3, dtype=torch.bool)
-    expected = vrex_penalty(
-        risks,
-        present,
-        sampling_variance=risk_sampling_variance(losses, domain, 3),
+    risks, noise = balanced_risks(losses, 3)
+    expected, present = domain_risks(losses, domain, 3)
+    torch.testing.assert_close(risks, expected)
+    torch.testing.assert_close(noise, risk_sampling_variance(losses, domain, 3))
+    torch.testing.assert_close(
+        vrex_penalty(risks, sampling_variance=noise),
+        vrex_penalty(expected, present, sampling_variance=noise),
     )
-    torch.testing.assert_close(mean, risks.mean())
-    torch.testing.assert_close(penalty, expected)
-    general = net._risk_terms(None, None, domain, losses)
-    torch.testing.assert_close(general[0], mean)
-    torch.testing.assert_close(general[1], penalty)
 
 
-def _direct_and_autograd(selector, X, y, domain, guidance=None, weight=None):
-    """Loss, batch terms and gradients of one balanced batch by both training paths."""
+@pytest.mark.parametrize("invariance", ["vrex", "irm", None])
+def test_a_balanced_batch_has_the_loss_of_any_batch(small_domains, invariance):
+    # The loss of a balanced batch (risks from a view) is the loss of the same rows taken
+    # as any batch (risks by domain code), penalty included.
+    selector = InvariantMaskSelector(max_epochs=1, invariance=invariance, random_state=0)
+    selector.fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
     net = selector.net_
-    module = net.module_.float().train()
-    if weight is not None:
-        net.invariance_weight = weight
-    guide = np.zeros((len(X), 0)) if guidance is None else guidance
-    inputs = torch.from_numpy(np.hstack([guide, X]).astype(np.float32))
-    if selector.task_ == "classification":
-        target = torch.from_numpy(np.searchsorted(selector.classes_, y))
+    generator = torch.Generator().manual_seed(0)
+    outputs = torch.randn(3 * 40, 2, generator=generator, dtype=torch.float64)
+    y = torch.randint(0, 2, (120,), generator=generator)
+    domain = torch.arange(3).repeat_interleave(40)
+    outputs = outputs * (1.0 + 2.0 * domain)[:, None]  # risks far apart across domains
+    balanced = net.risk_terms((outputs, None), BatchTarget(y, domain, 40))
+    general = net.risk_terms((outputs, None), BatchTarget(y, domain))
+    torch.testing.assert_close(balanced[0], general[0])
+    if invariance is None:
+        assert balanced[1] is None and general[1] is None
     else:
-        target = torch.from_numpy(np.asarray(y, dtype=np.float32).reshape(len(y), -1))
-    codes = torch.from_numpy(np.unique(domain, return_inverse=True)[1])
-    iterator = net.get_iterator(ArrayDataset(inputs, target, codes), training=True)
-    net._epoch_invariance_weight = net.current_invariance_weight()
-    torch.manual_seed(0)
-    for batch in list(iterator):
-        results = []
-        for direct in (True, False):
-            net._direct = direct and net._direct_gradient_applies()
-            net._batch_terms = []
-            for param in module.parameters():
-                param.grad = None
-            torch.manual_seed(3)  # the same gate draw for both paths
-            step = net.train_step_single(batch)
-            grads = {name: p.grad.clone() for name, p in module.named_parameters()}
-            results.append((float(step["loss"].detach()), net._batch_terms[0], grads))
-        penalty = results[1][1][1]
-        # A batch whose V-REx term is active (not clamped at zero), where there is one.
-        if penalty is None or penalty > 0:
-            break
-    del net._direct
-    return results
+        assert float(general[1]) > 0
+        torch.testing.assert_close(balanced[1], general[1])
 
 
-@pytest.mark.parametrize("gate", ["stg", "hard_concrete"])
-@pytest.mark.parametrize("invariance", ["vrex", None])
-@pytest.mark.parametrize("task", ["classification", "regression"])
-@pytest.mark.parametrize("guided", [False, True])
-def test_direct_gradients_equal_autograd(small_domains, gate, invariance, task, guided):
-    X, domain = small_domains.X, small_domains.sample_domain
-    rng = np.random.default_rng(0)
-    y = small_domains.y.copy()
-    if task == "regression":
-        y = X[:, 0] - 0.5 * X[:, 1] + rng.normal(size=len(X))
-    # Other labels in one domain: unequal domain risks, so the V-REx term is active.
-    noisy = domain == domain[0]
-    y[noisy] = y.max() - y[noisy] if task == "classification" else 3 * y[noisy]
-    guidance = X[:, :2] ** 2 if guided else None
+def test_every_term_of_the_loss_is_in_the_history_per_batch_and_epoch(small_domains):
     selector = InvariantMaskSelector(
-        task=task, gate=gate, invariance=invariance, max_epochs=4, batch_size=48, random_state=0
-    ).fit(X, y, sample_domain=domain, guidance=guidance)
-    assert selector.net_._direct_gradient_applies()
-    # A strong invariance weight makes the V-REx term act on the gradient.
-    (loss, terms, grads), (ref_loss, ref_terms, ref_grads) = _direct_and_autograd(
-        selector, X, y, domain, guidance, weight=1e3
-    )
-    assert invariance is None or ref_terms[1] > 0
-    assert loss == pytest.approx(ref_loss, rel=1e-5)
-    for term, ref in zip(terms, ref_terms):
-        assert (term is None) == (ref is None)
-        if term is not None:
-            assert float(term) == pytest.approx(float(ref), rel=1e-5, abs=1e-7)
-    assert grads.keys() == ref_grads.keys()
-    for name, grad in grads.items():
-        torch.testing.assert_close(grad, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+        max_epochs=12, n_iter_no_change=None, invariance_warmup=10, random_state=0
+    ).fit(small_domains.X, small_domains.y, sample_domain=small_domains.sample_domain)
+    history = selector.history_
+    for name in ("task_loss", "invariance_penalty", "sparsity_penalty", "redundancy_penalty"):
+        for epoch in range(len(history)):
+            sizes = history[epoch, "batches", :, "train_batch_size"]
+            values = history[epoch, "batches", :, name]
+            assert history[epoch, name] == pytest.approx(np.average(values, weights=sizes))
+    # The warm-up callback ramps the weight linearly from 0, then holds it.
+    weights = history[:, "invariance_weight"]
+    assert weights[:11] == pytest.approx([100.0 * e / 10 for e in range(11)])
+    assert weights[11] == 100.0
 
 
-def test_direct_gradients_for_several_classes_and_outputs(small_domains):
-    X, domain = small_domains.X, small_domains.sample_domain
-    rng = np.random.default_rng(1)
-    for y in (rng.integers(0, 3, len(X)), rng.normal(size=(len(X), 2))):
-        task = "classification" if y.ndim == 1 else "regression"
-        selector = InvariantMaskSelector(task=task, max_epochs=4, random_state=0)
-        selector.fit(X, y, sample_domain=domain)
-        (loss, _, grads), (ref_loss, _, ref_grads) = _direct_and_autograd(
-            selector, X, y, domain, weight=1e3
-        )
-        assert loss == pytest.approx(ref_loss, rel=1e-5)
-        for name, grad in grads.items():
-            torch.testing.assert_close(grad, ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
-
-
-@pytest.mark.parametrize(
-    "params",
-    [{"hidden_units": 4}, {"invariance": "irm"}, {"redundancy": 1.0}],
-    ids=["mlp-head", "irm", "redundancy"],
-)
-def test_direct_gradients_only_where_they_apply(small_domains, params):
-    X, domain = small_domains.X, small_domains.sample_domain
-    selector = InvariantMaskSelector(max_epochs=2, random_state=0, **params)
-    selector.fit(X, small_domains.y, sample_domain=domain, guidance=X[:, :1])
-    assert not selector.net_._direct_gradient_applies()
+def test_training_ends_the_skorch_way(small_domains):
+    # skorch's EarlyStopping ends training quietly (no TrainingInterrupted), and so does the
+    # settling rule, which marks its last epoch.
+    args = (small_domains.X, small_domains.y)
+    stopper = EarlyStopping(monitor="train_loss", patience=1, threshold=10.0)
+    stopped = InvariantMaskSelector(max_epochs=30, callbacks=[stopper], random_state=0)
+    stopped.fit(*args, sample_domain=small_domains.sample_domain)
+    assert len(stopped.history_) < 30
+    settled = InvariantMaskSelector(
+        max_epochs=300, n_iter_no_change=3, invariance_warmup=2, random_state=0
+    ).fit(*args, sample_domain=small_domains.sample_domain)
+    assert len(settled.history_) < 300 and settled.history_[-1]["stopped_early"]

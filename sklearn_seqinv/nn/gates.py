@@ -12,12 +12,6 @@ Two gates share one small interface so the estimator never branches on the kind:
   non-zero: the differentiable expected-L0 term of the sparsity penalty.
 * ``scores()`` returns an unclamped score per feature that orders the gates (ties among
   gates clamped at 1 included), for keeping the top ``max_features``.
-* ``sample_with_derivative()`` and ``open_probability_with_derivative()`` return a training
-  draw and the open probability each with its derivative with respect to the gate's one
-  parameter (feature ``j`` depends on parameter ``j`` alone, so the derivative is a
-  vector): a training step whose other gradients are written by hand needs no autograd
-  graph for the gate either. Autograd of ``sample()`` and ``open_probability()`` gives the
-  same derivatives (tested).
 """
 
 import math
@@ -66,20 +60,6 @@ class StochasticGate(nn.Module):
         if self.training:
             return torch.clamp(self._noisy(), 0.0, 1.0)
         return torch.clamp(self.mu + 0.5, 0.0, 1.0)
-
-    def sample_with_derivative(self):
-        """A training draw of ``z`` and ``dz / dmu`` (the same random numbers as ``sample``)."""
-        with torch.no_grad():
-            x = self._noisy()
-            # clamp passes the gradient where its input is within its bounds, both included
-            return torch.clamp(x, 0.0, 1.0), ((x >= 0.0) & (x <= 1.0)).to(x.dtype)
-
-    def open_probability_with_derivative(self):
-        """``open_probability()`` and its derivative ``phi((mu + 0.5) / sigma) / sigma``."""
-        with torch.no_grad():
-            a = (self.mu + 0.5) / (self.sigma * math.sqrt(2.0))
-            density = torch.exp(-a.square()) / (self.sigma * math.sqrt(2.0 * math.pi))
-            return 0.5 * (1.0 + torch.erf(a)), density
 
     def forward(self, x):
         return x * self.sample()
@@ -139,21 +119,6 @@ class HardConcreteGate(nn.Module):
         if self.training:
             return self._stretch(torch.sigmoid(self._noisy_logits()))
         return self.gate_values()
-
-    def sample_with_derivative(self):
-        """A training draw of ``z`` and ``dz / dlog_alpha`` (the random numbers of ``sample``)."""
-        with torch.no_grad():
-            s = torch.sigmoid(self._noisy_logits())
-            width = self.zeta - self.gamma
-            x = s * width + self.gamma
-            inside = ((x >= 0.0) & (x <= 1.0)).to(x.dtype)
-            return torch.clamp(x, 0.0, 1.0), inside * s * (1.0 - s) * (width / self.temperature)
-
-    def open_probability_with_derivative(self):
-        """``open_probability()`` and its derivative ``p (1 - p)``."""
-        with torch.no_grad():
-            p = self.open_probability()
-            return p, p * (1.0 - p)
 
     def forward(self, x):
         return x * self.sample()

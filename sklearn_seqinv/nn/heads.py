@@ -117,14 +117,13 @@ class GatedHead(nn.Module):
     Examples
     --------
     >>> import torch
-    >>> module = GatedHead(n_features=3, n_outputs=2, n_guidance=1)
+    >>> module = GatedHead(n_features=3, n_outputs=2, n_guidance=1).eval()
     >>> logits, gated = module(torch.ones(5, 4))
     >>> logits.shape, gated.shape
     (torch.Size([5, 2]), torch.Size([5, 3]))
 
-    Training skips forming the gated columns; in evaluation mode the outputs are the same:
+    Training skips forming the gated columns unless asked; the outputs are the same:
 
-    >>> module = module.eval()
     >>> torch.allclose(module(torch.ones(5, 4), return_gated=False)[0], module(torch.ones(5, 4))[0])
     True
     """
@@ -147,27 +146,28 @@ class GatedHead(nn.Module):
         self.support_fixed.fill_(True)
         return self
 
-    def forward(self, X, return_gated=True):
+    def forward(self, X, return_gated=None, return_features=False):
         """Outputs of the head on ``X`` (guidance then gated columns), and the gated columns.
 
-        With ``return_gated=False`` the gated columns are not formed (``None`` is returned in
-        their place): the gate ``z`` scales the columns of the head's first weight matrix
-        instead of every row of ``X``, the same product at a fraction of the work, which is
-        what training uses.
+        Returns ``(outputs, gated)``, or ``(outputs, gated, features)`` with
+        ``return_features`` (the representation of :func:`head_features`, for a
+        feature-matching penalty; of the same gate draw). ``return_gated`` defaults to
+        evaluation mode: in training the gated columns are not formed (``None`` is returned
+        in their place) unless asked for, and the gate ``z`` scales the columns of the head's
+        first weight matrix instead of every row of ``X``, the same product at a fraction of
+        the work.
         """
         z = self._draw()
-        if not return_gated:
+        if return_gated is None:
+            return_gated = not self.training
+        if not (return_gated or return_features):
             return self._scaled_head(X, z), None
         inputs, gated = self._gated_inputs(X, z)
+        gated = gated if return_gated else None
+        if return_features:
+            outputs, features = head_features(self.head, inputs)
+            return outputs, gated, features
         return self.head(inputs), gated
-
-    def forward_with_features(self, X):
-        """Outputs and the representation of :func:`head_features`, for one gate draw.
-
-        A linear head's representation is its input: the guidance, then the gated columns.
-        """
-        inputs, _ = self._gated_inputs(X, self._draw())
-        return head_features(self.head, inputs)
 
     def _draw(self):
         """The gate of this pass: the fixed support at inference once it is set, else a

@@ -15,12 +15,12 @@ __all__ = [
     "INVARIANCE_PENALTIES",
     "OutputMean",
     "RiskBatch",
+    "balanced_risks",
     "coral_penalty",
     "domain_risks",
-    "hand_derivative_kind",
     "irm_penalty",
     "irm_scale_gradient",
-    "loss_and_output_gradient",
+    "loss_kind",
     "mean_risk",
     "redundancy_penalty",
     "risk_sampling_variance",
@@ -99,6 +99,27 @@ def risk_sampling_variance(losses, domain, n_domains, risks=None):
     return torch.where(counts > 1, within / counts.clamp(min=1), torch.zeros_like(within))
 
 
+def balanced_risks(losses, n_domains):
+    """Risks and their sampling variances of a balanced batch, from a view of its losses.
+
+    A balanced batch holds the same number of rows of each of ``n_domains`` domains, domain
+    after domain: viewed as an ``(n_domains, rows)`` matrix its per-sample losses have one
+    domain per row, so the risks are the row means and their sampling variances
+    (:func:`risk_sampling_variance`) the row variances over ``rows``; no scatter over domain
+    codes is needed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> balanced_risks(torch.tensor([1.0, 3.0, 5.0, 5.0]), 2)
+    (tensor([2., 5.]), tensor([1., 0.]))
+    """
+    by_domain = losses.view(n_domains, -1)
+    rows = by_domain.shape[1]
+    variance = by_domain.detach().var(dim=1) if rows > 1 else torch.zeros_like(by_domain[:, 0])
+    return by_domain.mean(dim=1), variance / rows
+
+
 def vrex_penalty(risks, present=None, mean=None, sampling_variance=None):
     """V-REx penalty (Krueger et al., 2021): variance of the risks of the present domains.
 
@@ -117,19 +138,22 @@ def vrex_penalty(risks, present=None, mean=None, sampling_variance=None):
     >>> vrex_penalty(torch.tensor([2.0, 7.0]), torch.tensor([True, False]))
     tensor(0.)
     """
-    if present is None:
-        present = torch.ones_like(risks, dtype=torch.bool)
-    weights = present.to(risks.dtype)
-    mean = mean_risk(risks, present) if mean is None else mean
-    centred = (risks - mean) * weights
-    k = weights.sum()
-    penalty = (centred**2).sum() / k
+    if present is None:  # every domain present (a balanced batch): no masking
+        mean = risks.mean() if mean is None else mean
+        penalty, k = (risks - mean).square().mean(), len(risks)
+        variance = None if sampling_variance is None else sampling_variance.detach().sum()
+    else:
+        weights = present.to(risks.dtype)
+        mean = mean_risk(risks, present) if mean is None else mean
+        k = weights.sum()
+        penalty = ((risks - mean) * weights).square().sum() / k
+        if sampling_variance is not None:
+            variance = (sampling_variance.detach() * weights).sum()
     if sampling_variance is not None:
         # Detached and floored at 0: the correction only decides whether the spread of the
         # risks exceeds what sampling explains; it gives no gradient, so the optimizer cannot
         # lower the penalty by making per-sample losses more spread out.
-        noise = (k - 1) / k**2 * (sampling_variance.detach() * weights).sum()
-        penalty = torch.clamp(penalty - noise, min=0.0)
+        penalty = torch.clamp(penalty - (k - 1) / k**2 * variance, min=0.0)
     return penalty
 
 
@@ -341,9 +365,9 @@ class OutputMean:
         return self.criterion(outputs, target).mean(dim=1)
 
 
-def hand_derivative_kind(loss_fn):
-    """``"squared_error"`` or ``"cross_entropy"`` when :func:`loss_and_output_gradient`
-    writes the derivative of the per-sample loss ``loss_fn``, else ``None``.
+def loss_kind(loss_fn):
+    """``"squared_error"`` or ``"cross_entropy"`` when the per-sample loss ``loss_fn`` is the
+    one scikit-learn's ``Ridge`` or ``LogisticRegression`` minimizes, else ``None``.
 
     ``loss_fn`` is an unreduced criterion or an :class:`OutputMean` of one: ``MSELoss``
     (averaged over the outputs) or an unweighted ``CrossEntropyLoss`` without label
@@ -352,9 +376,9 @@ def hand_derivative_kind(loss_fn):
     Examples
     --------
     >>> import torch
-    >>> hand_derivative_kind(OutputMean(torch.nn.MSELoss(reduction="none")))
+    >>> loss_kind(OutputMean(torch.nn.MSELoss(reduction="none")))
     'squared_error'
-    >>> hand_derivative_kind(torch.nn.L1Loss(reduction="none")) is None
+    >>> loss_kind(torch.nn.L1Loss(reduction="none")) is None
     True
     """
     criterion = loss_fn.criterion if isinstance(loss_fn, OutputMean) else loss_fn
@@ -369,44 +393,6 @@ def hand_derivative_kind(loss_fn):
     ):
         return "cross_entropy"
     return None
-
-
-def loss_and_output_gradient(outputs, target, kind):
-    """Per-sample losses and their derivative with respect to ``outputs``, without autograd.
-
-    Parameters
-    ----------
-    outputs : Tensor of shape (n, n_outputs)
-        Predictions (squared error) or logits (cross-entropy).
-    target : Tensor
-        Targets shaped like ``outputs`` (squared error) or class indices of shape (n,).
-    kind : {"squared_error", "cross_entropy"}
-        As :func:`hand_derivative_kind` names it: the mean squared error over the outputs,
-        or the cross-entropy.
-
-    Returns
-    -------
-    losses : Tensor of shape (n,)
-    gradient : Tensor of shape (n, n_outputs)
-        ``d losses_i / d outputs_i``: ``2 (o - y) / n_outputs``, or ``softmax(o) - onehot(y)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> losses, grad = loss_and_output_gradient(torch.tensor([[2.0]]), torch.tensor([[1.0]]),
-    ...                                         "squared_error")
-    >>> losses, grad
-    (tensor([1.]), tensor([[2.]]))
-    """
-    if kind == "squared_error":
-        residual = outputs - target.reshape(outputs.shape)
-        return residual.square().mean(dim=1), residual * (2.0 / outputs.shape[1])
-    log_p = torch.log_softmax(outputs, dim=1)
-    index = target.unsqueeze(1)
-    losses = -log_p.gather(1, index).squeeze(1)
-    gradient = log_p.exp_()
-    gradient.scatter_add_(1, index, torch.full_like(index, -1, dtype=gradient.dtype))
-    return losses, gradient
 
 
 class RiskBatch(NamedTuple):

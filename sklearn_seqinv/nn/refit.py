@@ -33,7 +33,7 @@ from .losses import (
     INVARIANCE_PENALTIES,
     RiskBatch,
     domain_risks,
-    hand_derivative_kind,
+    loss_kind,
     mean_risk,
 )
 
@@ -106,7 +106,7 @@ def _linear_kind(head, loss_fn, target):
     """
     if type(head) is not torch.nn.Linear or head.bias is None:
         return None
-    kind = hand_derivative_kind(loss_fn)
+    kind = loss_kind(loss_fn)
     if kind == "squared_error":
         return "ridge"
     if kind == "cross_entropy" and target.dim() == 1:
@@ -410,7 +410,7 @@ class _Fold:
         inputs, target, loss_fn = self.args
         if not isinstance(self.start, torch.nn.Linear):
             self.head = copy.deepcopy(self.start)
-        elif hand_derivative_kind(loss_fn) == "squared_error":
+        elif loss_kind(loss_fn) == "squared_error":
             # Where the ridge has a solution, the penalized fit starts from it.
             ridge = _LinearFit(
                 "ridge",
@@ -504,7 +504,7 @@ def select_alpha(
     # A ridge path (no penalty acting) costs one factorization whatever its length: all
     # weights at once. Squared-error paths score every weight.
     ridge = all(fold.linear is not None and fold.linear.kind == "ridge" for fold in folds)
-    every = isinstance(head, torch.nn.Linear) and hand_derivative_kind(loss_fn) == "squared_error"
+    every = isinstance(head, torch.nn.Linear) and loss_kind(loss_fn) == "squared_error"
     per_row = [[] for _ in alphas]
     losses = np.full(len(alphas), np.inf)
     # Threads pay for themselves on large fits only (joblib polls for results).
