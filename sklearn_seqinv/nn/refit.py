@@ -383,8 +383,9 @@ class _Fold:
     zero, and a warm start at a weaker weight would stay there (a constant predictor).
     """
 
-    def __init__(self, head, inputs, target, domain, n_domains, loss_fn, penalty, rows):
+    def __init__(self, head, inputs, target, domain, n_domains, loss_fn, penalty, rows, alphas):
         self.start, self.head = head, copy.deepcopy(head)
+        self.alphas, self.ridge_starts = alphas, None
         self.train, self.valid = rows
         self.args = (inputs, target, loss_fn)
         self.domain, self.n_domains, self.penalty = domain[self.train], n_domains, penalty
@@ -411,16 +412,19 @@ class _Fold:
         if not isinstance(self.start, torch.nn.Linear):
             self.head = copy.deepcopy(self.start)
         elif loss_kind(loss_fn) == "squared_error":
-            # Where the ridge has a solution, the penalized fit starts from it.
-            ridge = _LinearFit(
-                "ridge",
-                inputs[self.train],
-                target[self.train],
-                self.domain,
-                self.n_domains,
-                self.head.out_features,
-            )
-            _load_linear(self.head, *ridge.at(alpha))
+            # Where the ridge has a solution, the penalized fit starts from it: the ridge
+            # path of every weight in one factorization, once per fold.
+            if self.ridge_starts is None:
+                ridge = _LinearFit(
+                    "ridge",
+                    inputs[self.train],
+                    target[self.train],
+                    self.domain,
+                    self.n_domains,
+                    self.head.out_features,
+                )
+                self.ridge_starts = dict(zip(self.alphas, ridge.path(self.alphas)))
+            _load_linear(self.head, *self.ridge_starts[alpha])
         # The training rows are copied per fit, not kept: at most one copy at a time.
         objective = (self.domain, self.n_domains, loss_fn, alpha, *self.penalty)
         return _lbfgs(self.head, inputs[self.train], target[self.train], objective, max_iter=100)
@@ -498,6 +502,7 @@ def select_alpha(
             loss_fn,
             penalty,
             (train.to(inputs.device), valid.to(inputs.device)),
+            alphas,
         )
         for train, valid in validation_folds(domain, n_domains, by_domain=by_domain, seed=seed)
     ]
