@@ -37,8 +37,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv._refit import ALPHA_PATH
 from sklearn_seqinv.evaluation import markdown_table
-from sklearn_seqinv.nn.refit import ALPHA_PATH
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._heterogeneity import passing
 from ._net import ArrayDataset, GatedNet
+from ._refit import fit_head, fits_by_scikit_learn, select_alpha, validation_folds
 from ._tie_filter import TieInvarianceFilter
 from ._validation import (
     atomic_fit,
@@ -36,7 +37,6 @@ from .exceptions import (
 )
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean, irm_scale_gradient
-from .nn.refit import fit_head, fits_by_scikit_learn, select_alpha, validation_folds
 
 __all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "sparse_wins"]
 
