@@ -17,7 +17,9 @@ acts, the head has a hidden layer, or the loss is another one, torch's L-BFGS mi
 objective through autograd.
 """
 
+import contextlib
 import copy
+import threading
 import warnings
 
 import numpy as np
@@ -67,20 +69,31 @@ _TOL = 1e-5
 #: Inputs of at least this many entries fit the folds of a path in parallel threads.
 _PARALLEL_SIZE = 1_000_000
 
-_CONTROLLER = None
+_BLAS = {"controller": None}
 
 
+@contextlib.contextmanager
 def _one_blas_thread():
-    """A context in which BLAS runs on one thread.
+    """A context in which BLAS runs on one thread, in the main thread of a process.
 
     The products of a full-batch linear fit are matrix-vector products, which a second BLAS
     thread slows down rather than speeds up (twice as slow on 2 cores); the folds of a path
-    run side by side in threads instead.
+    run side by side in threads instead. The limit is process-wide, so it is set only from
+    the main thread (a worker process's too): fits that a user runs in threads of their own
+    leave BLAS as they find it rather than change it under each other. It covers the BLAS
+    libraries loaded at the first call (numpy's and scipy's, which scikit-learn's linear
+    models use).
     """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _BLAS["controller"] is None:
+        _BLAS["controller"] = ThreadpoolController()
+    limiter = _BLAS["controller"].limit(limits=1, user_api="blas")
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()
 
 
 def _domain_weights(domain, n_domains):

@@ -205,3 +205,35 @@ def test_hidden_layer_alpha_path_escapes_the_collapsed_network(seed):
     predicted = head(X).argmax(dim=1)
     assert alpha < 10.0 and len(torch.unique(predicted)) == 2
     assert (predicted == y).float().mean() > 0.9
+
+
+def test_one_blas_thread_is_set_from_the_main_thread_only_and_restored():
+    # The BLAS limit is process-wide: the main thread sets it for a fit and restores it; a
+    # fit in a user's own thread leaves it as it finds it (no thread changes it under another).
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from sklearn_seqinv import _refit
+
+    with _refit._one_blas_thread():  # the libraries the limit covers (numpy's and scipy's)
+        controller = _refit._BLAS["controller"]
+        known = {lib["filepath"] for lib in controller.info() if lib["user_api"] == "blas"}
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["filepath"] in known]
+
+    before = blas_threads()
+    with _refit._one_blas_thread():
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+    seen = []
+
+    def in_a_thread():
+        with _refit._one_blas_thread():
+            seen.append(blas_threads())
+
+    thread = threading.Thread(target=in_a_thread)
+    thread.start()
+    thread.join(timeout=30)
+    assert seen == [before] and blas_threads() == before
