@@ -397,15 +397,14 @@ class GatedNet(NeuralNet):
         if rows is not None:
             # A balanced batch holds ``rows`` rows of every domain, domain after domain: its
             # risks and their sampling variances are the row means and variances of a view.
+            # Every domain of the batch is present (``present=None``).
             risks, noise = balanced_risks(losses, len(losses) // rows)
-            present = mean = None
+            present, mean = None, risks.mean()
         else:
             risks, present = domain_risks(losses, domain, self.n_domains)
             noise, mean = None, mean_risk(risks, present)
         if self.invariance is None:
-            return (risks.mean() if mean is None else mean), None
-        if mean is None:
-            mean = risks.mean()
+            return mean, None
         if self.invariance == "vrex" and rows is not None:
             return mean, vrex_penalty(risks, mean=mean, sampling_variance=noise)
         batch = RiskBatch(
@@ -416,7 +415,7 @@ class GatedNet(NeuralNet):
             self.n_domains,
             self.per_sample_loss,
             risks,
-            torch.ones_like(risks, dtype=torch.bool) if present is None else present,
+            present,
             mean,
             noise_corrected=True,
             features=features[0] if features else None,

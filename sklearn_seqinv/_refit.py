@@ -134,10 +134,10 @@ def _linear_kind(head, loss_fn, target):
     return None
 
 
-def fits_by_scikit_learn(head, loss_fn, target, invariance=None, domain=None, n_domains=1):
-    """Whether :func:`fit_head` fits ``head`` by scikit-learn: deterministically, from any
-    starting point (a linear head under the plain cross-entropy with every class in
-    ``target``, or the squared error, and no penalty acting).
+def fits_by_scikit_learn(head, loss_fn, target):
+    """Whether :func:`fit_head` without a penalty fits ``head`` by scikit-learn:
+    deterministically, from any starting point (a linear head under the plain cross-entropy
+    with every class in ``target``, or the squared error).
 
     Examples
     --------
@@ -146,8 +146,6 @@ def fits_by_scikit_learn(head, loss_fn, target, invariance=None, domain=None, n_
     ...                      torch.tensor([0, 1, 1]))
     True
     """
-    if domain is not None and _penalty_acts(_acting(invariance, head), domain, n_domains):
-        return False
     return _linear_kind(head, loss_fn, target) is not None
 
 
@@ -165,7 +163,8 @@ class _LinearFit:
         self.X = inputs.detach().cpu().numpy().astype(dtype, copy=False)
         self.y = target.detach().cpu().numpy()
         self.weights = _domain_weights(domain.cpu().numpy(), n_domains)
-        self.model = LogisticRegression(warm_start=True, max_iter=_MAX_ITER, tol=_TOL)
+        if kind == "logistic":
+            self.model = LogisticRegression(warm_start=True, max_iter=_MAX_ITER, tol=_TOL)
 
     def at(self, alpha):
         """``(weight, bias)`` arrays of the torch head at L2 weight ``alpha``."""

@@ -405,7 +405,7 @@ class RiskBatch(NamedTuple):
     n_domains: int
     loss_fn: Callable  # per-sample loss of (outputs, target)
     risks: torch.Tensor  # per-environment mean loss (domain_risks)
-    present: torch.Tensor
+    present: torch.Tensor | None  # None: every environment present
     mean: torch.Tensor  # mean of the present risks
     noise_corrected: bool = False  # V-REx: subtract the risks' sampling variance
     scale_gradient: Callable | None = None  # IRM: closed-form d loss / d output scale
