@@ -206,9 +206,7 @@ def _l2(head):
     return sum((p**2).sum() for name, p in head.named_parameters() if not name.endswith("bias"))
 
 
-def _objective(
-    head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight, scale_gradient
-):
+def _objective(head, inputs, target, domain, n_domains, loss_fn, alpha, invariance, weight):
     features = None
     if invariance in FEATURE_PENALTIES and weight > 0:
         outputs, features = head_features(head, inputs)
@@ -228,7 +226,6 @@ def _objective(
             risks,
             present,
             loss,
-            scale_gradient=scale_gradient,
             features=features,
         )
         loss = loss + weight * INVARIANCE_PENALTIES[invariance](batch)
@@ -248,7 +245,6 @@ def fit_head(
     alpha=1e-2,
     invariance=None,
     invariance_weight=0.0,
-    scale_gradient=None,
     max_iter=200,
 ):
     """Fit ``head`` in place on the mean domain risk, penalties and ``alpha``'s L2 term.
@@ -279,9 +275,6 @@ def fit_head(
         Invariance penalty over the exact (full-batch) per-domain risks.
     invariance_weight : float, default=0.0
         Its weight.
-    scale_gradient : callable or None, default=None
-        Closed-form IRMv1 gradient of ``loss_fn`` (:func:`~sklearn_seqinv.nn.losses.
-        irm_scale_gradient`), used by the ``"irm"`` penalty instead of second-order autograd.
     max_iter : int, default=200
         Maximum L-BFGS iterations.
 
@@ -310,7 +303,7 @@ def fit_head(
             _load_linear(head, *fit.at(alpha))
         if not acts:
             return head
-    objective = (domain, n_domains, loss_fn, alpha, invariance, invariance_weight, scale_gradient)
+    objective = (domain, n_domains, loss_fn, alpha, invariance, invariance_weight)
     return _lbfgs(head, inputs, target, objective, max_iter)
 
 
@@ -459,7 +452,6 @@ def select_alpha(
     alphas=ALPHA_PATH,
     invariance=None,
     invariance_weight=0.0,
-    scale_gradient=None,
     by_domain=False,
     seed=0,
 ):
@@ -479,7 +471,7 @@ def select_alpha(
         As in :func:`fit_head`.
     alphas : sequence of float, default=ALPHA_PATH
         Candidate L2 weights.
-    invariance, invariance_weight, scale_gradient
+    invariance, invariance_weight
         As in :func:`fit_head`, used in every fit.
     by_domain : bool, default=False
         Validate on whole held-out domains (see :func:`validation_folds`).
@@ -509,7 +501,7 @@ def select_alpha(
     >>> alpha in ALPHA_PATH, rows.shape
     (True, (300,))
     """
-    penalty = (_acting(invariance, head), invariance_weight, scale_gradient)
+    penalty = (_acting(invariance, head), invariance_weight)
     folds = [
         _Fold(
             head,

@@ -36,7 +36,7 @@ from .exceptions import (
     PenaltyWithoutEnvironmentsWarning,
 )
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
-from .nn.losses import OutputMean, irm_scale_gradient
+from .nn.losses import OutputMean
 
 __all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "sparse_wins"]
 
@@ -561,14 +561,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return float(alpha), head
         return None
 
-    def _scale_gradient(self):
-        """The IRMv1 gradient of the loss in closed form, where it has one."""
-        if self.task_ == "classification":
-            return irm_scale_gradient("cross_entropy")
-        if self.regression_loss == "squared_error":
-            return irm_scale_gradient("squared_error")
-        return None
-
     def _per_sample_loss(self):
         if self.task_ == "classification":
             criterion = torch.nn.CrossEntropyLoss(reduction="none")
@@ -620,7 +612,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             loss_fn=self._per_sample_loss(),
             invariance=invariance,
             invariance_weight=self.invariance_weight,
-            scale_gradient=self._scale_gradient(),
         )
 
         def columns(support):

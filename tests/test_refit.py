@@ -73,7 +73,7 @@ def test_scikit_learn_head_minimizes_the_torch_objective(loss, alpha, codes):
     fitted, autograd = (
         fit_head(copy.deepcopy(head), X, y, domain, 3, fn, alpha=alpha) for fn in (loss_fn, plain)
     )
-    objective = (domain, 3, loss_fn, alpha, None, 0.0, None)
+    objective = (domain, 3, loss_fn, alpha, None, 0.0)
     with torch.no_grad():  # a shift of every class's bias changes no probability
         minima = [float(_objective(h, X, y, *objective)) for h in (fitted, autograd)]
         outputs = [h(X) for h in (fitted, autograd)]
@@ -159,7 +159,7 @@ def test_penalized_head_with_one_domain_is_the_ridge_and_improves_on_it_otherwis
     y = y + X[:, :1] * three[:, None].float()
     head = fit_head(torch.nn.Linear(5, 1), X, y, three, 3, squared, **penalized)
     start = _load_linear(torch.nn.Linear(5, 1), *ridge(three, 3))
-    args = (X, y, three, 3, squared, 0.1, "vrex", 10.0, None)
+    args = (X, y, three, 3, squared, 0.1, "vrex", 10.0)
     with torch.no_grad():
         assert _objective(head, *args) < _objective(start, *args) - 1e-3
 

@@ -19,7 +19,6 @@ __all__ = [
     "coral_penalty",
     "domain_risks",
     "irm_penalty",
-    "irm_scale_gradient",
     "loss_kind",
     "mean_risk",
     "redundancy_penalty",
@@ -213,7 +212,7 @@ def coral_penalty(features, domain, n_domains):
     return 2.0 * spread / (k - 1)
 
 
-def irm_penalty(outputs, target, domain, n_domains, loss_fn, scale_gradient=None):
+def irm_penalty(outputs, target, domain, n_domains, loss_fn):
     """IRMv1 penalty (Arjovsky et al., 2019), vectorized over domains.
 
     Each domain ``e`` gets its own dummy scale ``w_e = 1`` on the outputs; since the risk of
@@ -232,11 +231,6 @@ def irm_penalty(outputs, target, domain, n_domains, loss_fn, scale_gradient=None
         Number of domain codes.
     loss_fn : callable
         ``loss_fn(outputs, target)`` returning per-sample losses.
-    scale_gradient : callable or None, default=None
-        ``scale_gradient(outputs, target)``: each sample's ``d loss_fn(w * outputs) / dw`` at
-        ``w = 1``, in closed form (see :func:`irm_scale_gradient`). Then ``dR_e / dw_e`` is
-        the mean of these over the domain's samples, with no second-order autograd pass;
-        ``None`` differentiates ``loss_fn`` instead.
 
     Examples
     --------
@@ -251,54 +245,12 @@ def irm_penalty(outputs, target, domain, n_domains, loss_fn, scale_gradient=None
     counts = torch.bincount(domain, minlength=n_domains)
     if int((counts > 0).sum()) < 2:
         return outputs.sum() * 0.0
-    if scale_gradient is not None:
-        grads, present = domain_risks(scale_gradient(outputs, target), domain, n_domains)
-        return (grads.pow(2) * present.to(grads.dtype)).sum() / present.sum()
     scale = torch.ones(n_domains, dtype=outputs.dtype, device=outputs.device, requires_grad=True)
-    scaled = outputs * scale[domain].unsqueeze(1)
-    risks, _ = domain_risks(loss_fn(scaled, target), domain, n_domains)
-    (grads,) = torch.autograd.grad(risks.sum(), scale, create_graph=True)
+    with torch.enable_grad():  # the penalty is a gradient: it exists under no_grad too
+        scaled = outputs * scale[domain].unsqueeze(1)
+        risks, _ = domain_risks(loss_fn(scaled, target), domain, n_domains)
+        (grads,) = torch.autograd.grad(risks.sum(), scale, create_graph=True)
     return (grads[counts > 0] ** 2).mean()
-
-
-def irm_scale_gradient(loss):
-    """The closed-form ``d loss(w * outputs, target) / dw`` at ``w = 1``, per sample.
-
-    For the IRMv1 penalty without a second-order autograd pass (:func:`irm_penalty`).
-
-    Parameters
-    ----------
-    loss : {"cross_entropy", "squared_error"}
-        ``"cross_entropy"``: ``sum_k softmax(o)_k o_k - o_y`` for integer class targets;
-        ``"squared_error"``: ``2 mean_k (o_k - y_k) o_k`` for targets shaped like the outputs
-        (the per-sample loss is the mean squared error over the outputs).
-
-    Returns
-    -------
-    scale_gradient : callable
-        ``scale_gradient(outputs, target)`` -> Tensor of shape (n,).
-
-    Examples
-    --------
-    >>> import torch
-    >>> grad = irm_scale_gradient("squared_error")
-    >>> grad(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
-    tensor([4.])
-    """
-    if loss == "cross_entropy":
-
-        def cross_entropy(outputs, target):
-            expected = (torch.softmax(outputs, dim=1) * outputs).sum(dim=1)
-            return expected - outputs.gather(1, target.view(-1, 1)).squeeze(1)
-
-        return cross_entropy
-    if loss == "squared_error":
-
-        def squared_error(outputs, target):
-            return 2.0 * ((outputs - target.reshape(outputs.shape)) * outputs).mean(dim=1)
-
-        return squared_error
-    raise ValueError(f"No closed-form IRM gradient for {loss!r}.")
 
 
 def sparsity_penalty(open_probability, weights):
@@ -408,7 +360,6 @@ class RiskBatch(NamedTuple):
     present: torch.Tensor | None  # None: every environment present
     mean: torch.Tensor  # mean of the present risks
     noise_corrected: bool = False  # V-REx: subtract the risks' sampling variance
-    scale_gradient: Callable | None = None  # IRM: closed-form d loss / d output scale
     features: torch.Tensor | None = None  # CORAL: the input of the head's last linear layer
 
 
@@ -428,7 +379,6 @@ def _irm(batch):
         batch.domain,
         batch.n_domains,
         batch.loss_fn,
-        scale_gradient=batch.scale_gradient,
     )
 
 
