@@ -169,7 +169,7 @@ class _LinearFit:
     def at(self, alpha):
         """``(weight, bias)`` arrays of the torch head at L2 weight ``alpha``."""
         if self.kind == "ridge":
-            return next(iter(self.path([alpha])))
+            return self.path([alpha])[0]
         share = 2.0 if self.n_outputs == 2 else 1.0  # one logit difference carries both
         self.model.set_params(C=share / alpha if alpha > 0 else np.inf)
         with warnings.catch_warnings():

@@ -635,7 +635,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         by_domain = len(candidates) > 1
         tuned = []
         for support in candidates:
-            if self.alpha == "auto":
+            if dense is not None and not by_domain and support.all():
+                # Every column, no comparison: the pre-fit's path (same columns and folds).
+                tuned.append((dense[0], None, None))
+            elif self.alpha == "auto":
                 cols = columns(support)
                 tuned.append(
                     select_alpha(
@@ -658,7 +661,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.alpha_ = tuned[choice][0]
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
         kept = columns(self.support_)
-        if by_domain and dense is not None and self.support_.all():
+        if dense is not None and self.support_.all():
             # The same choice of weight and the same fit as the pre-fit's: reused.
             self.alpha_ = dense[0]
             module.head.load_state_dict(dense[1].state_dict())
