@@ -188,19 +188,33 @@ def recommend(validation, summary, metric):
     """Per protocol, the method chosen by validation on the training domains, beside the
     best row.
 
-    ``validation`` holds one entry per fit (``protocol``, ``method``, ``score``: as
-    :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization` records it, with
-    ``"rows"``, the score on held-out rows of the training domains, and ``"domains"``, the
-    scores on each training domain held out in turn, or ``None`` with one training domain;
-    a domain whose refit failed is ``None`` and left out of the mean).
+    ``validation`` holds one entry per fit (``protocol``, ``method``, ``sources``,
+    ``score``: as :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization` records
+    it, with ``"rows"``, the score on ``"n_rows"`` held-out rows of the training domains, and
+    ``"domains"``, the scores on each training domain held out in turn, or ``None`` with one
+    training domain; a domain whose refit failed is ``None`` and left out).
     Where every fit of the protocol has held-out domains, a method's validation is the mean
     of those (leave-one-training-domain-out: a shift between domains shows in it); else the
-    held-out rows (one training domain: nothing can show a shift). The recommended method
-    has the highest mean validation over the protocol's fits (ties go to the method listed
-    first): the protocol's own model selection across methods, which never sees a target.
+    held-out rows (one training domain: nothing can show a shift).
+
+    The rule is scikit-learn's and ESL's one-standard-error rule (Hastie, Tibshirani and
+    Friedman, 2009, section 7.10): the methods whose validation is within one standard error
+    of the highest cannot be told apart by it, and of those the simplest is recommended
+    (:data:`~sklearn_seqinv._methods.METHOD_COMPLEXITY`; the highest validation among equally
+    simple ones, then the method listed first). By held-out domains the standard error is
+    that of the paired differences with the best method over the same held-out domains
+    (what varies from one domain to the next is shared by the methods and cancels); by
+    held-out rows it is the sampling error of the best method's score on its rows
+    (binomial for accuracy; ``4 R^2 (1 - R^2)^2 / n`` for R², its large-sample variance).
+    ``tied`` lists the methods validation cannot tell apart (the highest first; only it when
+    validation separates the methods), ``standard_errors`` each method's standard error
+    against the highest.
+
     ``best`` is the row with the highest mean target score, for comparison only: choosing by
     it would peek at the targets.
     """
+    from ._methods import METHOD_COMPLEXITY
+
     out = {}
     clean = [r for r in summary if "corruption" not in r]
     for protocol in dict.fromkeys(v["protocol"] for v in validation):
@@ -210,7 +224,12 @@ def recommend(validation, summary, metric):
         for v in fits:
             scores.setdefault(v["method"], []).append(_score(v, by))
         means = {m: float(np.mean(s)) for m, s in scores.items()}
-        chosen = max(means, key=lambda m: (means[m], -list(means).index(m)))
+        order = list(means)
+        top = max(means, key=lambda m: (means[m], -order.index(m)))
+        tied, errors = _tie_band(fits, top, means, by, metric)
+        chosen = min(
+            tied, key=lambda m: (METHOD_COMPLEXITY.get(m, 3), -means[m], order.index(m))
+        )
         rows = {r["method"]: r for r in clean if r["protocol"] == protocol}
         key = f"{metric}_mean"
         higher = metric != "mae"
@@ -220,6 +239,9 @@ def recommend(validation, summary, metric):
             "validated_by": "held-out training domains" if by == "domains" else "held-out rows",
             "validation": means[chosen],
             "validation_by_method": means,
+            "highest_validation": top,
+            "tied": tied,
+            "standard_errors": errors,
             "metric": metric,
             "mean": rows[chosen][key],
             "worst": rows[chosen][f"{metric}_worst"],
@@ -227,6 +249,45 @@ def recommend(validation, summary, metric):
             "best_mean": rows[best][key],
         }
     return out
+
+
+def _tie_band(fits, top, means, by, metric):
+    """The methods within one standard error of ``top`` (see :func:`recommend`), ``top``
+    first, and each method's standard error (``None`` where it cannot be estimated: then
+    only a method no worse than ``top`` on every held-out domain is in the band)."""
+    if by == "domains":
+        held = {}
+        for v in fits:
+            for i, value in enumerate(v["score"]["domains"]):
+                if value is not None:
+                    key = (tuple(v.get("sources", ())), i)
+                    held.setdefault(v["method"], {})[key] = value
+        tied, errors = [top], {top: None}
+        for method in means:
+            if method == top:
+                continue
+            pairs = [k for k in held.get(top, {}) if k in held.get(method, {})]
+            gaps = np.array([held[top][k] - held[method][k] for k in pairs])
+            error = float(gaps.std(ddof=1) / np.sqrt(len(gaps))) if len(gaps) > 1 else None
+            errors[method] = error
+            if len(gaps) and gaps.mean() <= (error or 0.0):
+                tied.append(method)
+        return tied, errors
+    variances = []
+    for v in fits:
+        if v["method"] == top:
+            n = v["score"].get("n_rows") if isinstance(v["score"], dict) else None
+            if not n:
+                return [top], dict.fromkeys(means)
+            value = float(np.clip(v["score"]["rows"], 0.0, 1.0))
+            # Accuracy is a proportion; a regressor's validation score is R².
+            if metric == "accuracy":
+                variances.append(value * (1 - value) / n)
+            else:
+                variances.append(4 * value * (1 - value) ** 2 / n)
+    error = float(np.sqrt(np.sum(variances)) / len(variances))
+    tied = [top, *(m for m in means if m != top and means[top] - means[m] <= error)]
+    return tied, dict.fromkeys(means, error)
 
 
 def _score(entry, by):

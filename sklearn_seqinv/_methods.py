@@ -16,3 +16,21 @@ METHOD_DESCRIPTIONS = {
     "text_linear": "linear_tuned on the first (text) modality's columns only",
 }
 METHODS = tuple(METHOD_DESCRIPTIONS)
+
+#: Method name -> how much it chooses from the training data beyond a linear model's
+#: coefficients: 0 nothing (scikit-learn's defaults), 1 one L2 weight, 2 a penalty weight as
+#: well, 3 gates, a tie test or a hidden layer. When validation cannot tell methods apart,
+#: the recommendation takes the simplest (:func:`~sklearn_seqinv._aggregate.recommend`).
+METHOD_COMPLEXITY = {
+    "linear": 0,
+    "linear_tuned": 1,
+    "text_linear": 1,
+    "erm": 1,
+    "erm_irm": 2,
+    "erm_vrex": 2,
+    "erm_coral": 3,
+    "text_first": 3,
+    "video_first": 3,
+    "joint": 3,
+    "independent": 3,
+}

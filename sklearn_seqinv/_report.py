@@ -128,6 +128,16 @@ def recommendation_lines(results):
             f"training domains only ({how}; never the targets); target {r['metric']} "
             f"{r['mean']:.3f} mean / {r['worst']:.3f} worst ({label})."
         )
+        tied = r.get("tied", [r["method"]])
+        if len(tied) > 1:
+            top = r["highest_validation"]
+            scores = r["validation_by_method"]
+            line += (
+                f" Validation cannot tell {', '.join(tied)} apart (each within one standard "
+                f"error of the highest, {top}'s {scores[top]:.3f}; validation scores "
+                f"{min(scores[m] for m in tied):.3f} to {scores[top]:.3f}), so the simplest "
+                "of them is recommended."
+            )
         if r["best_method"] != r["method"]:
             line += (
                 f" The best row is {r['best_method']} ({r['best_mean']:.3f} mean), "
@@ -155,7 +165,8 @@ def _identical_metrics(records, metrics):
 
 
 def corruption_table(results, metric):
-    """Markdown table of the mean ``metric`` clean and under each corruption, with the drop.
+    """Markdown table of the mean ``metric`` clean and under each corruption, with its drop
+    from clean (positive: the corruption hurt; the sign of ``CorruptionDisplay``'s bars).
 
     Empty when the results hold no corrupted scores. ``*`` marks a missing modality that
     the model had no path for: it saw the training mean (mean imputation).
@@ -180,7 +191,8 @@ def corruption_table(results, metric):
                 continue
             mark = "*" if row.get("imputed") else ""
             value = row[f"{metric}_mean"]
-            cells.append(f"{value:.3f} ({value - score:+.3f}){mark}")
+            drop = value - score if metric == "mae" else score - value
+            cells.append(f"{value:.3f} (drop {drop:+.3f}){mark}")
         rows.append([protocol, method, f"{score:.3f}", *cells])
     table = markdown_table(["protocol", "method", f"clean {metric} mean", *kinds], rows)
     note = ""
@@ -189,7 +201,10 @@ def corruption_table(results, metric):
             "\n- `*`: the model has no missing-modality path, so the missing columns were "
             "given the training mean (mean imputation).\n"
         )
-    return f"Test-time corruptions (mean {metric}, change from clean):\n\n{table}{note}"
+    return (
+        f"Test-time corruptions (mean {metric}, and in brackets its drop from clean: positive "
+        f"is a loss, as in corruptions.png):\n\n{table}{note}"
+    )
 
 
 def aggregate_runs(runs, metrics=("has0_acc2",)):
@@ -355,9 +370,7 @@ def _selection_note(method, per, chosen):
                         )
             said.append(text + ")")
         if v["dense_folds"]:
-            said.append(
-                f"kept all columns (the dense model won the validation){times(v['dense_folds'])}"
-            )
+            said.append(_dense_note(v, times))
         if v.get("open_folds"):
             said.append(f"kept every column (every gate stayed open){times(v['open_folds'])}")
         if v["none_folds"]:
@@ -368,6 +381,22 @@ def _selection_note(method, per, chosen):
         parts.append(f"{modality} " + "; ".join(said))
     over = "over the folds" if next(iter(per.values()))["n_folds"] > 1 else "in its fit"
     return f"{method} selection {over}: " + "; ".join(parts) + "."
+
+
+def _dense_note(v, times):
+    """The folds whose stage kept the dense candidate: every column that passes the tie test,
+    with the count kept (all columns only when every one passed)."""
+    width = len(v["selected_share"])
+    kept = [k for k, o in zip(v["kept"], v["outcomes"]) if o == "dense"]
+    if all(k == width for k in kept):
+        what = f"kept all {width} columns"
+    else:
+        what = (
+            "kept the dense candidate, every column that passes the tie test ("
+            + ", ".join(str(k) for k in kept)
+            + f" of {width} columns)"
+        )
+    return f"{what} (the dense candidate won the validation){times(v['dense_folds'])}"
 
 
 def _same_model_cause(methods, fits):

@@ -833,7 +833,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         outputs = self._outputs(X, guidance)
         return torch.softmax(outputs, dim=1).numpy().astype(np.float64)
 
-    def score(self, X, y, guidance=None):
+    def score(self, X, y, sample_weight=None, *, guidance=None):
         """Accuracy (classification) or R² (regression) of the head.
 
         Parameters
@@ -842,6 +842,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             Input features.
         y : array-like of shape (n_samples,)
             True labels or values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as scikit-learn's ``ClassifierMixin.score`` and
+            ``RegressorMixin.score`` take them (a Pipeline routes them with metadata
+            routing on).
         guidance : array-like, default=None
             Required when ``fit`` was given guidance.
 
@@ -852,8 +856,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         """
         y_pred = self.predict(X, guidance=guidance)
         if self.task_ == "classification":
-            return accuracy_score(y, y_pred)
-        return r2_score(y, y_pred)
+            return accuracy_score(y, y_pred, sample_weight=sample_weight)
+        return r2_score(y, y_pred, sample_weight=sample_weight)
 
     def __getstate__(self):
         """The estimator's state, its fitted net as plain data (weights, sizes, history).

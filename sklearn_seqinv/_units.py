@@ -30,8 +30,8 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
     training domains; returns the refitted model, the chosen parameters and its validation
     scores (the estimator's own ``score``: accuracy or R²).
 
-    The validation is ``{"rows": ..., "domains": [...] or None}``: the chosen candidate's
-    score on held-out rows of the training domains, and, with two training domains or more,
+    The validation is ``{"rows": ..., "n_rows": ..., "domains": [...] or None}``: the chosen
+    candidate's score on held-out rows of the training domains (``n_rows`` of them), and, with two training domains or more,
     its score on each training domain held out in turn (the chosen configuration refitted on
     the others: DomainBed's leave-one-domain-out model selection; ``None`` for a domain
     whose refit failed or whose score is undefined). Methods without a grid are
@@ -65,7 +65,8 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
                 error_score=np.nan,
             )
         domains = [float(v) if np.isfinite(v) else None for v in held_out["test_score"]]
-    validation = {"rows": float(search.best_score_), "domains": domains}
+    n_rows = len(next(holdout.split(X, sample_domain=domain))[1])
+    validation = {"rows": float(search.best_score_), "n_rows": n_rows, "domains": domains}
     return search.best_estimator_, chosen, validation
 
 

@@ -44,6 +44,7 @@ from sklearn.utils import Bunch
 from . import __version__
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+from ._tie_filter import TieInvarianceFilter
 
 __all__ = ["TRUSTED_TYPES", "load", "save"]
 
@@ -54,6 +55,7 @@ TRUSTED_TYPES = (
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
+    TieInvarianceFilter,
     Pipeline,
     FeatureUnion,
     ColumnTransformer,

@@ -116,6 +116,8 @@ class CorruptionDisplay:
         for row in corrupted:
             if row["protocol"] == protocol and row["method"] in clean:
                 drop = clean[row["method"]] - row[f"{metric}_mean"]
+                if metric == "mae":  # a lower error is better: its rise is the loss
+                    drop = -drop
                 drops.setdefault(row["method"], {})[row["corruption"]] = drop
         return cls(drops, metric, title=f"{protocol.replace('_', ' ')}: test-time corruptions")
 
@@ -306,14 +308,17 @@ class GateDisplay:
             found = estimator.selection_
             said = {
                 "sparse": "a real selection",
-                "dense": "the dense model won (every column that passes the tie test)",
+                "dense": "the dense candidate won (every column that passes the tie test)",
                 "open": "every gate stayed open",
                 "none": "nothing kept (modality not trusted)",
             }
             return cls(
                 {m: s.gates for m, s in found.items()},
                 {m: s.support for m, s in found.items()},
-                notes={m: said[v["outcome"]] for m, v in stage_outcomes(estimator).items()},
+                notes={
+                    m: f"{said[v['outcome']]}; {v['kept']} of {v['width']} kept"
+                    for m, v in stage_outcomes(estimator).items()
+                },
             )
         return cls({"X": estimator.gates_}, {"X": estimator.get_support()})
 
@@ -337,7 +342,12 @@ class GateDisplay:
                 if v.get("jaccard") is not None:
                     said[-1] += f" (Jaccard {v['jaccard']:.2f} over those)"
             if v.get("dense_folds"):
-                said.append(f"dense model won{of(v['dense_folds'])} (keeps all that pass)")
+                kept = [k for k, o in zip(v["kept"], v["outcomes"]) if o == "dense"]
+                said.append(
+                    f"dense candidate won{of(v['dense_folds'])} (kept "
+                    + ", ".join(str(k) for k in kept)
+                    + f" of {len(v['selected_share'])}: every column that passes the tie test)"
+                )
             if v.get("open_folds"):
                 said.append(f"every gate open{of(v['open_folds'])}")
             if v.get("none_folds"):

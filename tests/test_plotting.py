@@ -55,6 +55,7 @@ def test_gate_display_over_folds_marks_columns_kept_in_more_than_half():
                     "selected_share": share,
                     "n_folds": 4,
                     "outcomes": ["sparse"] * 3 + ["dense"],
+                    "kept": [2, 2, 1, 4],
                     "jaccard": 0.5,
                     "dense_folds": 1,
                     "none_folds": 0,
@@ -73,7 +74,7 @@ def test_gate_display_over_folds_marks_columns_kept_in_more_than_half():
     assert line.get_ydata()[0] == 0.5
     title = ax.get_title()
     assert "real selection in 3 of 4 (Jaccard 0.50 over those)" in title
-    assert "dense model won in 1 of 4" in title
+    assert "dense candidate won in 1 of 4 (kept 4 of 5: every column that passes" in title
 
 
 def test_domain_scores_display_starts_near_the_data_and_spells_out_the_metric():
@@ -133,3 +134,25 @@ def test_wide_panels_draw_one_outline_per_colour_with_the_same_heights():
     selected = next(p for p in outlines if p.get_label().startswith("kept"))
     np.testing.assert_allclose(selected.get_data().values, chosen.astype(float))
     assert f"({chosen.sum()} of 300)" in selected.get_label()
+
+
+def test_corruption_table_and_plot_give_a_drop_the_same_sign():
+    from sklearn_seqinv._report import corruption_table
+    from sklearn_seqinv.plotting import CorruptionDisplay
+
+    row = {"protocol": "official_split", "method": "erm_coral"}
+    results = {
+        "task": "classification",
+        "summary": [
+            {**row, "accuracy_mean": 0.749, "accuracy_worst": 0.7},
+            {**row, "corruption": "video:zero", "accuracy_mean": 0.778, "accuracy_worst": 0.7},
+            {**row, "corruption": "video:noise", "accuracy_mean": 0.700, "accuracy_worst": 0.6},
+        ],
+    }
+    table = corruption_table(results, "accuracy")
+    assert "0.778 (drop -0.029)" in table and "0.700 (drop +0.049)" in table
+    assert "positive is a loss" in table
+    display = CorruptionDisplay.from_results(results).plot()
+    heights = sorted(round(p.get_height(), 3) for p in display.ax_.patches)
+    assert heights == [-0.029, 0.049]
+    assert display.ax_.get_ylabel() == "drop in mean accuracy from clean"
