@@ -227,9 +227,7 @@ def recommend(validation, summary, metric):
         order = list(means)
         top = max(means, key=lambda m: (means[m], -order.index(m)))
         tied, errors = _tie_band(fits, top, means, by, metric)
-        chosen = min(
-            tied, key=lambda m: (METHOD_COMPLEXITY.get(m, 3), -means[m], order.index(m))
-        )
+        chosen = min(tied, key=lambda m: (METHOD_COMPLEXITY.get(m, 3), -means[m], order.index(m)))
         rows = {r["method"]: r for r in clean if r["protocol"] == protocol}
         key = f"{metric}_mean"
         higher = metric != "mae"

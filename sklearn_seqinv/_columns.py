@@ -48,16 +48,36 @@ def resolve_columns(X, key, n_features, feature_names=None, *, name="columns"):
     if values.dtype.kind in "UO":
         names = _names(feature_names, key, name)
         return np.array([_name_index(names, v, name) for v in values], dtype=np.intp)
-    raise TypeError(f"Cannot select columns with {key!r} in {name}.")
+    raise TypeError(f"Cannot select columns with {preview(key)} in {name}.")
 
 
 def _names(feature_names, key, name):
     if feature_names is None:
         raise ValueError(
-            f"{name} selects columns by name ({key!r}), which needs X as a DataFrame with "
-            "string column names."
+            f"{name} selects columns by name ({preview(key)}), which needs X as a DataFrame "
+            "with string column names."
         )
     return list(feature_names)
+
+
+def preview(key, shown=3):
+    """A column key for an error message: a slice as it is, else the first ``shown``
+    entries as plain text and the count.
+
+    Examples
+    --------
+    >>> preview(np.array(["text_0", "text_1", "text_2", "text_3"]))
+    "['text_0', 'text_1', 'text_2', ...; 4 in all]"
+    >>> preview(["a"])
+    "['a']"
+    """
+    if isinstance(key, slice) or np.ndim(key) == 0:
+        return repr(key)
+    values = [v.item() if isinstance(v, np.generic) else v for v in key]
+    if len(values) <= shown:
+        return repr(values)
+    head = ", ".join(repr(v) for v in values[:shown])
+    return f"[{head}, ...; {len(values)} in all]"
 
 
 def _name_index(names, label, name):

@@ -29,6 +29,7 @@ from ._validation import (
     check_regression_target,
     draw_seed,
     seeded_torch,
+    warn_single_class_domains,
 )
 from .exceptions import (
     ClosedGatesWarning,
@@ -470,6 +471,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.n_guidance_features_ = guide.shape[1]
         self.task_ = _resolve_task(self.task, y)
         target, n_outputs = self._encode_target(y)
+        if self.task_ == "classification":
+            warn_single_class_domains(y, sample_domain, type(self).__name__)
         device = check_device(self.device)
         feature_sparsity = self._column_sparsity(X.shape[1])
         dataset = ArrayDataset(

@@ -31,12 +31,12 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
     scores (the estimator's own ``score``: accuracy or R²).
 
     The validation is ``{"rows": ..., "n_rows": ..., "domains": [...] or None}``: the chosen
-    candidate's score on held-out rows of the training domains (``n_rows`` of them), and, with two training domains or more,
-    its score on each training domain held out in turn (the chosen configuration refitted on
-    the others: DomainBed's leave-one-domain-out model selection; ``None`` for a domain
-    whose refit failed or whose score is undefined). Methods without a grid are
-    validated the same way, so the recommendation can compare every method; neither score
-    ever sees a target domain.
+    candidate's score on held-out rows of the training domains (``n_rows`` of them), and,
+    with two training domains or more, its score on each training domain held out in turn
+    (the chosen configuration refitted on the others: DomainBed's leave-one-domain-out model
+    selection; ``None`` for a domain whose refit failed or whose score is undefined).
+    Methods without a grid are validated the same way, so the recommendation can compare
+    every method; neither score ever sees a target domain.
     """
     metadata = {"sample_domain": domain, "sample_group": group}
     params = {

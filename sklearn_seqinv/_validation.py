@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import numbers
+import warnings
 
 import numpy as np
 import torch
@@ -10,9 +11,32 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from .exceptions import TrainingInterrupted
+from .exceptions import SingleClassDomainWarning, TrainingInterrupted
 
 _MAX_SEED = 2**31 - 1
+
+
+def warn_single_class_domains(y, sample_domain, who):
+    """Warn (:class:`~sklearn_seqinv.exceptions.SingleClassDomainWarning`), naming each
+    training domain whose rows hold one class only, when there are several domains."""
+    if sample_domain is None:
+        return
+    domain = np.asarray(sample_domain)
+    labels = np.unique(domain)
+    if len(labels) < 2:
+        return
+    single = [label for label in labels if len(np.unique(y[domain == label])) < 2]
+    if single:
+        shown = ", ".join(repr(str(d)) for d in single[:5])
+        more = f" and {len(single) - 5} more" if len(single) > 5 else ""
+        warnings.warn(
+            f"{who}: training domain{'s' if len(single) > 1 else ''} {shown}{more} of "
+            f"{len(labels)} hold{'' if len(single) > 1 else 's'} a single class; its risk and "
+            "ties cannot be compared with the other domains', so the invariance penalty and "
+            "the tie test learn little from it.",
+            SingleClassDomainWarning,
+            stacklevel=3,
+        )
 
 
 def check_sample_domain(sample_domain, n_samples, name="sample_domain"):

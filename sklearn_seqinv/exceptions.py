@@ -11,6 +11,7 @@ __all__ = [
     "DeviceFallbackWarning",
     "PenaltyWithoutEnvironmentsWarning",
     "SeqinvWarning",
+    "SingleClassDomainWarning",
     "TrainingInterrupted",
     "UnsafePickleError",
 ]
@@ -49,6 +50,12 @@ class ClosedGatesWarning(SeqinvWarning):
     Strong candidate sparsities of a grid search close every gate of some folds, and the
     search moves on: the evaluation filters it.
     """
+
+
+class SingleClassDomainWarning(SeqinvWarning):
+    """A training domain holds a single class: its risk and its ties to the label cannot be
+    compared with the other domains', so the invariance penalty and the tie test learn
+    little from it (and a domain held out in validation cannot be scored alone)."""
 
 
 class DeviceFallbackWarning(SeqinvWarning):

@@ -81,12 +81,15 @@ def multimodal():
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """``../shared/data`` beside the checkout; tests that use it skip when it is absent."""
+    """The real-data folder: ``$SEQINV_SHARED_DATA`` when set, else ``../shared/data``
+    beside the checkout; tests that use it skip when it is absent."""
+    import os
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    folder = Path(os.environ.get("SEQINV_SHARED_DATA") or default)
     if not folder.is_dir():
-        pytest.skip("../shared/data is absent")
+        pytest.skip(f"{folder} is absent (set SEQINV_SHARED_DATA to the real-data folder)")
     return folder
 
 

@@ -446,8 +446,8 @@ def test_fallbacks_are_said_and_stability_is_over_real_selections_only():
     assert (
         "text_first selection over the folds: video a real selection in 2 of 4 folds (kept 2, "
         "2 of 4 columns; Jaccard 1.00 over those 2 folds); kept all 4 columns (the dense "
-        "candidate won the validation) in 1 of 4 folds; kept none (modality not trusted; prediction fell "
-        "back on the earlier modalities) in 1 of 4 folds."
+        "candidate won the validation) in 1 of 4 folds; kept none (modality not trusted; "
+        "prediction fell back on the earlier modalities) in 1 of 4 folds."
     ) in text
 
 
@@ -540,7 +540,7 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
     }
     gates = average_gates({"text_first": [record]})["text_first"]
     (note,) = footnotes({"summary": [], "gates": {"text_first": gates}}, [])
-    for name, stage, _ in model.modalities_:
+    for _, stage, _ in model.modalities_:
         kept, width = int(stage.get_support().sum()), stage.n_features_in_
         assert f"{kept} of {width} columns" in note
     video = model.modalities_[1][1]

@@ -527,3 +527,24 @@ def test_large_sub_groups_stay_environments_of_their_own(small_domains):
     )
     n_domains = len(np.unique(small_domains.sample_domain))
     assert selector.n_pooled_groups_ == 0 and selector.n_environments_ == 2 * n_domains
+
+
+def test_a_training_domain_with_a_single_class_is_named_in_a_warning(small_domains):
+    from sklearn_seqinv import SequentialModalityClassifier
+    from sklearn_seqinv.exceptions import SingleClassDomainWarning
+
+    y = small_domains.y.copy()
+    domain = np.where(small_domains.sample_domain == 1, "dvd", "books")
+    y[domain == "dvd"] = 1
+    with pytest.warns(SingleClassDomainWarning, match="training domain 'dvd' of 2 holds a single"):
+        InvariantMaskSelector(max_epochs=2, random_state=0).fit(
+            small_domains.X, y, sample_domain=domain
+        )
+    stages = [("text", InvariantMaskSelector(max_epochs=2, random_state=0), slice(0, 8))]
+    with pytest.warns(SingleClassDomainWarning, match="'dvd'"):
+        SequentialModalityClassifier(stages).fit(small_domains.X, y, sample_domain=domain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SingleClassDomainWarning)
+        InvariantMaskSelector(max_epochs=2, random_state=0).fit(
+            small_domains.X, small_domains.y, sample_domain=domain
+        )

@@ -544,3 +544,19 @@ def test_selection_grid_refuses_a_modality_the_estimator_does_not_have():
     assert selection_grid(model) == selection_grid(["text", "video"])
     with pytest.raises(ValueError, match="repeats a name"):
         selection_grid(["text", "text"])
+
+
+def test_an_error_about_column_names_shows_a_few_and_the_count():
+    data = make_multimodal_domains(
+        n_samples=60, modalities={"text": 100, "video": 10}, random_state=0
+    )
+    stages = [
+        (m, InvariantMaskSelector(max_epochs=2), data.feature_names[data.modalities[m]])
+        for m in ("text", "video")
+    ]
+    with pytest.raises(ValueError) as error:
+        SequentialModalityClassifier(stages).fit(data.X, data.y)
+    message = str(error.value)
+    assert "['text_0', 'text_1', 'text_2', ...; 100 in all]" in message
+    assert "np.str_" not in message and "text_99" not in message
+    assert message.endswith("needs X as a DataFrame with string column names.")

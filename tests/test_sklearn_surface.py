@@ -71,7 +71,8 @@ def _pipeline(name, data):
     """The estimator last in a Pipeline; a transformer-only estimator feeds a classifier."""
     estimator = CASES[name][1](data)
     if name == "tie_filter":
-        return make_pipeline(StandardScaler(), estimator, LogisticRegression()), "tieinvariancefilter"
+        pipe = make_pipeline(StandardScaler(), estimator, LogisticRegression())
+        return pipe, "tieinvariancefilter"
     return make_pipeline(StandardScaler(), estimator), type(estimator).__name__.lower()
 
 

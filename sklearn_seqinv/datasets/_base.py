@@ -22,12 +22,18 @@ def polarity_of_classes(classes):
     return (np.asarray(classes) >= POLARITY_NAMES["neutral"]).astype(np.int64)
 
 
-def modality_bunch(blocks, y, *, sample_domain, ids, split, sample_group=None, **extra):
+def modality_bunch(
+    blocks, y, *, sample_domain, ids, split, sample_group=None, as_frame=False, **extra
+):
     """Assemble the common loader Bunch from per-modality feature blocks.
 
     ``blocks`` maps modality name -> (n_samples, d) array; ``X`` holds them side by side and
-    ``modalities`` maps each name to its column indices of ``X``. ``sample_group`` (the
-    sub-group of each row inside its domain: video, episode) is left out when not given.
+    ``modalities`` maps each name to its column indices of ``X``. ``feature_names`` is an
+    array (``<modality>_<j>``), so ``feature_names[modalities[m]]`` names a modality's
+    columns; with ``as_frame`` ``X`` is a pandas DataFrame with those column names, as
+    scikit-learn's loaders give (the names then flow through a Pipeline to
+    ``get_feature_names_out``). ``sample_group`` (the sub-group of each row inside its
+    domain: video, episode) is left out when not given.
     """
     names, groups, start = [], {}, 0
     for name, block in blocks.items():
@@ -35,6 +41,9 @@ def modality_bunch(blocks, y, *, sample_domain, ids, split, sample_group=None, *
         names += [f"{name}_{j}" for j in range(block.shape[1])]
         start += block.shape[1]
     X = np.hstack(list(blocks.values())) if blocks else np.empty((len(y), 0))
+    names = np.asarray(names, dtype=object)
+    if as_frame:
+        X = frame(X, names)
     return Bunch(
         X=X,
         y=np.asarray(y),
@@ -46,6 +55,15 @@ def modality_bunch(blocks, y, *, sample_domain, ids, split, sample_group=None, *
         **({} if sample_group is None else {"sample_group": np.asarray(sample_group)}),
         **extra,
     )
+
+
+def frame(X, names):
+    """``X`` as a pandas DataFrame with columns ``names`` (the loaders' ``as_frame=True``)."""
+    try:
+        import pandas as pd
+    except ImportError as exc:
+        raise ImportError("as_frame=True needs pandas: pip install pandas.") from exc
+    return pd.DataFrame(X, columns=list(names))
 
 
 def scores_to_labels(scores, target):

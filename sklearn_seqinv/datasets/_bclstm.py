@@ -131,7 +131,7 @@ def _speaker_groups(videos, split, n_domains):
     return [group[video] for video in videos]
 
 
-def load_bclstm(path, *, n_domains=4):
+def load_bclstm(path, *, n_domains=4, as_frame=False):
     """Load utterance features in the layout of the bc-LSTM code (CMU-MOSI).
 
     The layout distributed with the bc-LSTM code of Poria et al. (ACL 2017): for each split
@@ -156,6 +156,10 @@ def load_bclstm(path, *, n_domains=4):
         Speaker groups per split, the ``sample_domain`` labels: the split's videos, in sorted
         order of their ids, are dealt round-robin into ``n_domains`` groups named
         ``"<split>/group<k>"`` (deterministic; fewer when the split has fewer videos).
+
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
+        flow through a Pipeline to ``get_feature_names_out``.
 
     Returns
     -------
@@ -214,4 +218,5 @@ def load_bclstm(path, *, n_domains=4):
         ids=[transcripts[p][0] for p in positions],
         split=split_of,
         raw_text=np.asarray([transcripts[p][1] for p in positions], dtype=object),
+        as_frame=as_frame,
     )

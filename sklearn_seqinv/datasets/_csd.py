@@ -49,7 +49,7 @@ def _pool_interval(features, intervals, start, end, width):
     return np.where(np.isfinite(frames), frames, 0.0).mean(axis=0)
 
 
-def load_csd(features, labels, *, target="regression", domain=None):
+def load_csd(features, labels, *, target="regression", domain=None, as_frame=False):
     """Load CMU Multimodal SDK ``.csd`` files as segment-level features.
 
     Each labelled segment (a row of the labels file: an interval of a video) becomes a row;
@@ -66,6 +66,10 @@ def load_csd(features, labels, *, target="regression", domain=None):
         Label space (see :func:`load_mmsa`).
     domain : str or None, default=None
         ``sample_domain`` of every row; ``None`` uses the labels file name.
+
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
+        flow through a Pipeline to ``get_feature_names_out``.
 
     Returns
     -------
@@ -106,4 +110,5 @@ def load_csd(features, labels, *, target="regression", domain=None):
         sample_group=videos,
         ids=ids,
         split=["all"] * len(ids),
+        as_frame=as_frame,
     )

@@ -6,6 +6,8 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
+from ._base import frame
+
 __all__ = ["make_multimodal_domains", "simulate_video"]
 
 _SHAPES = {
@@ -218,15 +220,15 @@ def make_multimodal_domains(
         offset += width
 
     X = np.hstack(blocks)
-    feature_names = [f"{name}_{j}" for name in names for j in range(modalities[name])]
+    feature_names = np.array(
+        [f"{name}_{j}" for name in names for j in range(modalities[name])], dtype=object
+    )
     groups, start = {}, 0
     for name in names:
         groups[name] = np.arange(start, start + modalities[name])
         start += modalities[name]
     if as_frame:
-        import pandas as pd
-
-        X = pd.DataFrame(X, columns=feature_names)
+        X = frame(X, feature_names)
     return Bunch(
         X=X,
         y=y,

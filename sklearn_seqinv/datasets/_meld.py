@@ -37,7 +37,7 @@ def _feature_tables(path, splits):
     )
 
 
-def load_meld(path, *, features=None, target="sentiment", domain="season"):
+def load_meld(path, *, features=None, target="sentiment", domain="season", as_frame=False):
     """Load MELD transcripts, optionally with pre-extracted utterance features.
 
     Parameters
@@ -56,6 +56,10 @@ def load_meld(path, *, features=None, target="sentiment", domain="season"):
     domain : {"season", "split"} or str, default="season"
         ``sample_domain``: the TV season (a sub-population of the show), the file's split,
         or this string for every row.
+
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
+        flow through a Pipeline to ``get_feature_names_out``.
 
     Returns
     -------
@@ -116,6 +120,7 @@ def load_meld(path, *, features=None, target="sentiment", domain="season"):
         ids=ids,
         split=split_of,
         raw_text=text,
+        as_frame=as_frame,
     )
 
 

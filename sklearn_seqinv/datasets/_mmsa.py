@@ -52,6 +52,7 @@ def load_mmsa(
     target="regression",
     domain=None,
     sha256=None,
+    as_frame=False,
 ):
     """Load an MMSA feature pickle as utterance-level features.
 
@@ -76,6 +77,10 @@ def load_mmsa(
         string, or ``"video"`` for the video id (the part of ``id`` before ``$_$``).
     sha256 : str or None, default=None
         Expected SHA-256 of the file, checked before reading.
+
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
+        flow through a Pipeline to ``get_feature_names_out``.
 
     Returns
     -------
@@ -129,4 +134,5 @@ def load_mmsa(
         ids=ids,
         split=split_of,
         raw_text=np.asarray(raw_text, dtype=object),
+        as_frame=as_frame,
     )

@@ -10,7 +10,7 @@ from ._base import existing_file, modality_bunch
 __all__ = ["load_reviews"]
 
 
-def load_reviews(path, *, embeddings="minilm.npy"):
+def load_reviews(path, *, embeddings="minilm.npy", as_frame=False):
     """Load multi-domain product reviews with their sentence embeddings.
 
     The layout of Blitzer et al.'s Multi-Domain Sentiment Dataset (books, dvd, electronics,
@@ -24,6 +24,10 @@ def load_reviews(path, *, embeddings="minilm.npy"):
         The folder.
     embeddings : str, default="minilm.npy"
         File name of the embeddings (loaded with ``allow_pickle=False``).
+
+    as_frame : bool, default=False
+        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
+        flow through a Pipeline to ``get_feature_names_out``.
 
     Returns
     -------
@@ -59,4 +63,5 @@ def load_reviews(path, *, embeddings="minilm.npy"):
         split=["all"] * len(rows),
         raw_text=np.asarray([r["text"] for r in rows], dtype=object),
         rating=np.asarray([float(r.get("rating") or "nan") for r in rows]),
+        as_frame=as_frame,
     )

@@ -132,3 +132,21 @@ def test_shared_mosi_reads_with_speaker_groups(shared_data):
     assert (data.split == "train").sum() == 1447
     assert len(set(data.sample_group[data.split == "train"])) == 62
     assert len(set(data.sample_group[data.split == "test"])) == 16
+
+
+def test_feature_names_index_by_modality_and_flow_through_a_pipeline(layout):
+    import numpy as np
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_seqinv import InvariantMaskSelector
+
+    data = load_bclstm(layout, n_domains=2)
+    assert list(data.feature_names[data.modalities["text"]]) == [f"text_{j}" for j in range(4)]
+    frame = load_bclstm(layout, n_domains=2, as_frame=True)
+    assert list(frame.X.columns) == list(data.feature_names)
+    np.testing.assert_array_equal(frame.X.to_numpy(), data.X)
+    pipe = make_pipeline(StandardScaler(), InvariantMaskSelector(max_epochs=2, random_state=0))
+    pipe.fit(frame.X, frame.y, invariantmaskselector__sample_domain=frame.sample_domain)
+    names = pipe.get_feature_names_out()
+    assert len(names) and set(names) <= set(data.feature_names)
