@@ -279,6 +279,13 @@ class GateDisplay:
     notes : dict of str to str or None, default=None
         Modality -> a line for its panel title (what the fits did: a real selection, the
         dense model, nothing kept).
+    kept : dict of str to list of int or None, default=None
+        Modality -> the columns kept in each fit, for the summary of a wide panel.
+
+    Panels of more than :data:`WIDE_PANEL` columns (text embeddings) would be hundreds of
+    unreadable bars: they show only the columns kept in at least one fit, side by side and
+    labelled with their column numbers, under a summary of how many each fit kept; a
+    modality whose every column was kept in every fit (or none in any) says so in words.
 
     Attributes
     ----------
@@ -293,11 +300,12 @@ class GateDisplay:
     [False, True]
     """
 
-    def __init__(self, gates, selected, n_fits=1, notes=None):
+    def __init__(self, gates, selected, n_fits=1, notes=None, kept=None):
         self.gates = gates
         self.selected = selected
         self.n_fits = n_fits
         self.notes = notes
+        self.kept = kept
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -358,6 +366,7 @@ class GateDisplay:
             {m: np.asarray(v["selected_share"]) for m, v in found.items()},
             n_fits=next(iter(found.values()))["n_folds"],
             notes=notes,
+            kept={m: v["kept"] for m, v in found.items() if "kept" in v},
         )
 
     def plot(self, axes=None):
@@ -372,6 +381,10 @@ class GateDisplay:
             share = np.asarray(self.selected[name], dtype=float)
             red = share > 0.5
             self.marked_[name] = red
+            note = (self.notes or {}).get(name)
+            if len(share) > WIDE_PANEL:
+                self._wide_panel(ax, name, gates, share, red, note)
+                continue
             rule = f"kept in more than half of {self.n_fits} fits" if many else "kept"
             kept = f"{rule} ({red.sum()} of {len(share)})"
             _column_bars(ax, share, ~red, color="lightgray", label="not " + rule)
@@ -396,13 +409,61 @@ class GateDisplay:
                     ax.axhline(0.5, color="black", lw=0.8, ls="--", label="half the fits")
                 )
             ax.set_ylabel("share kept" if many else "kept / gate")
-            note = (self.notes or {}).get(name)
-            ax.set_title(f"{name}" + (f": {note}" if note else ""), fontsize="medium")
+            ax.set_title(f"{name}" + (f": {note}" if note else ""), fontsize="medium", loc="left")
             _column_axis(ax, len(gates), handles)
-        axes[-1].set_xlabel("column of the modality")
+        if len(self.gates[names[-1]]) <= WIDE_PANEL:
+            axes[-1].set_xlabel("column of the modality")
         self.axes_, self.figure_ = list(axes), axes[0].figure
         self.figure_.tight_layout()
         return self
+
+    def _wide_panel(self, ax, name, gates, share, red, note):
+        """The columns kept in at least one fit, side by side, under a summary line."""
+        width, many = len(share), self.n_fits > 1
+        counts = (self.kept or {}).get(name) or [int(red.sum())]
+        per_fit = ", ".join(str(k) for k in counts)
+        summary = f"kept per fit: {per_fit} of {width}" if many else f"kept {per_fit} of {width}"
+        ax.set_title(
+            f"{name}: {note + '; ' if note else ''}{summary}", fontsize="medium", loc="left"
+        )
+        shown = np.flatnonzero(share > 0)
+        if not len(shown) or (len(shown) == width and np.all(share == 1.0)):
+            said = "no column" if not len(shown) else f"every one of the {width} columns"
+            where = "in any fit" if not len(shown) else ("in every fit" if many else "")
+            ax.text(
+                0.5,
+                0.5,
+                f"{said} kept {where}".strip(),
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            return
+        pos = np.arange(len(shown))
+        marked = red[shown]
+        rule = f"kept in more than half of {self.n_fits} fits" if many else "kept"
+        ax.bar(pos[~marked], share[shown][~marked], width=0.8, color="lightgray")
+        ax.bar(pos[marked], share[shown][marked], width=0.8, color="tab:red")
+        (dots,) = ax.plot(pos, gates[shown], ".", color="black", markersize=4)
+        handles = [
+            _patch(color="lightgray", label="not " + rule),
+            _patch(color="tab:red", label=f"{rule} ({int(red.sum())} of {width})"),
+            dots,
+        ]
+        dots.set_label("mean gate" if many else "gate")
+        step = max(1, int(np.ceil(len(shown) / 25)))
+        ax.set_xticks(pos[::step], [str(c) for c in shown[::step]], fontsize="x-small")
+        ax.set_xlim(-0.6, len(shown) - 0.4)
+        ax.set_ylim(0, 1.05)
+        ax.set_ylabel("share kept" if many else "kept / gate")
+        ax.set_xlabel(f"column number: the {len(shown)} of {width} kept in at least one fit")
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+
+
+#: Panels wider than this many columns show only the columns kept (see GateDisplay).
+WIDE_PANEL = 50
 
 
 class MaskStabilityDisplay:

@@ -72,7 +72,7 @@ def test_gate_display_over_folds_marks_columns_kept_in_more_than_half():
     assert all(p.get_height() <= 0.5 for p in grey.patches)
     line = next(ln for ln in ax.get_lines() if ln.get_label() == "half the fits")
     assert line.get_ydata()[0] == 0.5
-    title = ax.get_title()
+    title = ax.get_title(loc="left")
     assert "real selection in 3 of 4 (Jaccard 0.50 over those)" in title
     assert "dense candidate won in 1 of 4 (kept 4 of 5: every column that passes" in title
 
@@ -122,18 +122,41 @@ def test_mask_stability_display_from_refits_and_from_results(domains):
     assert "no two real selections" in display.axes_[0].get_title()
 
 
-def test_wide_panels_draw_one_outline_per_colour_with_the_same_heights():
-    # Hundreds of columns: one filled step outline per colour instead of a bar per column,
-    # the same heights where the column is shown and nothing elsewhere.
-    gates = np.linspace(0.0, 1.0, 300)
-    chosen = gates > 0.5
-    display = GateDisplay({"text": gates}, {"text": chosen}).plot()
-    ax = display.axes_[0]
-    outlines = [p for p in ax.patches if type(p).__name__ == "StepPatch"]
-    assert len(outlines) == 2 and len(ax.patches) == 2
-    selected = next(p for p in outlines if p.get_label().startswith("kept"))
-    np.testing.assert_allclose(selected.get_data().values, chosen.astype(float))
-    assert f"({chosen.sum()} of 300)" in selected.get_label()
+def test_wide_panels_show_only_the_kept_columns_under_a_summary():
+    # 768 text columns as bars are unreadable: a wide panel draws the columns kept in at
+    # least one fit, labelled with their column numbers, and how many each fit kept.
+    share = np.zeros(768)
+    share[[3, 40, 700]] = [1.0, 0.75, 0.25]
+    results = {
+        "gates": {
+            "text_first": {
+                "text": {
+                    "gate_mean": share,
+                    "selected_share": share,
+                    "n_folds": 4,
+                    "kept": [3, 2, 1, 2],
+                    "outcomes": ["sparse"] * 4,
+                },
+                "video": {
+                    "gate_mean": np.ones(100),
+                    "selected_share": np.ones(100),
+                    "n_folds": 4,
+                    "kept": [100] * 4,
+                    "outcomes": ["dense"] * 4,
+                },
+            }
+        }
+    }
+    display = GateDisplay.from_results(results).plot()
+    text, video = display.axes_
+    grey, red = text.containers
+    assert len(red.patches) == 2 and len(grey.patches) == 1
+    assert [t.get_text() for t in text.get_xticklabels()] == ["3", "40", "700"]
+    assert "kept per fit: 3, 2, 1, 2 of 768" in text.get_title(loc="left")
+    np.testing.assert_array_equal(np.flatnonzero(display.marked_["text"]), [3, 40])
+    assert not video.patches
+    assert [t.get_text() for t in video.texts] == ["every one of the 100 columns kept in every fit"]
+    assert "kept per fit: 100, 100, 100, 100 of 100" in video.get_title(loc="left")
 
 
 def test_corruption_table_and_plot_give_a_drop_the_same_sign():

@@ -172,8 +172,12 @@ def load_bclstm(path, *, n_domains=4, as_frame=False):
 
     Examples
     --------
+    The features are distributed with the bc-LSTM code (the public repository
+    ``declare-lab/multimodal-deep-learning``, folder ``bc-LSTM/data``); point ``path`` at
+    a copy of its MOSI folder:
+
     >>> from sklearn_seqinv.datasets import load_bclstm
-    >>> data = load_bclstm("../shared/data/mosi")  # doctest: +SKIP
+    >>> data = load_bclstm("bc-LSTM/data/mosi")  # doctest: +SKIP
     >>> sorted(set(data.split)), list(data.modalities)  # doctest: +SKIP
     (['test', 'train'], ['text', 'audio', 'video'])
     """
