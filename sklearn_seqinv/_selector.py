@@ -9,7 +9,9 @@ from scipy import stats
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
@@ -35,11 +37,13 @@ from .exceptions import (
     ClosedGatesWarning,
     DeviceFallbackWarning,
     PenaltyWithoutEnvironmentsWarning,
+    SeqinvWarning,
 )
+from .model_selection import LeaveOneDomainOut
 from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean
 
-__all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "sparse_wins"]
+__all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _REGRESSION_LOSSES = {"squared_error": torch.nn.MSELoss, "absolute_error": torch.nn.L1Loss}
@@ -80,31 +84,30 @@ def _could_classify(estimator):
     return estimator.task != "regression"
 
 
+#: The ``validate_selection`` value that judges the decision by cross-fitting by domain.
+_CROSS_FIT = "cross_fit"
+
 #: One-sided level of the test a sparse selection must pass to replace the dense model.
 SPARSE_LEVEL = 0.05
 
 
-def sparse_wins(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
-    """Whether a sparse selection beats the dense model out of domain, beyond doubt.
+def sparse_wins(gains, level=SPARSE_LEVEL):
+    """Whether a sparse selection beats the dense candidate on new domains, beyond doubt.
 
-    The burden of proof is on the sparse selection. Each held-out training environment
-    ``e`` gives the mean gain ``g_e`` of the sparse selection on its rows (the dense model's
-    validation loss minus the sparse one's, row by row) and the standard error of that
-    mean. The sparse selection wins when the mean of the ``g_e`` over the ``K``
-    environments (each counts once, whatever its size) exceeds ``t`` standard errors, where
-    ``t`` is Student's quantile at ``1 - level`` with ``K - 1`` degrees of freedom: 6.31 for
-    two environments, 2.92 for three, 2.35 for four, tending to the normal's 1.64. Rows
-    cannot show how much the gain varies from one new domain to the next, and the selection
-    was made on these same domains, so the fewer the environments, the larger the margin;
-    a gain that is large on one held-out domain (a spurious tie that reverses there) still
-    clears it. With fewer than two environments the dense model is kept.
+    ``gains`` holds one number per held-out training domain ``k``: the dense candidate's
+    mean validation loss on ``k`` minus the sparse selection's, both fitted without ``k``
+    (the sparse columns chosen by gates that never saw ``k``). The burden of proof is on
+    the sparse selection: it wins when the mean gain exceeds ``t`` standard errors of that
+    mean, the standard error estimated from how much the gain varies from one held-out
+    domain to the next (which holds the rows' own noise too), ``t`` Student's quantile at
+    ``1 - level`` with ``K - 1`` degrees of freedom: 6.31 for two domains, 2.92 for three,
+    2.35 for four. A domain is the unit that generalizes, so each counts once whatever its
+    size; with fewer than two the dense candidate is kept.
 
     Parameters
     ----------
-    sparse_losses, dense_losses : ndarray of shape (n_rows,)
-        Per-row validation losses of the two candidates, environment after environment.
-    sizes : list of int
-        Rows of each held-out environment, in the same order.
+    gains : array-like of shape (n_held_out_domains,)
+        Mean loss of the dense candidate minus that of the sparse one, per held-out domain.
     level : float, default=SPARSE_LEVEL
         One-sided level.
 
@@ -114,21 +117,24 @@ def sparse_wins(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
 
     Examples
     --------
-    A large gain on one of three held-out domains and none on the others:
+    A gain on every one of three held-out domains, and a gain on one that is a loss on
+    another:
 
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> dense = rng.uniform(0.4, 0.6, 300)
-    >>> sparse = dense - np.repeat([0.0, 0.0, 0.3], 100) + rng.normal(0, 0.05, 300)
-    >>> sparse_wins(sparse, dense, [100, 100, 100])
+    >>> sparse_wins([0.05, 0.04, 0.06])
     True
-
-    A small gain on both of two held-out domains is not enough:
-
-    >>> sparse = dense[:200] - 0.01 + rng.normal(0, 0.05, 200)
-    >>> sparse_wins(sparse, dense[:200], [100, 100])
+    >>> sparse_wins([0.30, -0.05, 0.01])
     False
     """
+    gains = np.asarray(gains, dtype=float)
+    if len(gains) < 2:
+        return False
+    return bool(_t_statistic(gains) > stats.t.ppf(1.0 - level, len(gains) - 1))
+
+
+def _sparse_wins_by_rows(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
+    """``validate_selection=True``'s rule: the mean of the per-domain gains of the sparse
+    selection over the dense model (its per-row losses on each held-out training domain)
+    beyond Student's ``t`` (``K - 1`` degrees of freedom) row-level standard errors."""
     if len(sizes) < 2:
         return False
     parts = np.split(np.asarray(dense_losses - sparse_losses), np.cumsum(sizes)[:-1])
@@ -140,10 +146,36 @@ def sparse_wins(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
     return bool(gain / np.sqrt(variance) > stats.t.ppf(1.0 - level, k - 1))
 
 
+def held_out_domain_folds(domain, n_environments, max_folds=5):
+    """``(train, test)`` row indices that hold out each training environment in turn, or,
+    with more than ``max_folds`` environments, ``max_folds`` groups of whole environments
+    (scikit-learn's ``GroupKFold``).
+
+    Examples
+    --------
+    >>> [test.tolist() for _, test in held_out_domain_folds(np.array([0, 0, 1, 2]), 3)]
+    [[0, 1], [2], [3]]
+    """
+    if n_environments <= max_folds:
+        return list(LeaveOneDomainOut().split(domain, sample_domain=domain))
+    return list(GroupKFold(n_splits=max_folds).split(domain, groups=domain))
+
+
+def _t_statistic(gains):
+    """The mean gain over its standard error across held-out domains (``nan`` with fewer
+    than two; ``inf`` times its sign when every gain is the same)."""
+    if len(gains) < 2:
+        return float("nan")
+    spread = gains.std(ddof=1)
+    if spread == 0:
+        return float(np.sign(gains.mean()) * np.inf)
+    return float(gains.mean() / (spread / np.sqrt(len(gains))))
+
+
 class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     """Select sparse, domain-invariant features with learnable stochastic gates.
 
-    A fit has four steps:
+    A fit has five steps:
 
     1. **Pre-fit.** An ungated head on every column, full batch (a linear head is
        scikit-learn's ``LogisticRegression`` or ``Ridge`` with domain-balanced
@@ -159,13 +191,21 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
        column whose tie to the label, beyond what the guidance predicts (its cross-fitted
        scores), differs across training domains (Cochran's Q, Bonferroni) is dropped: a tie
        that keeps its sign but changes strength is what an invariance penalty misses.
-    4. **Refit.** The head is refitted on the kept columns, full batch, with its L2
-       weight chosen on held-out training rows. With ``validate_selection``, the kept columns
-       first compete, out of domain, with every column that passes step 3, and the burden of
-       proof is on the sparse selection: it is kept only when its mean gain over the held-out
-       training environments exceeds Student's ``t`` (one degree of freedom fewer than the
-       environments) standard errors (``sparse_wins``), a margin that grows as the
-       environments get fewer.
+    4. **Decision.** With ``validate_selection``, the kept columns compete with every
+       column that passes step 3 (the dense candidate) on held-out training domains, and
+       the burden of proof is on the sparse selection: it is kept only when its mean gain
+       over the held-out domains exceeds Student's ``t`` (one degree of freedom fewer than
+       the domains) standard errors, a margin that grows as the domains get fewer.
+       ``True`` judges the selection of the full fit on each training domain held out in
+       turn, with row-level standard errors: those domains shaped the selection, which
+       favours it (selection bias). ``"cross_fit"`` judges each held-out domain by gates
+       trained again without it (``sparse_wins``, standard errors across domains;
+       ``selection_evidence_`` records the gains): honest, at the cost of one more gate
+       phase per training domain, and pessimistic about a selection that needs every
+       training domain to find its invariant columns (see ``benchmarks/bench_decisions.py``
+       and docs/method.rst).
+    5. **Refit.** The head is refitted on the kept columns, full batch, with its L2
+       weight chosen on held-out training rows.
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
@@ -198,9 +238,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         A guided stage fitted on one environment (a single ``sample_domain`` and no
         ``sample_group``) has nothing to test against: no column passes (p-values NaN) and
         the stage keeps none. Without any ``sample_domain`` the test is off.
-    validate_selection : bool, default=True
+    validate_selection : bool or "cross_fit", default=True
         Let the kept columns compete with all invariant columns on held-out training domains
         (step 4), the sparse selection winning only beyond doubt; needs ``alpha="auto"``.
+        ``"cross_fit"`` judges each held-out domain by gates that never saw it (one more
+        gate phase per training domain, at most 5 folds, only when the gates keep fewer
+        columns than pass the tie test); ``True`` by the full fit's gates.
         ``selection_kept_`` says which won. Fitted on a
         single given domain (no ``sample_group``), an unguided stage keeps all columns: no
         held-out domain can show that a sparse selection generalizes.
@@ -287,6 +330,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
         that pass the invariance test, because the selection did not beat them out of domain
         (with ``refit=True``).
+    selection_evidence_ : Bunch or None
+        The evidence of step 4 with ``validate_selection="cross_fit"``, when it ran:
+        ``held_out`` (the domains of each fold), ``gains`` (per fold, the dense candidate's
+        mean held-out loss minus the sparse one's), ``sparse_kept_per_fold`` (columns the
+        fold's gates kept among the passing ones), ``dense_columns``, ``sparse_columns``,
+        ``statistic`` (mean gain over its standard error across folds), ``threshold``
+        (Student's quantile it had to exceed) and ``sparse_kept``. ``None`` when nothing
+        was to decide (every passing column kept, one environment, ``validate_selection``
+        not ``"cross_fit"``).
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
@@ -333,7 +385,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "refit": ["boolean"],
         "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
-        "validate_selection": ["boolean"],
+        "validate_selection": ["boolean", StrOptions({_CROSS_FIT})],
         "invariance": [StrOptions({"vrex", "irm", "coral"}), None],
         "invariance_weight": [Interval(Real, 0, None, closed="left")],
         "invariance_warmup": [Interval(Integral, 0, None, closed="left")],
@@ -482,22 +534,45 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         )
         seed = draw_seed(self.random_state)
         with seeded_torch(seed, device):
-            dense = None
+            prefit = None
             if self.gate is None and self.refit:
                 # Nothing to select: the full-batch refit below is the whole fit.
                 self.net_ = self._make_net(X.shape[1], n_outputs, device, None, 0.0)
                 self.net_.initialize()
             else:
-                dense = self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
+                prefit = self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
             self.history_ = self.net_.history
             with torch.no_grad():
                 self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
             given = sample_domain is not None or sample_group is not None
             level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
-            if self.refit:
+            self.selection_kept_, self.selection_evidence_ = True, None
+            if self.refit and self.validate_selection is not _CROSS_FIT:
                 single = given and self.n_environments_ < 2
-                self._refit_head(dataset, level, seed, single=single, dense=dense)
+                dense = prefit[:2] if prefit is not None and prefit[2] else None
+                self._refit_head_compared(dataset, level, seed, single=single, dense=dense)
+            elif self.refit:
+                everything = self._invariant(np.ones_like(self.support_), level)
+                decide = (
+                    prefit is not None
+                    and self.alpha == "auto"
+                    and everything.sum() > self.support_.sum()
+                )
+                if decide and given and self.n_environments_ < 2:
+                    # One environment: no held-out domain can show that a sparse selection
+                    # generalizes; an unguided stage keeps every passing column.
+                    if not self.n_guidance_features_:
+                        self.support_, self.selection_kept_ = everything, False
+                elif decide and self.n_environments_ >= 2:
+                    evidence = self._judge_by_held_out_domains(
+                        X, y, domain, guide, dataset, everything, prefit[0], seed
+                    )
+                    self.selection_evidence_ = evidence
+                    if not evidence.sparse_kept:
+                        self.support_, self.selection_kept_ = everything, False
+                reusable = prefit if prefit is not None and prefit[2] else None
+                self._refit_head(dataset, seed, dense=reusable)
             else:
                 # Predict from the columns transform keeps: the gates of the others close.
                 self.net_.module_.fix_support(torch.from_numpy(self.gates_ * self.support_))
@@ -527,8 +602,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         stops it from fitting noise through the columns the gates should close; its residual
         sets the loss scale of the sparsity term for regression.
 
-        Returns the pre-fit ``(alpha, head)`` when scikit-learn fitted it with a chosen
-        ``alpha`` (the same fit as a refit on every column would be), else ``None``.
+        Returns the pre-fit ``(alpha, head, reusable)``: ``reusable`` when scikit-learn
+        fitted it with a chosen ``alpha`` (the same fit as a refit on every column would be).
         """
         n_features = dataset.X.shape[1] - self.n_guidance_features_
         head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
@@ -560,9 +635,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.net_.initialize()
         self.net_.module_.head.load_state_dict(head.state_dict())
         self.net_.partial_fit(dataset, None, **self.net_.fit_params())
-        if held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y):
-            return float(alpha), head
-        return None
+        reusable = held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y)
+        return float(alpha), head, reusable
 
     def _per_sample_loss(self):
         if self.task_ == "classification":
@@ -597,8 +671,123 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return candidates
         return passing(candidates, self.heterogeneity_pvalues_, level)
 
-    def _refit_head(self, dataset, level, seed, single=False, dense=None):
-        """Refit the head on the kept columns, full batch, with a tuned L2 weight.
+    def _judge_by_held_out_domains(self, X, y, domain, guide, dataset, everything, alpha, seed):
+        """Keep the sparse selection or the dense candidate, judged on domains that did not
+        shape the selection (cross-fitting by domain).
+
+        For each training environment ``k`` held out in turn (:func:`held_out_domain_folds`),
+        the gates are trained again without ``k`` (this estimator's parameters, the
+        pre-fit's L2 weight, no refit); the columns they keep among the passing ones are the
+        sparse candidate of that fold, every passing column the dense one. Both get the
+        same head, fitted without ``k`` at the pre-fit's L2 weight, and the gain on ``k`` is
+        the dense candidate's mean loss minus the sparse one's. :func:`sparse_wins` decides
+        from those gains, one per held-out domain.
+        """
+        folds = held_out_domain_folds(domain, self.n_environments_)
+        params = {
+            **self.get_params(deep=False),
+            "alpha": alpha,
+            "refit": False,
+            "validate_selection": False,
+            "heterogeneity_level": None,
+            "callbacks": None,
+            "verbose": 0,
+            "random_state": seed,
+        }
+        labels = self.domains_ if len(self.domains_) == self.n_environments_ else None
+        gains, kept, held_out = [], [], []
+        for train, test in folds:
+            with warnings.catch_warnings():
+                # One environment left, closed gates: the fold's candidate says so itself.
+                warnings.simplefilter("ignore", SeqinvWarning)
+                gated = InvariantMaskSelector(**params).fit(
+                    X[train],
+                    y[train],
+                    sample_domain=domain[train],
+                    guidance=guide[train] if guide.shape[1] else None,
+                )
+            sparse = gated.support_ & everything
+            losses = [
+                self._held_out_loss(dataset, cols, train, test, alpha)
+                for cols in (sparse, everything)
+            ]
+            gains.append(losses[1] - losses[0])
+            kept.append(int(sparse.sum()))
+            codes = np.unique(domain[test])
+            held_out.append([str(v) for v in (labels[codes] if labels is not None else codes)])
+        gains = np.array(gains)
+        return Bunch(
+            held_out=held_out,
+            gains=gains,
+            sparse_kept_per_fold=kept,
+            dense_columns=int(everything.sum()),
+            sparse_columns=int(self.support_.sum()),
+            sparse_kept=sparse_wins(gains),
+            threshold=float(stats.t.ppf(1.0 - SPARSE_LEVEL, len(gains) - 1)),
+            statistic=_t_statistic(gains),
+        )
+
+    def _held_out_loss(self, dataset, support, train, test, alpha):
+        """Mean loss on the ``test`` rows of a head on the guidance and ``support``, fitted on
+        the ``train`` rows at L2 weight ``alpha`` (``inf`` when it has no input at all)."""
+        keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
+        if not keep.any():
+            return np.inf
+        device = dataset.X.device
+        cols = torch.from_numpy(np.flatnonzero(keep)).to(device)
+        rows = [torch.from_numpy(part).to(device) for part in (train, test)]
+        inputs = dataset.X[:, cols]
+        loss_fn = self._per_sample_loss()
+        head = make_head(len(cols), self.net_.module_.head_outputs, self.hidden_units).to(device)
+        fit_head(
+            head,
+            inputs[rows[0]],
+            dataset.y[rows[0]],
+            dataset.domain[rows[0]],
+            self.n_environments_,
+            loss_fn,
+            alpha=alpha,
+        )
+        with torch.no_grad():
+            return float(loss_fn(head(inputs[rows[1]]), dataset.y[rows[1]]).mean())
+
+    def _refit_head(self, dataset, seed, dense=None):
+        """Refit the head on the kept columns, full batch, with its L2 weight chosen on
+        held-out rows of every training domain. ``dense`` is the pre-fit's ``(alpha, head,
+        reusable)``: the same fit as a refit on every column, reused when every column is
+        kept."""
+        module = self.net_.module_
+        # Without gates the head is the only place the invariance penalty can act.
+        invariance = self.invariance if self.gate is None else None
+        fit_args = dict(
+            n_domains=self.n_environments_,
+            loss_fn=self._per_sample_loss(),
+            invariance=invariance,
+            invariance_weight=self.invariance_weight,
+        )
+        module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
+        if dense is not None and self.support_.all():
+            # The same columns, weight path, folds and fit as the pre-fit's: reused.
+            self.alpha_ = dense[0]
+            module.head.load_state_dict(dense[1].state_dict())
+            return
+        # The head is fitted on the guidance and the kept columns alone: the others are
+        # zero at inference, so their weights are zero and cost no work.
+        keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), self.support_])
+        kept = torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
+        head = restrict_inputs(module.head, kept)
+        inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
+        if self.alpha == "auto":
+            self.alpha_ = select_alpha(head, *inputs, seed=seed, **fit_args)[0]
+        else:
+            self.alpha_ = float(self.alpha)
+        fit_head(head, *inputs, alpha=self.alpha_, **fit_args)
+        expand_inputs(module.head, head, kept)
+
+    def _refit_head_compared(self, dataset, level, seed, single=False, dense=None):
+        """Refit the head on the kept columns, full batch, with a tuned L2 weight
+        (``validate_selection=True``: the comparison on held-out training domains that the
+        gates were trained on).
 
         With ``validate_selection``, the kept columns compete on held-out training domains
         with every column that passes the heterogeneity test: selection must earn its place.
@@ -658,7 +847,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         if len(tuned) == 2:
             folds = validation_folds(dataset.domain, self.n_environments_, by_domain=True)
             sizes = [int(valid.sum()) for _, valid in folds]
-            choice = 0 if sparse_wins(tuned[0][2], tuned[1][2], sizes) else 1
+            choice = 0 if _sparse_wins_by_rows(tuned[0][2], tuned[1][2], sizes) else 1
         self.selection_kept_ = candidates[choice] is self.support_
         self.support_ = candidates[choice]
         self.alpha_ = tuned[choice][0]

@@ -478,7 +478,7 @@ def test_a_sparse_selection_that_wins_out_of_domain_is_kept(make_text_domains):
     ],
 )
 def test_sparse_wins_puts_the_burden_of_proof_on_the_sparse_selection(gains, sizes, wins):
-    from sklearn_seqinv._selector import sparse_wins
+    from sklearn_seqinv._selector import _sparse_wins_by_rows as sparse_wins
 
     rng = np.random.default_rng(0)
     dense = rng.uniform(0.4, 0.6, sum(sizes))
@@ -548,3 +548,49 @@ def test_a_training_domain_with_a_single_class_is_named_in_a_warning(small_domai
         InvariantMaskSelector(max_epochs=2, random_state=0).fit(
             small_domains.X, small_domains.y, sample_domain=domain
         )
+
+
+@pytest.mark.parametrize(
+    ("gains", "wins"),
+    [
+        ([0.05, 0.04, 0.06], True),  # a gain on every held-out domain
+        ([0.30, -0.05, 0.01], False),  # large on one, a loss on another
+        ([0.02, 0.021], True),  # two domains: only a very consistent gain
+        ([0.02, 0.05], False),
+        ([-0.15, -0.01], False),  # reviews3's imdb fold: the dense candidate wins both
+        ([0.3], False),  # one held-out domain proves nothing
+    ],
+)
+def test_cross_fitted_rule_weighs_how_the_gain_varies_across_domains(gains, wins):
+    from sklearn_seqinv._selector import sparse_wins
+
+    assert sparse_wins(gains) is wins
+
+
+def test_cross_fitted_decision_judges_each_domain_by_gates_that_never_saw_it():
+    # Two training domains, dense signal spread over every column: the gates keep a few
+    # columns, and fitted on one domain and judged on the other (both ways) they lose.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 800)
+    X = (y[:, None] - 0.5) * rng.uniform(0.05, 0.2, 40) + rng.standard_normal((800, 40))
+    domain = np.repeat(["a", "b"], 400)
+    selector = InvariantMaskSelector(sparsity=40.0, validate_selection="cross_fit", random_state=0)
+    selector.fit(X, y, sample_domain=domain)
+    evidence = selector.selection_evidence_
+    assert evidence.held_out == [["a"], ["b"]] and len(evidence.gains) == 2
+    assert evidence.threshold == pytest.approx(6.314, abs=1e-3)
+    assert evidence.sparse_kept is selector.selection_kept_ is False
+    assert selector.get_support().all() and evidence.sparse_columns < 40
+    assert evidence.statistic < evidence.threshold
+
+
+def test_the_cross_fitted_folds_hold_out_whole_environments():
+    from sklearn_seqinv._selector import held_out_domain_folds
+
+    domain = np.repeat(np.arange(8), 5)
+    folds = held_out_domain_folds(domain, 8)
+    assert len(folds) == 5
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(40))
+    for train, test in folds:
+        assert not set(domain[train]) & set(domain[test])

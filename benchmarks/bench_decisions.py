@@ -1,0 +1,178 @@
+"""Claim: the selector's decision (a sparse selection or the dense candidate), judged only on
+training domains that did not shape the selection, keeps real review text at parity with a
+tuned linear model even with two training domains.
+
+The data is ``../shared/data/reviews3`` (airline, blog, imdb: three genres, MiniLM sentence
+embeddings, 384 columns; :func:`~sklearn_seqinv.datasets.load_reviews`), text only, leave one
+domain out. ``selector``: ``make_pipeline(StandardScaler(), InvariantMaskSelector())`` with its
+defaults, fitted with ``sample_domain``, once with ``validate_selection=True`` (the default:
+judged on the domains that shaped the selection) and once with ``"cross_fit"`` (judged by gates
+that never saw the held-out domain); ``linear``: ``StandardScaler`` +
+``LogisticRegressionCV(Cs=np.logspace(-4, 1, 11))`` whose ``C`` is chosen by inner
+leave-one-domain-out over the training domains. Per fold: the accuracy of both on the held-out
+domain, the columns kept, and the decision's evidence (``selection_evidence_``: the gain of
+the dense candidate over the sparse one on each held-out training domain, both fitted without
+it).
+
+    python benchmarks/bench_decisions.py            # about 1 minute
+    python benchmarks/bench_decisions.py --quick    # 30 epochs
+
+Writes ``benchmarks/results/decisions.{json,md}``; prints the targets (mean within 1 point of
+the tuned linear model, worst fold within 2) with PASS or MISS (``--strict``: exit 1 on a miss
+of the cross-fitted decision).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegressionCV
+from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_seqinv import InvariantMaskSelector
+from sklearn_seqinv.datasets import load_reviews
+from sklearn_seqinv.evaluation import markdown_table
+from sklearn_seqinv.exceptions import SeqinvWarning
+
+RESULTS = Path(__file__).parent / "results"
+SHARED = Path(
+    os.environ.get("SEQINV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+
+
+def tuned_linear(X, y, domain):
+    """C chosen by inner leave-one-domain-out over the training domains."""
+    inner = list(LeaveOneGroupOut().split(X, y, groups=domain))
+    model = LogisticRegressionCV(Cs=np.logspace(-4, 1, 11), cv=inner, max_iter=2000)
+    return make_pipeline(StandardScaler(), model).fit(X, y)
+
+
+def run(data, epochs, seed, decision):
+    rows = []
+    for target in sorted(set(data.sample_domain)):
+        train, test = data.sample_domain != target, data.sample_domain == target
+        X, y, domain = data.X[train], data.y[train], data.sample_domain[train]
+        linear = tuned_linear(X, y, domain)
+        selector = InvariantMaskSelector(
+            validate_selection=decision, max_epochs=epochs, random_state=seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SeqinvWarning)
+            start = time.perf_counter()
+            pipe = make_pipeline(StandardScaler(), selector).fit(
+                X, y, invariantmaskselector__sample_domain=domain
+            )
+            seconds = time.perf_counter() - start
+        evidence = getattr(selector, "selection_evidence_", None)
+        rows.append(
+            {
+                "held_out": str(target),
+                "linear": float(linear.score(data.X[test], data.y[test])),
+                "selector": float(pipe.score(data.X[test], data.y[test])),
+                "kept": int(selector.get_support().sum()),
+                "width": int(selector.n_features_in_),
+                "gated": int((selector.gates_ > selector.threshold).sum()),
+                "decision": str(decision),
+                "selection_kept": bool(selector.selection_kept_),
+                "evidence": None
+                if evidence is None
+                else {
+                    "held_out": evidence.held_out,
+                    "gains": [float(g) for g in evidence.gains],
+                    "sparse_kept_per_fold": evidence.sparse_kept_per_fold,
+                    "statistic": evidence.statistic,
+                    "threshold": evidence.threshold,
+                },
+                "seconds": seconds,
+            }
+        )
+    return rows
+
+
+def markdown(rows):
+    table = markdown_table(
+        ["held out", "tuned linear", "selector", "kept", "gates open", "decision evidence"],
+        [
+            [
+                r["held_out"],
+                f"{r['linear']:.3f}",
+                f"{r['selector']:.3f}",
+                f"{r['kept']} / {r['width']}",
+                str(r["gated"]),
+                ("sparse kept" if r["selection_kept"] else "dense kept")
+                if r["evidence"] is None
+                else "sparse gain on "
+                + ", ".join(
+                    f"{'+'.join(h)} {g:+.3f}"
+                    for h, g in zip(r["evidence"]["held_out"], r["evidence"]["gains"])
+                )
+                + f" (t {r['evidence']['statistic']:.2f} vs {r['evidence']['threshold']:.2f}; "
+                + ("sparse kept)" if r["selection_kept"] else "dense kept)"),
+            ]
+            for r in rows
+        ],
+    )
+    return table
+
+
+def targets(rows, decision):
+    gaps = [r["selector"] - r["linear"] for r in rows]
+    name = f"validate_selection={decision!r}"
+    return [
+        (
+            f"{name}: mean within 1 point of tuned linear",
+            f"{np.mean(gaps):+.3f}",
+            np.mean(gaps) >= -0.01,
+        ),
+        (f"{name}: worst fold within 2 points", f"{min(gaps):+.3f}", min(gaps) >= -0.02),
+    ]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "reviews3")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="30 epochs")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"{args.data} is absent: nothing to run.")
+        return 0
+    start = time.perf_counter()
+    data = load_reviews(args.data)
+    epochs = 30 if args.quick else args.epochs
+    rows, tables, checks = [], [], []
+    for decision in (True, "cross_fit"):
+        found = run(data, epochs, args.seed, decision)
+        rows += found
+        tables.append(f"`validate_selection={decision!r}`:\n\n{markdown(found)}")
+        checks += targets(found, decision)
+    claims = "".join(
+        f"- {'PASS' if ok else 'MISS'}: {what} ({value})\n" for what, value, ok in checks
+    )
+    seconds = time.perf_counter() - start
+    text = (
+        "# reviews3, text only, leave one domain out: the selector's decision\n\n"
+        + "\n\n".join(tables)
+        + f"\n\nTargets:\n\n{claims}\nTook {seconds:.0f} s "
+        "(`python benchmarks/bench_decisions.py`).\n"
+    )
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "decisions.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (args.output / "decisions.md").write_text(text)
+    print(text)
+    cross_fit = [ok for what, _, ok in checks if "cross_fit" in what]
+    return 1 if args.strict and not all(cross_fit) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
