@@ -751,20 +751,23 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         with torch.no_grad():
             return float(loss_fn(head(inputs[rows[1]]), dataset.y[rows[1]]).mean())
 
+    def _head_fit_args(self):
+        """What every full-batch fit of the head is given besides its rows and weight."""
+        # Without gates the head is the only place the invariance penalty can act.
+        return dict(
+            n_domains=self.n_environments_,
+            loss_fn=self._per_sample_loss(),
+            invariance=self.invariance if self.gate is None else None,
+            invariance_weight=self.invariance_weight,
+        )
+
     def _refit_head(self, dataset, seed, dense=None):
         """Refit the head on the kept columns, full batch, with its L2 weight chosen on
         held-out rows of every training domain. ``dense`` is the pre-fit's ``(alpha, head,
         reusable)``: the same fit as a refit on every column, reused when every column is
         kept."""
         module = self.net_.module_
-        # Without gates the head is the only place the invariance penalty can act.
-        invariance = self.invariance if self.gate is None else None
-        fit_args = dict(
-            n_domains=self.n_environments_,
-            loss_fn=self._per_sample_loss(),
-            invariance=invariance,
-            invariance_weight=self.invariance_weight,
-        )
+        fit_args = self._head_fit_args()
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
         if dense is not None and self.support_.all():
             # The same columns, weight path, folds and fit as the pre-fit's: reused.
@@ -797,14 +800,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         when that wins.
         """
         module = self.net_.module_
-        # Without gates the head is the only place the invariance penalty can act.
-        invariance = self.invariance if self.gate is None else None
-        fit_args = dict(
-            n_domains=self.n_environments_,
-            loss_fn=self._per_sample_loss(),
-            invariance=invariance,
-            invariance_weight=self.invariance_weight,
-        )
+        fit_args = self._head_fit_args()
 
         def columns(support):
             # The head is fitted on the guidance and the kept columns alone: the others
