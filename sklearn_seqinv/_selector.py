@@ -548,29 +548,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
             self.selection_kept_, self.selection_evidence_ = True, None
-            if self.refit and self.validate_selection is not _CROSS_FIT:
-                single = given and self.n_environments_ < 2
-                dense = prefit[:2] if prefit is not None and prefit[2] else None
-                self._refit_head_compared(dataset, level, seed, single=single, dense=dense)
-            elif self.refit:
+            if self.refit:
                 everything = self._invariant(np.ones_like(self.support_), level)
-                decide = (
-                    prefit is not None
-                    and self.alpha == "auto"
-                    and everything.sum() > self.support_.sum()
-                )
-                if decide and given and self.n_environments_ < 2:
-                    # One environment: no held-out domain can show that a sparse selection
-                    # generalizes; an unguided stage keeps every passing column.
-                    if not self.n_guidance_features_:
-                        self.support_, self.selection_kept_ = everything, False
-                elif decide and self.n_environments_ >= 2:
-                    evidence = self._judge_by_held_out_domains(
-                        X, y, domain, guide, dataset, everything, prefit[0], seed
-                    )
-                    self.selection_evidence_ = evidence
-                    if not evidence.sparse_kept:
-                        self.support_, self.selection_kept_ = everything, False
+                self._decide(X, y, domain, guide, dataset, everything, prefit, given, seed)
                 reusable = prefit if prefit is not None and prefit[2] else None
                 self._refit_head(dataset, seed, dense=reusable)
             else:
@@ -671,6 +651,41 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return candidates
         return passing(candidates, self.heterogeneity_pvalues_, level)
 
+    def _decide(self, X, y, domain, guide, dataset, everything, prefit, given, seed):
+        """Step 4: keep the gated selection or every passing column (``everything``).
+
+        Nothing to decide without ``validate_selection``, with a fixed ``alpha``, or when
+        the gates keep every column. With one environment no held-out domain can show that a
+        sparse selection generalizes: the dense candidate stays (an unguided stage fitted on
+        one given domain keeps it even when the tie test passed no more columns). Else the
+        sparse selection must win on held-out training domains, by the rule
+        ``validate_selection`` names.
+        """
+        if not self.validate_selection or self.alpha != "auto" or self.support_.all():
+            return
+        larger = everything.sum() > self.support_.sum()
+        if self.n_environments_ < 2:
+            if larger or (given and not self.n_guidance_features_):
+                self.support_, self.selection_kept_ = everything, False
+            return
+        if not larger:
+            return
+        if self.validate_selection == _CROSS_FIT:
+            self.selection_evidence_ = self._judge_by_held_out_domains(
+                X, y, domain, guide, dataset, everything, prefit[0], seed
+            )
+            wins = self.selection_evidence_.sparse_kept
+        else:
+            wins = self._wins_on_shaping_domains(dataset, everything, seed)
+        if not wins:
+            self.support_, self.selection_kept_ = everything, False
+
+    def _head_columns(self, support, dataset):
+        """Indices of the head's inputs for ``support``: the guidance, then the kept
+        columns (the others are zero at inference: their weights cost no work)."""
+        keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
+        return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
+
     def _judge_by_held_out_domains(self, X, y, domain, guide, dataset, everything, alpha, seed):
         """Keep the sparse selection or the dense candidate, judged on domains that did not
         shape the selection (cross-fitting by domain).
@@ -716,25 +731,26 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             codes = np.unique(domain[test])
             held_out.append([str(v) for v in (labels[codes] if labels is not None else codes)])
         gains = np.array(gains)
+        statistic = _t_statistic(gains)
+        threshold = float(stats.t.ppf(1.0 - SPARSE_LEVEL, len(gains) - 1))
         return Bunch(
             held_out=held_out,
             gains=gains,
             sparse_kept_per_fold=kept,
             dense_columns=int(everything.sum()),
             sparse_columns=int(self.support_.sum()),
-            sparse_kept=sparse_wins(gains),
-            threshold=float(stats.t.ppf(1.0 - SPARSE_LEVEL, len(gains) - 1)),
-            statistic=_t_statistic(gains),
+            sparse_kept=bool(statistic > threshold),
+            threshold=threshold,
+            statistic=statistic,
         )
 
     def _held_out_loss(self, dataset, support, train, test, alpha):
         """Mean loss on the ``test`` rows of a head on the guidance and ``support``, fitted on
         the ``train`` rows at L2 weight ``alpha`` (``inf`` when it has no input at all)."""
-        keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
-        if not keep.any():
+        cols = self._head_columns(support, dataset)
+        if not len(cols):
             return np.inf
         device = dataset.X.device
-        cols = torch.from_numpy(np.flatnonzero(keep)).to(device)
         rows = [torch.from_numpy(part).to(device) for part in (train, test)]
         inputs = dataset.X[:, cols]
         loss_fn = self._per_sample_loss()
@@ -774,10 +790,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             self.alpha_ = dense[0]
             module.head.load_state_dict(dense[1].state_dict())
             return
-        # The head is fitted on the guidance and the kept columns alone: the others are
-        # zero at inference, so their weights are zero and cost no work.
-        keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), self.support_])
-        kept = torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
+        kept = self._head_columns(self.support_, dataset)
         head = restrict_inputs(module.head, kept)
         inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
         if self.alpha == "auto":
@@ -787,82 +800,25 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         fit_head(head, *inputs, alpha=self.alpha_, **fit_args)
         expand_inputs(module.head, head, kept)
 
-    def _refit_head_compared(self, dataset, level, seed, single=False, dense=None):
-        """Refit the head on the kept columns, full batch, with a tuned L2 weight
-        (``validate_selection=True``: the comparison on held-out training domains that the
-        gates were trained on).
-
-        With ``validate_selection``, the kept columns compete on held-out training domains
-        with every column that passes the heterogeneity test: selection must earn its place.
-        On a single given environment (``single``) it cannot: no held-out domain can show
-        that the sparse selection generalizes, so every passing column is kept. ``dense``
-        is the pre-fit's ``(alpha, head)`` from :meth:`_fit_gates`: the refit on every column
-        when that wins.
-        """
-        module = self.net_.module_
-        fit_args = self._head_fit_args()
-
-        def columns(support):
-            # The head is fitted on the guidance and the kept columns alone: the others
-            # are zero at inference, so their weights are zero and cost no work.
-            keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
-            return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
-
-        def inputs_for(cols):
-            return dataset.X[:, cols], dataset.y, dataset.domain
-
-        candidates = [self.support_]
-        if self.validate_selection and self.alpha == "auto" and not self.support_.all():
-            everything = self._invariant(np.ones_like(self.support_), level)
-            if single and not self.n_guidance_features_:
-                candidates = [everything]
-            elif everything.sum() > self.support_.sum():
-                candidates.append(everything)
-        # Two candidates are compared out of domain (whole training domains held out): the
-        # sparse selection stays only if it does better across domains.
-        by_domain = len(candidates) > 1
-        tuned = []
-        for support in candidates:
-            if dense is not None and not by_domain and support.all():
-                # Every column, no comparison: the pre-fit's path (same columns and folds).
-                tuned.append((dense[0], None, None))
-            elif self.alpha == "auto":
-                cols = columns(support)
-                tuned.append(
-                    select_alpha(
-                        restrict_inputs(module.head, cols),
-                        *inputs_for(cols),
-                        seed=seed,
-                        by_domain=by_domain,
-                        **fit_args,
-                    )
-                )
-            else:
-                tuned.append((float(self.alpha), None, None))
-        choice = 0
-        if len(tuned) == 2:
-            folds = validation_folds(dataset.domain, self.n_environments_, by_domain=True)
-            sizes = [int(valid.sum()) for _, valid in folds]
-            choice = 0 if _sparse_wins_by_rows(tuned[0][2], tuned[1][2], sizes) else 1
-        self.selection_kept_ = candidates[choice] is self.support_
-        self.support_ = candidates[choice]
-        self.alpha_ = tuned[choice][0]
-        module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
-        kept = columns(self.support_)
-        if dense is not None and self.support_.all():
-            # The same choice of weight and the same fit as the pre-fit's: reused.
-            self.alpha_ = dense[0]
-            module.head.load_state_dict(dense[1].state_dict())
-            return
-        head = restrict_inputs(module.head, kept)
-        if by_domain:
-            # Whole held-out domains judged which columns to keep; the weight of the final
-            # head is chosen as for a single candidate, on held-out rows of every training
-            # domain: a domain held out trains on fewer domains and rows, and the log-loss
-            # across a shift asks for a stronger weight than the full fit needs.
-            self.alpha_ = select_alpha(head, *inputs_for(kept), seed=seed, **fit_args)[0]
-        fit_head(head, *inputs_for(kept), alpha=self.alpha_, **fit_args)
-        expand_inputs(module.head, head, kept)
+    def _wins_on_shaping_domains(self, dataset, everything, seed):
+        """``validate_selection=True``'s comparison: each candidate's head fitted without
+        each training domain in turn and judged on it, the gates having seen it."""
+        losses = [
+            select_alpha(
+                restrict_inputs(self.net_.module_.head, cols),
+                dataset.X[:, cols],
+                dataset.y,
+                dataset.domain,
+                seed=seed,
+                by_domain=True,
+                **self._head_fit_args(),
+            )[2]
+            for cols in (
+                self._head_columns(support, dataset) for support in (self.support_, everything)
+            )
+        ]
+        folds = validation_folds(dataset.domain, self.n_environments_, by_domain=True)
+        return _sparse_wins_by_rows(*losses, [int(valid.sum()) for _, valid in folds])
 
     def _support_from_gates(self):
         gates = self.gates_
