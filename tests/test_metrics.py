@@ -127,7 +127,7 @@ def _pearson(a, b):
     vb = sum((y - mb) ** 2 for y in b)
     if va == 0 or vb == 0:
         return 0.0  # MMSA's np.corrcoef gives NaN here; the library documents 0.0
-    return cov / (va * vb) ** 0.5
+    return cov / (va**0.5 * vb**0.5)  # the product of variances underflows for tiny scores
 
 
 def _mmsa(truth, pred):
