@@ -6,26 +6,30 @@ The data is ``../shared/data/reviews3`` (airline, blog, imdb: three genres, Mini
 embeddings, 384 columns; :func:`~sklearn_seqinv.datasets.load_reviews`), text only, leave one
 domain out. ``selector``: ``make_pipeline(StandardScaler(), InvariantMaskSelector())`` with its
 defaults, fitted with ``sample_domain``, once with ``validate_selection=True`` (the default:
-judged on the domains that shaped the selection) and once with ``"cross_fit"`` (judged by gates
-that never saw the held-out domain); ``linear``: ``StandardScaler`` +
-``LogisticRegressionCV(Cs=np.logspace(-4, 1, 11))`` whose ``C`` is chosen by inner
-leave-one-domain-out over the training domains. Per fold: the accuracy of both on the held-out
-domain, the columns kept, and the decision's evidence (``selection_evidence_``: the gain of
-the dense candidate over the sparse one on each held-out training domain, both fitted without
-it).
+judged by gates that never saw the held-out training domain) and once with ``False`` (the
+gates alone); ``linear``: ``StandardScaler`` + ``LogisticRegressionCV(Cs=np.logspace(-4, 1,
+11))`` whose ``C`` is chosen by inner leave-one-domain-out over the training domains. Per fold:
+the accuracy of both on the held-out domain, the columns kept, and the decision's evidence
+(``selection_evidence_``: the gain of the dense candidate over the sparse one on each held-out
+training domain, both fitted without it). ``--before PATH`` runs the default of another
+checkout of the library (its ``PYTHONPATH``; 3195fbb judged the full fit's selection on the
+domains that shaped it) in the same run, as a third table.
 
-    python benchmarks/bench_decisions.py            # about 1 minute
-    python benchmarks/bench_decisions.py --quick    # 30 epochs
+    python benchmarks/bench_decisions.py                          # about 1 minute
+    python benchmarks/bench_decisions.py --before ../old-checkout # and the older default
+    python benchmarks/bench_decisions.py --quick                  # 30 epochs
 
 Writes ``benchmarks/results/decisions.{json,md}``; prints the targets (mean within 1 point of
 the tuned linear model, worst fold within 2) with PASS or MISS (``--strict``: exit 1 on a miss
-of the cross-fitted decision).
+of the default).
 """
 
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -87,6 +91,7 @@ def run(data, epochs, seed, decision):
                     "held_out": evidence.held_out,
                     "gains": [float(g) for g in evidence.gains],
                     "sparse_kept_per_fold": evidence.sparse_kept_per_fold,
+                    "stable_columns": evidence.get("stable_columns"),
                     "statistic": evidence.statistic,
                     "threshold": evidence.threshold,
                 },
@@ -110,7 +115,7 @@ def markdown(rows):
                 if r["evidence"] is None
                 else "sparse gain on "
                 + ", ".join(
-                    f"{'+'.join(h)} {g:+.3f}"
+                    f"{h if isinstance(h, str) else '+'.join(h)} {g:+.3f}"
                     for h, g in zip(r["evidence"]["held_out"], r["evidence"]["gains"])
                 )
                 + f" (t {r['evidence']['statistic']:.2f} vs {r['evidence']['threshold']:.2f}; "
@@ -122,9 +127,8 @@ def markdown(rows):
     return table
 
 
-def targets(rows, decision):
+def targets(rows, name):
     gaps = [r["selector"] - r["linear"] for r in rows]
-    name = f"validate_selection={decision!r}"
     return [
         (
             f"{name}: mean within 1 point of tuned linear",
@@ -135,6 +139,16 @@ def targets(rows, decision):
     ]
 
 
+def before(path, args):
+    """The rows of the default of the library at ``path``, run by this script there."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, __file__, "--rows-only", "--data", str(args.data)]
+        command += ["--epochs", str(args.epochs), "--seed", str(args.seed), "--output", folder]
+        env = {**os.environ, "PYTHONPATH": str(Path(path).resolve())}
+        subprocess.run(command, check=True, env=env)
+        return json.loads((Path(folder) / "decisions.json").read_text())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=SHARED / "reviews3")
@@ -142,6 +156,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--quick", action="store_true", help="30 epochs")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--before", type=Path, help="another checkout whose default to run")
+    parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
@@ -149,13 +165,25 @@ def main(argv=None):
         return 0
     start = time.perf_counter()
     data = load_reviews(args.data)
-    epochs = 30 if args.quick else args.epochs
+    args.epochs = 30 if args.quick else args.epochs
+    if args.rows_only:
+        args.output.mkdir(parents=True, exist_ok=True)
+        rows = run(data, args.epochs, args.seed, True)
+        (args.output / "decisions.json").write_text(json.dumps(rows, indent=2) + "\n")
+        return 0
+    sides = [("default (validate_selection=True)", True), ("the gates alone (False)", False)]
     rows, tables, checks = [], [], []
-    for decision in (True, "cross_fit"):
-        found = run(data, epochs, args.seed, decision)
-        rows += found
-        tables.append(f"`validate_selection={decision!r}`:\n\n{markdown(found)}")
-        checks += targets(found, decision)
+    for name, decision in sides:
+        found = run(data, args.epochs, args.seed, decision)
+        rows += [{**row, "side": name} for row in found]
+        tables.append(f"{name}:\n\n{markdown(found)}")
+        checks += targets(found, name)
+    if args.before is not None:
+        name = f"before: the default of {args.before.name}"
+        found = before(args.before, args)
+        rows += [{**row, "side": name} for row in found]
+        tables.append(f"{name}:\n\n{markdown(found)}")
+        checks += targets(found, name)
     claims = "".join(
         f"- {'PASS' if ok else 'MISS'}: {what} ({value})\n" for what, value, ok in checks
     )
@@ -164,14 +192,16 @@ def main(argv=None):
         "# reviews3, text only, leave one domain out: the selector's decision\n\n"
         + "\n\n".join(tables)
         + f"\n\nTargets:\n\n{claims}\nTook {seconds:.0f} s "
-        "(`python benchmarks/bench_decisions.py`).\n"
+        "(`python benchmarks/bench_decisions.py"
+        + ("" if args.before is None else f" --before {args.before}")
+        + "`).\n"
     )
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "decisions.json").write_text(json.dumps(rows, indent=2) + "\n")
     (args.output / "decisions.md").write_text(text)
     print(text)
-    cross_fit = [ok for what, _, ok in checks if "cross_fit" in what]
-    return 1 if args.strict and not all(cross_fit) else 0
+    default = [ok for what, _, ok in checks if what.startswith("default")]
+    return 1 if args.strict and not all(default) else 0
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ from .nn.losses import (
     balanced_risks,
     domain_risks,
     mean_risk,
+    member_irm_penalty,
+    member_risks,
+    member_vrex_penalty,
     redundancy_penalty,
     sparsity_penalty,
     vrex_penalty,
@@ -180,8 +183,11 @@ class _Settling:
 
     def update(self, epoch, gate, threshold):
         with torch.no_grad():
+            # Gates stacked by member (GatedMembers): the fit's own, the first; the others
+            # train as many epochs as it does.
             scores = gate.scores().detach().cpu().clone()
-            support = gate.gate_values() > threshold
+            scores = scores[0] if scores.dim() > 1 else scores
+            support = gate.gate_values(scores) > threshold
         if self.support is None or not torch.equal(support, self.support):
             self.support, self.since = support, epoch
         self.scores.append(scores)
@@ -378,9 +384,8 @@ class GatedNet(NeuralNet):
 
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
-        gate = self.module_.gate
-        if gate is not None:
-            self.history.record("open_gates", int((gate.gate_values() > 0).sum()))
+        if self.module_.gate is not None:
+            self.history.record("open_gates", int((self.module_.gate_values() > 0).sum()))
 
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""
@@ -390,9 +395,12 @@ class GatedNet(NeuralNet):
         return losses.mean(dim=1) if losses.dim() > 1 else losses
 
     def risk_terms(self, y_pred, y_true):
-        """Mean per-domain risk and invariance penalty (``None`` without one) of a batch."""
+        """Mean per-domain risk and invariance penalty (``None`` without one) of a batch;
+        one of each per member for a :class:`~sklearn_seqinv.nn.GatedMembers` module."""
         outputs, _, *features = y_pred
         target, domain, rows = y_true
+        if outputs.dim() == 3:
+            return self._member_risk_terms(outputs, target, domain, rows)
         losses = self.per_sample_loss(outputs, target)
         if rows is not None:
             # A balanced batch holds ``rows`` rows of every domain, domain after domain: its
@@ -424,6 +432,45 @@ class GatedNet(NeuralNet):
             return mean, None  # no representation at hand (scoring, not training)
         return mean, INVARIANCE_PENALTIES[self.invariance](batch)
 
+    def _member_losses(self, outputs, target):
+        """Per-sample losses ``(M, n)`` of every member's outputs ``(M, n, n_outputs)``,
+        in the units of :meth:`per_sample_loss` (``loss_scale`` may give one per member)."""
+        n_members, n = outputs.shape[:2]
+        if target.dim() == 1:  # class indices: the criterion's K-dimensional form
+            losses = self.criterion_(outputs.transpose(1, 2), target.expand(n_members, n))
+        else:
+            losses = self.criterion_(outputs, target.expand_as(outputs)).mean(dim=2)
+        if self._member_scales is not None:
+            losses = losses / self._member_scales
+        return losses
+
+    @property
+    def _member_scales(self):
+        scale = torch.as_tensor(self.loss_scale, dtype=torch.float32)
+        if bool((scale == 1.0).all()):
+            return None
+        return scale.reshape(-1, 1).to(self.device)
+
+    def _member_risk_terms(self, outputs, target, domain, rows):
+        """:meth:`risk_terms` of every member of a ``GatedMembers`` module, each over the
+        domains its ``membership`` gives it."""
+        losses = self._member_losses(outputs, target)
+        risks, noise, present = member_risks(losses, domain, self.n_domains, rows)
+        weights = self.module_.membership if rows is not None else None
+        if weights is None:
+            weights = self.module_.membership * present.to(risks.dtype)
+        mean = (risks * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
+        if self.invariance is None:
+            return mean, None
+        if self.invariance == "vrex":
+            return mean, member_vrex_penalty(risks, weights, noise)
+        if self.invariance == "irm":
+            membership = self.module_.membership
+            return mean, member_irm_penalty(
+                outputs, target, domain, self.n_domains, self._member_losses, membership
+            )
+        raise ValueError(f"GatedMembers cannot train the {self.invariance!r} penalty.")
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The stage loss: mean per-domain risk, the invariance penalty (warmed up), the
         gates' expected-L0 sparsity and the redundancy term; in training, each term is
@@ -436,14 +483,16 @@ class GatedNet(NeuralNet):
         weight = getattr(self, "epoch_invariance_weight_", None)
         if weight is None or not training:
             weight = 0.0 if self.invariance is None else float(self.invariance_weight)
-        total = mean
+        # Members (a GatedMembers module) give one term each; the gradient of their sum is
+        # each member's own, and the history records the first member's (the fit itself).
+        total = mean.sum()
         if penalty is not None and weight > 0:
-            total = total + weight * penalty
+            total = total + weight * penalty.sum()
         sparsity = redundancy = None
         gate = self.module_.gate
         if gate is not None and self.sparsity_weights is not None:
             sparsity = sparsity_penalty(gate.open_probability(), self.sparsity_weights)
-            total = total + sparsity
+            total = total + sparsity.sum()
         n_guidance = self.module_.n_guidance
         if self.redundancy > 0 and n_guidance > 0:
             redundancy = redundancy_penalty(y_pred[1], X[:, :n_guidance])
@@ -451,7 +500,8 @@ class GatedNet(NeuralNet):
         if training:
             terms = StageTerms(mean, penalty, sparsity, redundancy)
             for name, term in zip(terms._fields, terms):
-                self.history.record_batch(name, 0.0 if term is None else term.item())
+                value = 0.0 if term is None else term.reshape(-1)[0].item()
+                self.history.record_batch(name, value)
         return total
 
     def fit_params(self):

@@ -1,11 +1,12 @@
 """InvariantMaskSelector: sparse, domain-invariant feature selection with learnable gates."""
 
+import copy
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import torch
-from scipy import stats
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
@@ -19,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._heterogeneity import passing
 from ._net import ArrayDataset, GatedNet
-from ._refit import fit_head, fits_by_scikit_learn, select_alpha, validation_folds
+from ._refit import fit_head, fits_by_scikit_learn, select_alpha
 from ._tie_filter import TieInvarianceFilter
 from ._validation import (
     atomic_fit,
@@ -40,10 +41,10 @@ from .exceptions import (
     SeqinvWarning,
 )
 from .model_selection import LeaveOneDomainOut
-from .nn.heads import GatedHead, expand_inputs, make_head, restrict_inputs
+from .nn.heads import GatedHead, GatedMembers, expand_inputs, make_head, restrict_inputs
 from .nn.losses import OutputMean
 
-__all__ = ["SPARSE_LEVEL", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
+__all__ = ["SPARSE_MARGIN", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _REGRESSION_LOSSES = {"squared_error": torch.nn.MSELoss, "absolute_error": torch.nn.L1Loss}
@@ -78,38 +79,46 @@ def _module_dtype(module):
     return next(module.parameters()).dtype
 
 
+class _Prefit(NamedTuple):
+    """What the gate phase leaves for the decision and the refit (see ``_fit_gates``)."""
+
+    alpha: float
+    head: torch.nn.Module
+    reusable: bool
+    cross_fits: list | None
+
+
 def _could_classify(estimator):
     if hasattr(estimator, "task_"):
         return estimator.task_ == "classification"
     return estimator.task != "regression"
 
 
-#: The ``validate_selection`` value that judges the decision by cross-fitting by domain.
-_CROSS_FIT = "cross_fit"
-
-#: One-sided level of the test a sparse selection must pass to replace the dense model.
-SPARSE_LEVEL = 0.05
+#: A sparse selection replaces the dense candidate when its mean gain over the held-out
+#: domains exceeds this many standard errors of that mean (ESL's one-standard-error rule).
+SPARSE_MARGIN = 1.0
 
 
-def sparse_wins(gains, level=SPARSE_LEVEL):
-    """Whether a sparse selection beats the dense candidate on new domains, beyond doubt.
+def sparse_wins(gains, margin=SPARSE_MARGIN):
+    """Whether a sparse selection beats the dense candidate on new domains.
 
     ``gains`` holds one number per held-out training domain ``k``: the dense candidate's
     mean validation loss on ``k`` minus the sparse selection's, both fitted without ``k``
-    (the sparse columns chosen by gates that never saw ``k``). The burden of proof is on
-    the sparse selection: it wins when the mean gain exceeds ``t`` standard errors of that
-    mean, the standard error estimated from how much the gain varies from one held-out
-    domain to the next (which holds the rows' own noise too), ``t`` Student's quantile at
-    ``1 - level`` with ``K - 1`` degrees of freedom: 6.31 for two domains, 2.92 for three,
-    2.35 for four. A domain is the unit that generalizes, so each counts once whatever its
-    size; with fewer than two the dense candidate is kept.
+    (the sparse columns chosen by gates that never saw ``k``). The sparse selection wins
+    when the mean gain exceeds ``margin`` standard errors of that mean, the standard error
+    estimated from how much the gain varies from one held-out domain to the next (which
+    holds the rows' own noise too): the one-standard-error rule of Hastie, Tibshirani and
+    Friedman (ESL, 7.10), with the dense candidate, which chooses nothing, as the default
+    that a selection must beat by more than its uncertainty. A domain is the unit that
+    generalizes, so each counts once whatever its size; with fewer than two the dense
+    candidate is kept.
 
     Parameters
     ----------
     gains : array-like of shape (n_held_out_domains,)
         Mean loss of the dense candidate minus that of the sparse one, per held-out domain.
-    level : float, default=SPARSE_LEVEL
-        One-sided level.
+    margin : float, default=SPARSE_MARGIN
+        Standard errors the mean gain must exceed.
 
     Returns
     -------
@@ -117,10 +126,10 @@ def sparse_wins(gains, level=SPARSE_LEVEL):
 
     Examples
     --------
-    A gain on every one of three held-out domains, and a gain on one that is a loss on
-    another:
+    A gain on every one of four held-out domains, of very different sizes; a gain on one
+    that is a loss on another:
 
-    >>> sparse_wins([0.05, 0.04, 0.06])
+    >>> sparse_wins([0.02, 0.18, 0.47, 0.05])
     True
     >>> sparse_wins([0.30, -0.05, 0.01])
     False
@@ -128,22 +137,7 @@ def sparse_wins(gains, level=SPARSE_LEVEL):
     gains = np.asarray(gains, dtype=float)
     if len(gains) < 2:
         return False
-    return bool(_t_statistic(gains) > stats.t.ppf(1.0 - level, len(gains) - 1))
-
-
-def _sparse_wins_by_rows(sparse_losses, dense_losses, sizes, level=SPARSE_LEVEL):
-    """``validate_selection=True``'s rule: the mean of the per-domain gains of the sparse
-    selection over the dense model (its per-row losses on each held-out training domain)
-    beyond Student's ``t`` (``K - 1`` degrees of freedom) row-level standard errors."""
-    if len(sizes) < 2:
-        return False
-    parts = np.split(np.asarray(dense_losses - sparse_losses), np.cumsum(sizes)[:-1])
-    k = len(parts)
-    gain = np.mean([part.mean() for part in parts])
-    variance = sum(part.var(ddof=1) / len(part) for part in parts if len(part) > 1) / k**2
-    if variance == 0:
-        return bool(gain > 0)
-    return bool(gain / np.sqrt(variance) > stats.t.ppf(1.0 - level, k - 1))
+    return bool(_t_statistic(gains) > margin)
 
 
 def held_out_domain_folds(domain, n_environments, max_folds=5):
@@ -192,18 +186,17 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
        scores), differs across training domains (Cochran's Q, Bonferroni) is dropped: a tie
        that keeps its sign but changes strength is what an invariance penalty misses.
     4. **Decision.** With ``validate_selection``, the kept columns compete with every
-       column that passes step 3 (the dense candidate) on held-out training domains, and
-       the burden of proof is on the sparse selection: it is kept only when its mean gain
-       over the held-out domains exceeds Student's ``t`` (one degree of freedom fewer than
-       the domains) standard errors, a margin that grows as the domains get fewer.
-       ``True`` judges the selection of the full fit on each training domain held out in
-       turn, with row-level standard errors: those domains shaped the selection, which
-       favours it (selection bias). ``"cross_fit"`` judges each held-out domain by gates
-       trained again without it (``sparse_wins``, standard errors across domains;
-       ``selection_evidence_`` records the gains): honest, at the cost of one more gate
-       phase per training domain, and pessimistic about a selection that needs every
-       training domain to find its invariant columns (see ``benchmarks/bench_decisions.py``
-       and docs/method.rst).
+       column that passes step 3 (the dense candidate), judged only on domains that did
+       not shape them (cross-fitting by domain): step 2 trains, in the same loop, one more
+       set of gates and head per training domain held out (``GatedMembers``; at most 5
+       folds of whole domains), each blind to it. On each held-out domain the columns its
+       gates kept and the dense candidate get the same head, fitted without it, and the
+       gain is the dense candidate's loss minus the sparse one's. The sparse selection is
+       kept when the mean gain exceeds one standard error of that mean across the held-out
+       domains (``sparse_wins``; ``selection_evidence_`` records the gains), else the dense
+       candidate replaces it. Cross-fits see one domain fewer than the fit, so the rule is
+       pessimistic about a selection that needs every training domain to find its
+       invariant columns (docs/method.rst, ``benchmarks/bench_decisions.py``).
     5. **Refit.** The head is refitted on the kept columns, full batch, with its L2
        weight chosen on held-out training rows.
 
@@ -238,15 +231,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         A guided stage fitted on one environment (a single ``sample_domain`` and no
         ``sample_group``) has nothing to test against: no column passes (p-values NaN) and
         the stage keeps none. Without any ``sample_domain`` the test is off.
-    validate_selection : bool or "cross_fit", default=True
+    validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
-        (step 4), the sparse selection winning only beyond doubt; needs ``alpha="auto"``.
-        ``"cross_fit"`` judges each held-out domain by gates that never saw it (one more
-        gate phase per training domain, at most 5 folds, only when the gates keep fewer
-        columns than pass the tie test); ``True`` by the full fit's gates.
-        ``selection_kept_`` says which won. Fitted on a
-        single given domain (no ``sample_group``), an unguided stage keeps all columns: no
-        held-out domain can show that a sparse selection generalizes.
+        by cross-fitting (step 4); needs ``alpha="auto"`` and ``refit=True``. The gate phase
+        then trains one gated copy per held-out fold beside the fit (one loop; about 1.5
+        times the work per step with four domains). ``selection_kept_`` says which won.
+        Fitted on a single given domain (no ``sample_group``), an unguided stage keeps all
+        columns: no held-out domain can show that a sparse selection generalizes.
     invariance : {"vrex", "irm", "coral"} or None, default="vrex"
         Penalty across domains: V-REx or IRMv1 over the per-domain risks, or CORAL (Sun and
         Saenko, 2016) over the mean and covariance of the representation the head's last
@@ -331,14 +322,14 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         that pass the invariance test, because the selection did not beat them out of domain
         (with ``refit=True``).
     selection_evidence_ : Bunch or None
-        The evidence of step 4 with ``validate_selection="cross_fit"``, when it ran:
-        ``held_out`` (the domains of each fold), ``gains`` (per fold, the dense candidate's
-        mean held-out loss minus the sparse one's), ``sparse_kept_per_fold`` (columns the
-        fold's gates kept among the passing ones), ``dense_columns``, ``sparse_columns``,
-        ``statistic`` (mean gain over its standard error across folds), ``threshold``
-        (Student's quantile it had to exceed) and ``sparse_kept``. ``None`` when nothing
-        was to decide (every passing column kept, one environment, ``validate_selection``
-        not ``"cross_fit"``).
+        The evidence of step 4, when it ran: ``held_out`` (the held-out domains),
+        ``gains`` (on each, the dense candidate's mean loss minus the sparse one's),
+        ``sparse_kept_per_fold`` (columns the gates blind to it kept among the passing
+        ones), ``dense_columns``, ``sparse_columns``, ``stable_columns`` (kept by more than
+        half of the blind gates), ``statistic`` (mean gain over its standard error across
+        the held-out domains), ``threshold`` (the standard errors it had to exceed) and
+        ``sparse_kept``. ``None`` when nothing was to decide (every passing column kept,
+        one environment, ``validate_selection=False``).
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
@@ -385,7 +376,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "refit": ["boolean"],
         "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
-        "validate_selection": ["boolean", StrOptions({_CROSS_FIT})],
+        "validate_selection": ["boolean"],
         "invariance": [StrOptions({"vrex", "irm", "coral"}), None],
         "invariance_weight": [Interval(Real, 0, None, closed="left")],
         "invariance_warmup": [Interval(Integral, 0, None, closed="left")],
@@ -551,7 +542,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             if self.refit:
                 everything = self._invariant(np.ones_like(self.support_), level)
                 self._decide(X, y, domain, guide, dataset, everything, prefit, given, seed)
-                reusable = prefit if prefit is not None and prefit[2] else None
+                reusable = prefit if prefit is not None and prefit.reusable else None
                 self._refit_head(dataset, seed, dense=reusable)
             else:
                 # Predict from the columns transform keeps: the gates of the others close.
@@ -575,48 +566,135 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         return weights
 
     def _fit_gates(self, dataset, n_outputs, device, feature_sparsity, seed):
-        """Pre-fit an ungated head on every column, then train gates and head from there.
+        """Pre-fit an ungated head on every column, then train gates and head from there,
+        with the cross-fits by domain of step 4 in the same loop when it may need them.
 
         The pre-fit (full batch, L2 weight chosen on held-out training rows) gives
         the gate phase a head that already knows what predicts ``y`` and an L2 weight that
         stops it from fitting noise through the columns the gates should close; its residual
         sets the loss scale of the sparsity term for regression.
 
-        Returns the pre-fit ``(alpha, head, reusable)``: ``reusable`` when scikit-learn
-        fitted it with a chosen ``alpha`` (the same fit as a refit on every column would be).
+        Returns a :class:`_Prefit`: the pre-fit's ``alpha`` and ``head``, ``reusable`` when
+        scikit-learn fitted it with a chosen ``alpha`` (the same fit as a refit on every
+        column would be), and ``cross_fits``: per held-out fold, ``(train, test, gates,
+        scores, head)`` of the gates trained without it and of the pre-fit on its rows
+        (``None`` when not trained here).
         """
-        n_features = dataset.X.shape[1] - self.n_guidance_features_
-        head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
         loss_fn = self._per_sample_loss()
-        args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
         alpha, held_out = self.alpha, None
+        head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
+        args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
         if alpha == "auto":
             alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
             held_out = float(path_losses.min())
-        fit_head(head, *args, alpha=float(alpha))
+        alpha = float(alpha)
+        fit_head(head, *args, alpha=alpha)
+        codes = dataset.domain.cpu().numpy()
+        folds = self._cross_fit_folds(codes)
+        heads, rows = [head], [np.arange(dataset.X.shape[0])]
+        for train, _ in folds:
+            index = torch.from_numpy(train).to(device)
+            # A linear fold starts from the pre-fit's solution: the same (convex) optimum on
+            # the fold's rows, reached sooner. A hidden layer starts afresh: its fit would
+            # keep what the held-out rows taught the pre-fit.
+            fold_head = (
+                copy.deepcopy(head)
+                if not self.hidden_units
+                else make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
+            )
+            fold_args = (dataset.X[index], dataset.y[index], dataset.domain[index])
+            fit_head(
+                fold_head, *fold_args, self.n_environments_, loss_fn, alpha=alpha, warm_start=True
+            )
+            heads.append(fold_head)
+            rows.append(train)
         # A column is worth a gate when it lowers the mean negative log-likelihood by more
         # than BIC's log(n) / (2n), whatever the width. The gate phase measures squared and
         # absolute errors in likelihood units, scaled by the pre-fit's held-out residual (Gaussian
         # NLL = MSE / (2 s^2), Laplace NLL = MAE / b), so the same invariance weight and
         # sparsity unit serve classification and regression.
-        n = dataset.X.shape[0]
-        unit = np.log(n) / (2.0 * n)
-        scale = 1.0
-        if self.task_ == "regression":
-            residual = held_out
-            if residual is None:  # no held-out estimate: the training residual
-                with torch.no_grad():
-                    residual = float(loss_fn(head(dataset.X), dataset.y).mean())
-            scale = 2.0 * residual if self.regression_loss == "squared_error" else residual
-            scale = max(scale, 1e-12)
-        decay = float(alpha) if self.weight_decay is None else self.weight_decay
+        n_features = dataset.X.shape[1] - self.n_guidance_features_
         weights = np.broadcast_to(np.asarray(feature_sparsity, dtype=float), (n_features,))
-        self.net_ = self._make_net(n_features, n_outputs, device, weights * unit, decay, scale)
+        units = np.array([np.log(len(r)) / (2.0 * len(r)) for r in rows])
+        scales = [
+            self._loss_scale(fit, dataset, r, held_out if i == 0 else None, loss_fn)
+            for i, (fit, r) in enumerate(zip(heads, rows))
+        ]
+        decay = alpha if self.weight_decay is None else self.weight_decay
+        own = (n_features, n_outputs, device, weights * units[0], decay, scales[0])
+        self.net_ = self._make_net(*own)
         self.net_.initialize()
         self.net_.module_.head.load_state_dict(head.state_dict())
-        self.net_.partial_fit(dataset, None, **self.net_.fit_params())
+        cross_fits = None
+        if folds:
+            sparsity = weights[None] * units[:, None]
+            trainer = self._member_net(heads, codes, folds, sparsity, decay, scales)
+            trainer.partial_fit(dataset, None)
+            members = trainer.module_
+            self.net_.module_.load_state_dict(members.member(0).state_dict())
+            self.net_.history = trainer.history
+            with torch.no_grad():
+                gates = members.gate.gate_values().detach().cpu().double().numpy()
+                scores = members.gate.scores().detach().cpu().double().numpy()
+            cross_fits = [
+                (*fold, gates[i], scores[i], heads[i]) for i, fold in enumerate(folds, start=1)
+            ]
+        else:
+            self.net_.partial_fit(dataset, None, **self.net_.fit_params())
         reusable = held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y)
-        return float(alpha), head, reusable
+        return _Prefit(alpha, head, reusable, cross_fits)
+
+    def _loss_scale(self, head, dataset, rows, held_out, loss_fn):
+        """The gate phase's loss unit for regression (1 for classification): twice the
+        residual variance (squared error) or the mean absolute residual, held-out when the
+        pre-fit measured it, else on the training ``rows``."""
+        if self.task_ != "regression":
+            return 1.0
+        residual = held_out
+        if residual is None:
+            index = torch.from_numpy(rows).to(dataset.X.device)
+            with torch.no_grad():
+                residual = float(loss_fn(head(dataset.X[index]), dataset.y[index]).mean())
+        scale = 2.0 * residual if self.regression_loss == "squared_error" else residual
+        return max(scale, 1e-12)
+
+    def _cross_fit_folds(self, domain):
+        """The held-out folds whose gates step 4 needs, trained with the fit's own gates
+        (one loop, :class:`~sklearn_seqinv.nn.GatedMembers`); none when step 4 cannot run,
+        or when its penalty (CORAL) or the redundancy term needs a single module (step 4
+        then refits the gates per fold)."""
+        if not self._may_decide() or self.n_environments_ < 2:
+            return []
+        if self.invariance == "coral" or (self.redundancy > 0 and self.n_guidance_features_):
+            return []
+        return held_out_domain_folds(domain, self.n_environments_)
+
+    def _may_decide(self):
+        return bool(self.validate_selection) and self.alpha == "auto" and self.refit
+
+    def _member_net(self, heads, codes, folds, sparsity, decay, scales):
+        """The skorch net that trains the fit's gates and head (member 0) beside one gated
+        copy per fold, each blind to its held-out domains."""
+        membership = np.ones((len(heads), self.n_environments_), dtype=np.float32)
+        for i, (_, test) in enumerate(folds, start=1):
+            membership[i, np.unique(codes[test])] = 0.0
+        starts = []
+        for head in heads:
+            member = copy.deepcopy(self.net_.module_)
+            member.head.load_state_dict(head.state_dict())
+            starts.append(member)
+        module = GatedMembers(starts, torch.from_numpy(membership))
+        n_features = self.net_.module_.head_inputs - self.n_guidance_features_
+        net = self._make_net(
+            n_features,
+            self.net_.module_.head_outputs,
+            self.net_.device,
+            sparsity,
+            decay,
+            scales,
+            module=module.to(self.net_.device),
+        )
+        return net.initialize()
 
     def _per_sample_loss(self):
         if self.task_ == "classification":
@@ -658,10 +736,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         the gates keep every column. With one environment no held-out domain can show that a
         sparse selection generalizes: the dense candidate stays (an unguided stage fitted on
         one given domain keeps it even when the tie test passed no more columns). Else the
-        sparse selection must win on held-out training domains, by the rule
-        ``validate_selection`` names.
+        sparse selection must win on held-out training domains, judged by gates that never
+        saw them (:meth:`_judge_by_held_out_domains`).
         """
-        if not self.validate_selection or self.alpha != "auto" or self.support_.all():
+        if not self._may_decide() or self.support_.all():
             return
         larger = everything.sum() > self.support_.sum()
         if self.n_environments_ < 2:
@@ -670,14 +748,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return
         if not larger:
             return
-        if self.validate_selection == _CROSS_FIT:
-            self.selection_evidence_ = self._judge_by_held_out_domains(
-                X, y, domain, guide, dataset, everything, prefit[0], seed
-            )
-            wins = self.selection_evidence_.sparse_kept
-        else:
-            wins = self._wins_on_shaping_domains(dataset, everything, seed)
-        if not wins:
+        cross_fits = prefit.cross_fits
+        if cross_fits is None:
+            cross_fits = self._refit_gates_per_fold(X, y, domain, guide, prefit.alpha, seed)
+        self.selection_evidence_ = self._judge_by_held_out_domains(
+            dataset, domain, everything, prefit.alpha, cross_fits
+        )
+        if not self.selection_evidence_.sparse_kept:
             self.support_, self.selection_kept_ = everything, False
 
     def _head_columns(self, support, dataset):
@@ -686,19 +763,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
         return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
 
-    def _judge_by_held_out_domains(self, X, y, domain, guide, dataset, everything, alpha, seed):
-        """Keep the sparse selection or the dense candidate, judged on domains that did not
-        shape the selection (cross-fitting by domain).
-
-        For each training environment ``k`` held out in turn (:func:`held_out_domain_folds`),
-        the gates are trained again without ``k`` (this estimator's parameters, the
-        pre-fit's L2 weight, no refit); the columns they keep among the passing ones are the
-        sparse candidate of that fold, every passing column the dense one. Both get the
-        same head, fitted without ``k`` at the pre-fit's L2 weight, and the gain on ``k`` is
-        the dense candidate's mean loss minus the sparse one's. :func:`sparse_wins` decides
-        from those gains, one per held-out domain.
-        """
-        folds = held_out_domain_folds(domain, self.n_environments_)
+    def _refit_gates_per_fold(self, X, y, domain, guide, alpha, seed):
+        """The gates of every held-out fold, each trained by a fit of its own (the penalty
+        or the redundancy term that :class:`~sklearn_seqinv.nn.GatedMembers` cannot train
+        side by side): ``(train, test, gates, scores, None)`` per fold."""
         params = {
             **self.get_params(deep=False),
             "alpha": alpha,
@@ -709,11 +777,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             "verbose": 0,
             "random_state": seed,
         }
-        labels = self.domains_ if len(self.domains_) == self.n_environments_ else None
-        gains, kept, held_out = [], [], []
-        for train, test in folds:
+        cross_fits = []
+        for train, test in held_out_domain_folds(domain, self.n_environments_):
             with warnings.catch_warnings():
-                # One environment left, closed gates: the fold's candidate says so itself.
+                # One environment left, closed gates: the decision reads the gates alone.
                 warnings.simplefilter("ignore", SeqinvWarning)
                 gated = InvariantMaskSelector(**params).fit(
                     X[train],
@@ -721,51 +788,84 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                     sample_domain=domain[train],
                     guidance=guide[train] if guide.shape[1] else None,
                 )
-            sparse = gated.support_ & everything
-            losses = [
-                self._held_out_loss(dataset, cols, train, test, alpha)
-                for cols in (sparse, everything)
-            ]
-            gains.append(losses[1] - losses[0])
-            kept.append(int(sparse.sum()))
-            codes = np.unique(domain[test])
-            held_out.append([str(v) for v in (labels[codes] if labels is not None else codes)])
+            cross_fits.append((train, test, gated.gates_, gated._gate_scores(), None))
+        return cross_fits
+
+    def _judge_by_held_out_domains(self, dataset, domain, everything, alpha, cross_fits):
+        """Keep the sparse selection or the dense candidate, judged on domains that did not
+        shape the selection (cross-fitting by domain).
+
+        For each fold of training environments held out (:func:`held_out_domain_folds`),
+        the gates trained without it (``cross_fits``) keep their sparse candidate among the
+        passing columns, every passing column is the dense one. Both get the same head,
+        fitted without the fold at the pre-fit's L2 weight, and the gain on each held-out
+        environment is the dense candidate's mean loss minus the sparse one's.
+        :func:`sparse_wins` decides from those gains, one per held-out environment. The
+        evidence also counts the columns kept by more than half of the folds' gates
+        (``stable_columns``).
+        """
+        labels = self.domains_ if len(self.domains_) == self.n_environments_ else None
+        gains, kept, held_out, votes = [], [], [], np.zeros(len(everything))
+        loss_fn = self._per_sample_loss()
+        for train, test, gates, scores, prefit in cross_fits:
+            sparse = self._support_from_gates(gates, scores) & everything
+            votes += sparse
+            # The fold's pre-fit is the dense head when the dense candidate is every column:
+            # the same columns, rows and weight.
+            fold_y = dataset.y[torch.from_numpy(train).to(dataset.X.device)]
+            reuse = everything.all() and prefit is not None
+            if reuse and fits_by_scikit_learn(prefit, loss_fn, fold_y):
+                dense = prefit
+            else:
+                dense = self._held_out_head(dataset, everything, train, alpha)
+            heads = [self._held_out_head(dataset, sparse, train, alpha), dense]
+            for code in np.unique(domain[test]):
+                rows = torch.from_numpy(test[domain[test] == code]).to(dataset.X.device)
+                losses = [
+                    self._loss_on(head, cols, dataset, rows)
+                    for head, cols in zip(heads, (sparse, everything))
+                ]
+                gains.append(losses[1] - losses[0])
+                kept.append(int(sparse.sum()))
+                held_out.append(str(labels[code]) if labels is not None else str(code))
         gains = np.array(gains)
-        statistic = _t_statistic(gains)
-        threshold = float(stats.t.ppf(1.0 - SPARSE_LEVEL, len(gains) - 1))
         return Bunch(
             held_out=held_out,
             gains=gains,
             sparse_kept_per_fold=kept,
             dense_columns=int(everything.sum()),
             sparse_columns=int(self.support_.sum()),
-            sparse_kept=bool(statistic > threshold),
-            threshold=threshold,
-            statistic=statistic,
+            stable_columns=int((votes > len(cross_fits) / 2).sum()),
+            sparse_kept=sparse_wins(gains),
+            threshold=SPARSE_MARGIN,
+            statistic=_t_statistic(gains),
         )
 
-    def _held_out_loss(self, dataset, support, train, test, alpha):
-        """Mean loss on the ``test`` rows of a head on the guidance and ``support``, fitted on
-        the ``train`` rows at L2 weight ``alpha`` (``inf`` when it has no input at all)."""
+    def _held_out_head(self, dataset, support, train, alpha):
+        """A head on the guidance and ``support``, fitted on the ``train`` rows at L2 weight
+        ``alpha`` (``None`` when it has no input at all)."""
         cols = self._head_columns(support, dataset)
         if not len(cols):
-            return np.inf
-        device = dataset.X.device
-        rows = [torch.from_numpy(part).to(device) for part in (train, test)]
-        inputs = dataset.X[:, cols]
-        loss_fn = self._per_sample_loss()
-        head = make_head(len(cols), self.net_.module_.head_outputs, self.hidden_units).to(device)
-        fit_head(
-            head,
-            inputs[rows[0]],
-            dataset.y[rows[0]],
-            dataset.domain[rows[0]],
+            return None
+        index = torch.from_numpy(train).to(dataset.X.device)
+        head = make_head(len(cols), self.net_.module_.head_outputs, self.hidden_units)
+        return fit_head(
+            head.to(dataset.X.device),
+            dataset.X[index][:, cols],
+            dataset.y[index],
+            dataset.domain[index],
             self.n_environments_,
-            loss_fn,
+            self._per_sample_loss(),
             alpha=alpha,
         )
+
+    def _loss_on(self, head, support, dataset, rows):
+        """Mean loss of ``head`` (reading the guidance and ``support``) on ``rows``."""
+        if head is None:
+            return np.inf
+        inputs = dataset.X[rows][:, self._head_columns(support, dataset)]
         with torch.no_grad():
-            return float(loss_fn(head(inputs[rows[1]]), dataset.y[rows[1]]).mean())
+            return float(self._per_sample_loss()(head(inputs), dataset.y[rows]).mean())
 
     def _head_fit_args(self):
         """What every full-batch fit of the head is given besides its rows and weight."""
@@ -800,34 +900,18 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         fit_head(head, *inputs, alpha=self.alpha_, **fit_args)
         expand_inputs(module.head, head, kept)
 
-    def _wins_on_shaping_domains(self, dataset, everything, seed):
-        """``validate_selection=True``'s comparison: each candidate's head fitted without
-        each training domain in turn and judged on it, the gates having seen it."""
-        losses = [
-            select_alpha(
-                restrict_inputs(self.net_.module_.head, cols),
-                dataset.X[:, cols],
-                dataset.y,
-                dataset.domain,
-                seed=seed,
-                by_domain=True,
-                **self._head_fit_args(),
-            )[2]
-            for cols in (
-                self._head_columns(support, dataset) for support in (self.support_, everything)
-            )
-        ]
-        folds = validation_folds(dataset.domain, self.n_environments_, by_domain=True)
-        return _sparse_wins_by_rows(*losses, [int(valid.sum()) for _, valid in folds])
-
-    def _support_from_gates(self):
-        gates = self.gates_
+    def _support_from_gates(self, gates=None, scores=None):
+        """The columns whose gate is above ``threshold`` (at most ``max_features``, by
+        score), of the fit's gates or of given ``gates`` and ``scores`` (a cross-fit's);
+        an unguided fit keeps at least its strongest column, with a warning for its own."""
+        own = gates is None
+        if own:
+            gates, scores = self.gates_, self._gate_scores()
         if self.max_features is not None and self.max_features > len(gates):
             raise ValueError(
                 f"max_features={self.max_features} is larger than the {len(gates)} input columns."
             )
         mask = gates > self.threshold
-        scores = self._gate_scores()
         if self.max_features is not None and mask.sum() > self.max_features:
             ranked = np.flatnonzero(mask)[np.argsort(-scores[mask], kind="stable")]
             mask = np.zeros_like(mask)
@@ -836,30 +920,41 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             # Modality trust: a guided stage whose every gate closed adds nothing, and the
             # head predicts from the guidance (the earlier modalities) alone.
             return mask
-        if not mask.any():
+        if not mask.any() and own:
             warnings.warn(
                 f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
                 "keeping the strongest feature. Lower `sparsity` to select more.",
                 ClosedGatesWarning,
                 stacklevel=4,
             )
+        if not mask.any():
             mask[np.argmax(scores)] = True
         return mask
 
-    def _make_net(self, n_features, n_outputs, device, feature_sparsity, head_decay, scale=1.0):
-        """The skorch net for this estimator's parameters and the fitted shapes."""
+    def _make_net(
+        self, n_features, n_outputs, device, feature_sparsity, head_decay, scale=1.0, module=None
+    ):
+        """The skorch net for this estimator's parameters and the fitted shapes (of a
+        ``GatedHead``, or of the given ``module``)."""
         if self.task_ == "classification":
             criterion = torch.nn.CrossEntropyLoss
         else:
             criterion = _REGRESSION_LOSSES[self.regression_loss]
+        if module is None:
+            module = GatedHead
+            shapes = dict(
+                module__n_features=n_features,
+                module__n_outputs=n_outputs,
+                module__n_guidance=self.n_guidance_features_,
+                module__gate=self.gate,
+                module__gate_noise=self.gate_noise,
+                module__hidden_units=self.hidden_units,
+            )
+        else:
+            shapes = {}
         return GatedNet(
-            GatedHead,
-            module__n_features=n_features,
-            module__n_outputs=n_outputs,
-            module__n_guidance=self.n_guidance_features_,
-            module__gate=self.gate,
-            module__gate_noise=self.gate_noise,
-            module__hidden_units=self.hidden_units,
+            module,
+            **shapes,
             criterion=criterion,
             criterion__reduction="none",
             optimizer=_OPTIMIZERS.get(self.optimizer, self.optimizer),

@@ -29,8 +29,10 @@ def test_invariant_columns_are_selected_in_nine_refits_of_ten(make_two_modalitie
     data = make_two_modalities(seed=0, n_samples=1200, n_domains=3)
     model = SequentialModalityClassifier(
         [
-            (name, InvariantMaskSelector(max_epochs=60), data.modalities[name])
-            for name in ("text", "video")
+            # The gates' selection (each refit sees two domains, whose cross-fits see one:
+            # too few for the decision of step 4 to find for a sparse selection).
+            (name, InvariantMaskSelector(max_epochs=60, validate_selection=False), cols)
+            for name, cols in data.modalities.items()
         ]
     )
     result = mask_stability(model, data.X, data.y, sample_domain=data.sample_domain, seeds=(0, 1))
@@ -39,10 +41,7 @@ def test_invariant_columns_are_selected_in_nine_refits_of_ten(make_two_modalitie
     assert text.supports.shape == (6, len(data.modalities["text"]))
     invariant = data.invariant["text"] - data.modalities["text"][0]
     assert (text.frequency[invariant] >= 0.9).all(), text.frequency[invariant]
-    # Refits whose sparse selection did not beat the dense model keep every column; the
-    # sparse selections agree with each other.
-    sparse = text.supports[~text.supports.all(axis=1)]
-    assert len(sparse) >= 2 and selection_jaccard(sparse) >= 0.6
+    assert selection_jaccard(text.supports) >= 0.6
     video = result.modalities.video
     spurious = data.spurious["video"] - data.modalities["video"][0]
     assert video.frequency[spurious].max() <= 0.5

@@ -7,7 +7,15 @@ from torch import nn
 
 from .gates import make_gate
 
-__all__ = ["GatedHead", "expand_inputs", "head_features", "make_head", "restrict_inputs"]
+__all__ = [
+    "GatedHead",
+    "GatedMembers",
+    "StackedLinear",
+    "expand_inputs",
+    "head_features",
+    "make_head",
+    "restrict_inputs",
+]
 
 
 def make_head(n_inputs, n_outputs, hidden_units=0):
@@ -215,3 +223,118 @@ class GatedHead(nn.Module):
         """Number of outputs of the head."""
         last = self.head if isinstance(self.head, nn.Linear) else self.head[-1]
         return last.out_features
+
+
+class StackedLinear(nn.Module):
+    """``n_members`` independent linear layers side by side (weight ``(M, out, in)``).
+
+    A 2-D input ``(n, in)`` is read by every member, a 3-D one ``(M, n, in)`` member by
+    member; the output is ``(M, n, out)``. ``weight`` may pass the members' weights
+    scaled (by their gates), the bias is this layer's.
+
+    Examples
+    --------
+    >>> import torch
+    >>> StackedLinear(3, 4, 2)(torch.ones(5, 4)).shape
+    torch.Size([3, 5, 2])
+    """
+
+    def __init__(self, n_members, in_features, out_features):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_members, out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(n_members, out_features))
+
+    def forward(self, x, weight=None):
+        weight = self.weight if weight is None else weight
+        n_members, n_out, n_in = weight.shape
+        if x.dim() == 2:
+            # One matrix product for every member: (n, in) by (in, M * out).
+            flat = nn.functional.linear(x, weight.reshape(-1, n_in), self.bias.reshape(-1))
+            return flat.view(len(x), n_members, n_out).transpose(0, 1)
+        return torch.baddbmm(self.bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def _linear_layers(head):
+    return [head] if isinstance(head, nn.Linear) else [head[0], head[2]]
+
+
+class GatedMembers(nn.Module):
+    """Several :class:`GatedHead` of one shape trained side by side on the same batches.
+
+    Member ``m`` has its own gate vector and head (stacked along a first axis: gate
+    parameters ``(M, n_features)``, head weights ``(M, out, in)``), and ``membership[m]``
+    says which domain codes its loss may read: the stage loss of every member is computed
+    from one forward pass, and since no parameter is shared, the gradient of their sum is
+    each member's own. This is how a fit and its cross-fits by domain (member ``m`` blind to
+    the domains it will be judged on) cost one training loop.
+
+    Parameters
+    ----------
+    members : list of GatedHead
+        The members' starting points (same widths, gate kind and hidden layer); copied.
+    membership : Tensor of shape (n_members, n_domains)
+        1 where a member trains on a domain code, 0 where it must not see it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> heads = [GatedHead(n_features=3, n_outputs=2) for _ in range(2)]
+    >>> members = GatedMembers(heads, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    >>> members(torch.ones(5, 3))[0].shape
+    torch.Size([2, 5, 2])
+    >>> members.member(1).gate_values().shape
+    torch.Size([3])
+    """
+
+    def __init__(self, members, membership):
+        super().__init__()
+        first = members[0]
+        if first.gate is None:
+            raise ValueError("GatedMembers needs gated members (gate is None).")
+        self.n_guidance = first.n_guidance
+        self.gate = copy.deepcopy(first.gate)
+        for name, _ in first.gate.named_parameters():
+            stacked = torch.stack([getattr(m.gate, name).detach() for m in members])
+            setattr(self.gate, name, nn.Parameter(stacked.clone()))
+        layers = [_linear_layers(m.head) for m in members]
+        stacked = []
+        for depth, layer in enumerate(layers[0]):
+            linear = StackedLinear(len(members), layer.in_features, layer.out_features)
+            with torch.no_grad():
+                linear.weight.copy_(torch.stack([m[depth].weight for m in layers]))
+                linear.bias.copy_(torch.stack([m[depth].bias for m in layers]))
+            stacked.append(linear)
+        self.head = nn.ModuleList(stacked)
+        self.register_buffer("membership", torch.as_tensor(membership, dtype=torch.float32))
+        # The template of member(): a plain attribute, so its weights are not trained.
+        self.__dict__["_template"] = copy.deepcopy(first)
+
+    def forward(self, X):
+        """``(outputs, None)``: every member's outputs ``(M, n, n_outputs)`` on ``X``.
+
+        A member's gate ``z`` (a fresh draw in training mode) scales the columns of its
+        first weight matrix, as :class:`GatedHead` does in training.
+        """
+        z = self.gate.sample()
+        if self.n_guidance:
+            z = nn.functional.pad(z, (self.n_guidance, 0), value=1.0)
+        first = self.head[0]
+        out = first(X, weight=first.weight * z.unsqueeze(1))
+        for layer in self.head[1:]:
+            out = layer(torch.relu(out))
+        return out, None
+
+    def gate_values(self):
+        """Deterministic gate of the first member (the fit the others check)."""
+        return self.gate.gate_values()[0]
+
+    def member(self, m):
+        """Member ``m`` as a :class:`GatedHead` (a copy, in evaluation mode)."""
+        single = copy.deepcopy(self._template).eval()
+        with torch.no_grad():
+            for name, param in single.gate.named_parameters():
+                param.copy_(getattr(self.gate, name)[m])
+            for layer, stacked in zip(_linear_layers(single.head), self.head):
+                layer.weight.copy_(stacked.weight[m])
+                layer.bias.copy_(stacked.bias[m])
+        return single

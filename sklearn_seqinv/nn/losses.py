@@ -21,6 +21,9 @@ __all__ = [
     "irm_penalty",
     "loss_kind",
     "mean_risk",
+    "member_irm_penalty",
+    "member_risks",
+    "member_vrex_penalty",
     "redundancy_penalty",
     "risk_sampling_variance",
     "sparsity_penalty",
@@ -258,7 +261,9 @@ def sparsity_penalty(open_probability, weights):
 
     The estimator passes ``weights = sparsity * log(n) / (2n)`` (each open gate priced like a
     parameter in BIC, whatever the width); per-feature weights let one gate vector span
-    several modalities, each with its own ``sparsity``.
+    several modalities, each with its own ``sparsity``. Gates stacked by member
+    (``(M, n_features)``, :class:`~sklearn_seqinv.nn.GatedMembers`) give one penalty per
+    member.
 
     Examples
     --------
@@ -266,7 +271,112 @@ def sparsity_penalty(open_probability, weights):
     >>> sparsity_penalty(torch.tensor([1.0, 0.0, 0.5]), torch.full((3,), 0.1))
     tensor(0.1500)
     """
-    return (open_probability * weights).sum()
+    return (open_probability * weights).sum(dim=-1)
+
+
+def member_risks(losses, domain, n_domains, rows_per_domain=None):
+    """Every member's per-domain risks and their sampling variances, from one batch.
+
+    Parameters
+    ----------
+    losses : Tensor of shape (n_members, n)
+        Per-sample losses of every member on the same rows.
+    domain : LongTensor of shape (n,)
+        Domain code of each row.
+    n_domains : int
+        Number of domain codes.
+    rows_per_domain : int or None, default=None
+        Given, the batch is balanced (that many rows of every code, code after code) and
+        the risks are row means of a view, as :func:`balanced_risks` takes them.
+
+    Returns
+    -------
+    risks : Tensor of shape (n_members, n_domains)
+    sampling_variance : Tensor of shape (n_members, n_domains)
+        ``s_e^2 / n_e`` of each risk (0 with fewer than two rows; detached).
+    present : BoolTensor of shape (n_domains,)
+
+    Examples
+    --------
+    >>> import torch
+    >>> losses = torch.tensor([[1.0, 3.0, 5.0, 5.0], [0.0, 0.0, 1.0, 3.0]])
+    >>> risks, variance, present = member_risks(losses, torch.tensor([0, 0, 1, 1]), 2)
+    >>> risks
+    tensor([[2., 5.],
+            [0., 2.]])
+    >>> torch.equal(risks, member_risks(losses, None, 2, rows_per_domain=2)[0])
+    True
+    """
+    n_members = losses.shape[0]
+    if rows_per_domain is not None:
+        by_domain = losses.view(n_members, -1, rows_per_domain)
+        variance = torch.zeros_like(by_domain[..., 0])
+        if rows_per_domain > 1:
+            variance = by_domain.detach().var(dim=2) / rows_per_domain
+        present = torch.ones(by_domain.shape[1], dtype=torch.bool, device=losses.device)
+        return by_domain.mean(dim=2), variance, present
+    shape = (n_members, n_domains)
+    totals = losses.new_zeros(shape).index_add(1, domain, losses)
+    counts = torch.bincount(domain, minlength=n_domains).to(losses.dtype)
+    risks = totals / counts.clamp(min=1)
+    deviations = (losses.detach() - risks.detach()[:, domain]) ** 2
+    squares = losses.new_zeros(shape).index_add(1, domain, deviations)
+    within = squares / (counts - 1).clamp(min=1) / counts.clamp(min=1)
+    return risks, torch.where(counts > 1, within, torch.zeros_like(within)), counts > 0
+
+
+def member_vrex_penalty(risks, weights, sampling_variance=None):
+    """:func:`vrex_penalty` of every member over the domains ``weights`` (0/1) give it.
+
+    Zero for a member with fewer than two domains.
+
+    Examples
+    --------
+    >>> import torch
+    >>> risks = torch.tensor([[1.0, 3.0], [1.0, 3.0]])
+    >>> member_vrex_penalty(risks, torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    tensor([1., 0.])
+    """
+    k = weights.sum(dim=1)
+    mean = (risks * weights).sum(dim=1) / k.clamp(min=1)
+    penalty = ((risks - mean.unsqueeze(1)) * weights).square().sum(dim=1) / k.clamp(min=1)
+    if sampling_variance is not None:
+        noise = (sampling_variance.detach() * weights).sum(dim=1)
+        penalty = torch.clamp(penalty - (k - 1) / k.clamp(min=1) ** 2 * noise, min=0.0)
+    return torch.where(k > 1, penalty, torch.zeros_like(penalty))
+
+
+def member_irm_penalty(outputs, target, domain, n_domains, loss_fn, weights):
+    """:func:`irm_penalty` of every member (``outputs`` of shape ``(M, n, n_outputs)``) over
+    the domains ``weights`` (0/1, ``(M, n_domains)``) give it: one dummy scale per member and
+    domain, so one gradient call gives every ``dR_me / dw_me``. ``loss_fn(outputs, target)``
+    returns the members' per-sample losses ``(M, n)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> outputs = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]]).repeat(2, 1, 1)
+    >>> ce = torch.nn.CrossEntropyLoss(reduction="none")
+    >>> def losses(outputs, target):
+    ...     return ce(outputs.transpose(1, 2), target.expand(outputs.shape[:2]))
+    >>> weights = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    >>> target, domain = torch.tensor([0, 0]), torch.tensor([0, 1])
+    >>> penalty = member_irm_penalty(outputs, target, domain, 2, losses, weights)
+    >>> bool(torch.isclose(penalty[0], irm_penalty(outputs[0], target, domain, 2, ce)))
+    True
+    >>> penalty[1].item()  # one domain: nothing to compare
+    0.0
+    """
+    n_members = outputs.shape[0]
+    scale = outputs.new_ones((n_members, n_domains), requires_grad=True)
+    with torch.enable_grad():
+        scaled = outputs * scale[:, domain].unsqueeze(2)
+        risks, _, present = member_risks(loss_fn(scaled, target), domain, n_domains)
+        (grads,) = torch.autograd.grad(risks.sum(), scale, create_graph=True)
+    weights = weights * present.to(weights.dtype)
+    k = weights.sum(dim=1)
+    penalty = (grads.square() * weights).sum(dim=1) / k.clamp(min=1)
+    return torch.where(k > 1, penalty, torch.zeros_like(penalty))
 
 
 def redundancy_penalty(gated, guidance, eps=1e-8):
