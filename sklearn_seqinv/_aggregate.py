@@ -68,8 +68,27 @@ def stage_outcomes(fitted):
         support = np.asarray(fitted.selection_[name].support, dtype=bool)
         dense = stage.gate is None or not getattr(stage, "selection_kept_", True)
         outcome = _outcome(support, dense)
-        stages[name] = {"kept": int(support.sum()), "width": len(support), "outcome": outcome}
+        stages[name] = {
+            "kept": int(support.sum()),
+            "width": len(support),
+            "outcome": outcome,
+            "evidence": _evidence(getattr(stage, "selection_evidence_", None)),
+        }
     return stages
+
+
+def _evidence(evidence):
+    """A stage's ``selection_evidence_`` as plain data: the held-out training domains, the
+    sparse selection's gain on each and the statistic (``None`` when nothing was decided)."""
+    if evidence is None:
+        return None
+    statistic = float(evidence.statistic)
+    return {
+        "held_out": [str(h) for h in evidence.held_out],
+        "gains": [float(g) for g in evidence.gains],
+        "statistic": statistic if np.isfinite(statistic) else str(statistic),
+        "sparse_kept": bool(evidence.sparse_kept),
+    }
 
 
 def collect(done, task):
@@ -136,11 +155,13 @@ def summarize(records):
 def average_gates(per_method):
     """Per method and modality, over the folds: what each fold's fitted estimator kept.
 
-    ``per_method`` maps a method to its folds, each ``{modality: [gates, support, dense]}``.
+    ``per_method`` maps a method to its folds, each ``{modality: [gates, support, dense,
+    evidence]}`` (``evidence`` as :func:`stage_outcomes` gives it).
     Returns per method and modality: ``gate_mean``, ``selected_share`` (share of folds
     whose estimator kept each column, ``get_support``), ``n_folds``, ``kept`` (columns kept
     per fold), ``outcomes`` (per fold ``"sparse"``, ``"dense"``, ``"open"`` or ``"none"``, as
-    in :func:`fit_facts`), ``dense_folds``, ``open_folds`` and ``none_folds``; ``jaccard``:
+    in :func:`fit_facts`), ``dense_folds``, ``open_folds`` and ``none_folds``, ``evidence``
+    (per fold, the stage's cross-fitted decision or ``None``); ``jaccard``:
     the mean pairwise
     Jaccard over the folds with a real (sparse) selection only, ``None`` with fewer than two
     of them (a dense, all-open or empty fold selects nothing); ``jaccard_all_folds``
@@ -166,6 +187,7 @@ def average_gates(per_method):
                 "dense_folds": outcomes.count("dense"),
                 "open_folds": outcomes.count("open"),
                 "none_folds": outcomes.count("none"),
+                "evidence": [f[name][3] if len(f[name]) > 3 else None for f in folds],
                 "jaccard": stability_summary(real).jaccard if len(real) > 1 else None,
                 "jaccard_all_folds": stability_summary(supports).jaccard,
                 "always_kept": int(np.sum(counts == len(real))) if real else 0,

@@ -378,9 +378,36 @@ def _selection_note(method, per, chosen):
                 "kept none (modality not trusted; prediction fell back on the earlier "
                 f"modalities){times(v['none_folds'])}"
             )
+        decided = _decision_note(v.get("evidence") or [])
+        if decided:
+            said.append(decided)
         parts.append(f"{modality} " + "; ".join(said))
     over = "over the folds" if next(iter(per.values()))["n_folds"] > 1 else "in its fit"
     return f"{method} selection {over}: " + "; ".join(parts) + "."
+
+
+def _decision_note(evidence):
+    """The stage's decisions over the folds: on the training domains held out from gates
+    blind to them, the sparse selection's mean gain over the dense candidate and its
+    statistic, per fold that decided (nothing when none did)."""
+    decided = [e for e in evidence if e]
+    if not decided:
+        return ""
+
+    def one(e):
+        gains = np.asarray(e["gains"], dtype=float)
+        statistic = e["statistic"]
+        t = f"{statistic:.1f}" if isinstance(statistic, float) else statistic
+        spread = f"{gains.min():+.3f} to {gains.max():+.3f}"
+        kept = "sparse" if e["sparse_kept"] else "dense"
+        return f"{gains.mean():+.3f} ({spread}; t {t}: {kept})"
+
+    return (
+        "decided on training domains held out from gates blind to them (the sparse "
+        "selection's mean gain in loss over the dense candidate, its range over the held-out "
+        "domains, and mean over standard error, which must exceed 1): "
+        + ", ".join(one(e) for e in decided)
+    )
 
 
 def _dense_note(v, times):

@@ -155,7 +155,12 @@ def fit_unit(
             None
             if selection is None
             else {
-                m: [s.gates.tolist(), s.support.tolist(), facts["stages"][m]["outcome"] == "dense"]
+                m: [
+                    s.gates.tolist(),
+                    s.support.tolist(),
+                    facts["stages"][m]["outcome"] == "dense",
+                    facts["stages"][m]["evidence"],
+                ]
                 for m, s in selection.items()
             }
         ),

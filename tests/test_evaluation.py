@@ -535,7 +535,12 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
     outcomes = stage_outcomes(model)
     assert outcomes["video"]["outcome"] == "dense"
     record = {
-        m: [s.gates.tolist(), s.support.tolist(), outcomes[m]["outcome"] == "dense"]
+        m: [
+            s.gates.tolist(),
+            s.support.tolist(),
+            outcomes[m]["outcome"] == "dense",
+            outcomes[m]["evidence"],
+        ]
         for m, s in model.selection_.items()
     }
     gates = average_gates({"text_first": [record]})["text_first"]
@@ -545,6 +550,11 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
         assert f"{kept} of {width} columns" in note
     video = model.modalities_[1][1]
     assert video.get_support().sum() < video.n_features_in_ and "kept all" not in note
+    # The decision's evidence, per stage that decided: its mean gain and range.
+    evidence = video.selection_evidence_
+    assert evidence is not None and not evidence.sparse_kept
+    gains = evidence.gains
+    assert f"{gains.mean():+.3f} ({gains.min():+.3f} to {gains.max():+.3f}" in note
 
 
 def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why():
