@@ -5,7 +5,11 @@ in a linear form: inside each training domain, regress every column on the (cent
 the guidance, with a per-domain intercept so style offsets do not count, and test with
 Cochran's Q whether the coefficient on the label (the column's *tie*) is the same in all
 domains. A spurious column whose tie keeps its sign but changes its strength across the
-training domains fails it, which a penalty on the spread of per-domain risks can miss.
+training domains fails it, which a penalty on the spread of per-domain risks can miss. The
+same regressions give the fixed-effects estimate of the tie (the inverse-variance mean of
+the within-domain ties): a column whose pooled tie is not shown to differ from zero ties
+nothing to the label inside any domain, and all that can make it look predictive is an offset
+between domains (a style) that goes with their share of positives.
 
 What the earlier stages know enters each regression as a few *cross-fitted scores* (their
 out-of-fold prediction of the label from the guidance, one column per target), not as every
@@ -19,7 +23,7 @@ from scipy import stats
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-__all__ = ["guidance_scores", "passing", "tie_heterogeneity", "tie_pvalues"]
+__all__ = ["guidance_scores", "passing", "tie_heterogeneity", "tie_pvalues", "tie_tests"]
 
 #: Folds of the cross-fitted guidance scores.
 SCORE_FOLDS = 5
@@ -76,6 +80,33 @@ def tie_heterogeneity(X, T, domain, *, controls=None):
     >>> bool(p[0] > 0.01), bool(p[1] < 1e-3)
     (True, True)
     """
+    q, p, _ = tie_tests(X, T, domain, controls=controls)
+    return q, p
+
+
+def tie_tests(X, T, domain, *, controls=None):
+    """:func:`tie_heterogeneity`, and whether each column's tie exists: the p-value of its
+    fixed-effects (within-domain, inverse-variance pooled) tie against zero, a chi-squared
+    with ``n_targets`` degrees of freedom.
+
+    Returns
+    -------
+    q, heterogeneity : ndarray of shape (n_columns,)
+        As :func:`tie_heterogeneity` returns them.
+    existence : ndarray of shape (n_columns,)
+        p-value of "no tie inside any domain".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> domain = np.repeat([0, 1, 2], 300); y = rng.integers(0, 2, 900).astype(float)
+    >>> offset = np.array([0.0, 2.0, -1.0])[domain]  # a style, no tie
+    >>> X = np.c_[y + rng.standard_normal(900), offset + rng.standard_normal(900)]
+    >>> _, heterogeneity, existence = tie_tests(X, y[:, None], domain)
+    >>> bool(existence[0] < 1e-6), bool(existence[1] > 0.01), bool(heterogeneity[1] > 0.01)
+    (True, True, True)
+    """
     n_targets = T.shape[1]
     controls = np.empty((X.shape[0], 0)) if controls is None else controls
     coefs, variances = [], []
@@ -94,7 +125,8 @@ def tie_heterogeneity(X, T, domain, *, controls=None):
     weights = 1.0 / variances
     pooled = (weights * coefs).sum(axis=0) / weights.sum(axis=0)
     q = (weights * (coefs - pooled) ** 2).sum(axis=(0, 1))
-    return q, stats.chi2.sf(q, (len(coefs) - 1) * n_targets)
+    z2 = (pooled**2 * weights.sum(axis=0)).sum(axis=0)
+    return q, stats.chi2.sf(q, (len(coefs) - 1) * n_targets), stats.chi2.sf(z2, n_targets)
 
 
 def guidance_scores(guidance, T, *, n_folds=SCORE_FOLDS, seed=0):
@@ -138,7 +170,7 @@ def guidance_scores(guidance, T, *, n_folds=SCORE_FOLDS, seed=0):
     return scores
 
 
-def tie_pvalues(X, y, domain, *, guidance=None, classification):
+def tie_pvalues(X, y, domain, *, guidance=None, classification, existence=False):
     """p-value of every column's tie-invariance test (see :func:`tie_heterogeneity`).
 
     Parameters
@@ -155,20 +187,27 @@ def tie_pvalues(X, y, domain, *, guidance=None, classification):
         on what it ties to the label beyond what the guidance predicts.
     classification : bool
         Whether ``y`` holds class labels.
+    existence : bool, default=False
+        Also return the p-values of the tie's existence (:func:`tie_tests`).
 
     Returns
     -------
     pvalues : ndarray of shape (n_features,)
+    existence : ndarray of shape (n_features,)
+        With ``existence=True``.
     """
     T = _targets(np.asarray(y), classification)
     controls = None
     if guidance is not None and guidance.shape[1]:
         controls = guidance_scores(np.asarray(guidance, float), T)
-    return tie_heterogeneity(np.asarray(X, float), T, domain, controls=controls)[1]
+    _, heterogeneity, exists = tie_tests(np.asarray(X, float), T, domain, controls=controls)
+    return (heterogeneity, exists) if existence else heterogeneity
 
 
-def passing(candidates, pvalues, level=0.05):
-    """The candidates whose test passes at family-wise ``level`` (Bonferroni over them).
+def passing(candidates, pvalues, level=0.05, existence=None):
+    """The candidates whose test passes at family-wise ``level`` (Bonferroni over them): a
+    tie that is not shown to differ across domains and, given ``existence`` (the p-values
+    of :func:`tie_tests`), is shown to exist.
 
     Examples
     --------
@@ -176,10 +215,18 @@ def passing(candidates, pvalues, level=0.05):
     >>> rng = np.random.default_rng(0)
     >>> domain = np.repeat([0, 1, 2], 300); y = rng.integers(0, 2, 900)
     >>> tie = np.array([1.0, 0.5, 0.2])[domain]
-    >>> X = np.c_[y + rng.standard_normal(900), tie * y + rng.standard_normal(900)]
-    >>> pvalues = tie_pvalues(X, y, domain, classification=True)
-    >>> passing(np.array([True, True]), pvalues)
-    array([ True, False])
+    >>> offset = np.array([0.0, 2.0, -1.0])[domain]
+    >>> X = np.c_[y + rng.standard_normal(900), tie * y + rng.standard_normal(900),
+    ...           offset + rng.standard_normal(900)]
+    >>> pvalues, exists = tie_pvalues(X, y, domain, classification=True, existence=True)
+    >>> passing(np.ones(3, dtype=bool), pvalues)
+    array([ True, False,  True])
+    >>> passing(np.ones(3, dtype=bool), pvalues, existence=exists)
+    array([ True, False, False])
     """
     kept = np.asarray(candidates, dtype=bool)
-    return kept & (pvalues * max(int(kept.sum()), 1) >= level)
+    m = max(int(kept.sum()), 1)
+    kept = kept & (pvalues * m >= level)
+    if existence is not None:
+        kept = kept & (existence * m < level)
+    return kept

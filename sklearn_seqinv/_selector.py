@@ -184,7 +184,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     3. **Invariance test.** For guided stages (later modalities of a sequential fit), a kept
        column whose tie to the label, beyond what the guidance predicts (its cross-fitted
        scores), differs across training domains (Cochran's Q, Bonferroni) is dropped: a tie
-       that keeps its sign but changes strength is what an invariance penalty misses.
+       that keeps its sign but changes strength is what an invariance penalty misses. So is
+       a column whose tie is not shown to exist inside the domains (its fixed-effects,
+       within-domain tie against zero, Bonferroni): an offset between domains that goes
+       with their share of positives is not a tie, whichever candidate step 4 keeps.
     4. **Decision.** With ``validate_selection``, the kept columns compete with every
        column that passes step 3 (the dense candidate), judged only on domains that did
        not shape them (cross-fitting by domain): step 2 trains, in the same loop, one more
@@ -333,6 +336,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
+    tie_pvalues_ : ndarray of shape (n_features,)
+        p-value of every column's "no tie to the label inside any environment" (the
+        fixed-effects test of step 3), when the test ran: a column must reject it to pass.
     net_ : GatedNet
         The fitted skorch net.
     history_ : skorch.History
@@ -715,19 +721,20 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         guided = self.n_guidance_features_ > 0 and environments_given
         if level is None or self.gate is None or (self.n_environments_ < 2 and not guided):
             self.__dict__.pop("heterogeneity_pvalues_", None)
+            self.__dict__.pop("tie_pvalues_", None)
             return None
         # One environment: no tie can be shown to hold across environments, so no column of
         # a guided stage passes (modality trust: the stage adds nothing).
         test = TieInvarianceFilter(level, task=self.task_)
         test.fit(X, y, sample_domain=domain, guidance=guide)
-        self.heterogeneity_pvalues_ = test.pvalues_
+        self.heterogeneity_pvalues_, self.tie_pvalues_ = test.pvalues_, test.tie_pvalues_
         return level
 
     def _invariant(self, candidates, level):
         """The candidates whose tie passes the test run by :meth:`_test_ties`."""
         if level is None:
             return candidates
-        return passing(candidates, self.heterogeneity_pvalues_, level)
+        return passing(candidates, self.heterogeneity_pvalues_, level, self.tie_pvalues_)
 
     def _decide(self, X, y, domain, guide, dataset, everything, prefit, given, seed):
         """Step 4: keep the gated selection or every passing column (``everything``).

@@ -16,17 +16,20 @@ __all__ = ["TieInvarianceFilter"]
 
 
 class TieInvarianceFilter(SelectorMixin, BaseEstimator):
-    """Keep the columns whose tie to the label is the same in every training environment.
+    """Keep the columns whose tie to the label exists and is the same in every environment.
 
     Inside each environment (a domain, or a (domain, sub-group) pair), every column is
     regressed on the centred label and, when ``guidance`` is given, on the guidance's
     cross-fitted prediction of the label (one score per target: what earlier modalities
-    already predict). Cochran's Q tests whether the coefficient on the label, the column's
-    *tie*, is the same in all environments; a column is kept when its test passes at the
-    family-wise ``level`` (Bonferroni over the columns). A tie that flips sign or changes
-    strength across environments fails; so does a column's tie to the label beyond the
-    guidance. This is step 3 of :class:`~sklearn_seqinv.InvariantMaskSelector`, usable alone
-    in a ``Pipeline``.
+    already predict), with the environment's own intercept. Cochran's Q tests whether the
+    coefficient on the label, the column's *tie*, is the same in all environments, and the
+    fixed-effects (inverse-variance pooled, within-environment) tie is tested against zero;
+    a column is kept when its tie is not shown to differ across environments and is shown to
+    exist, each at the family-wise ``level`` (Bonferroni over the columns). A tie that flips
+    sign or changes strength across environments fails; so does a column that ties nothing
+    to the label inside any environment beyond the guidance: an offset between environments
+    (a style) that goes with their share of positives is not a tie. This is step 3 of
+    :class:`~sklearn_seqinv.InvariantMaskSelector`, usable alone in a ``Pipeline``.
 
     Without ``sample_domain`` and ``sample_group`` there is nothing to compare and every
     column is kept. With a single environment given, no tie can be shown to hold across
@@ -42,7 +45,10 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
     Attributes
     ----------
     pvalues_ : ndarray of shape (n_features,)
-        p-value of every column's test (NaN with one environment; absent without any).
+        p-value of every column's heterogeneity test (NaN with one environment; absent
+        without any).
+    tie_pvalues_ : ndarray of shape (n_features,)
+        p-value of every column's "no tie inside any environment" (the same cases).
     support_ : ndarray of bool of shape (n_features,)
         The kept columns.
     n_environments_ : int
@@ -109,19 +115,22 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
         guide = check_guidance(guidance, X.shape[0])
         if sample_domain is None and sample_group is None:
             self.__dict__.pop("pvalues_", None)
+            self.__dict__.pop("tie_pvalues_", None)
             self.support_ = np.ones(X.shape[1], dtype=bool)
             return self
         if self.n_environments_ < 2:
-            self.pvalues_ = np.full(X.shape[1], np.nan)
+            self.pvalues_ = self.tie_pvalues_ = np.full(X.shape[1], np.nan)
         else:
-            self.pvalues_ = tie_pvalues(
+            self.pvalues_, self.tie_pvalues_ = tie_pvalues(
                 X,
                 y,
                 environment,
                 guidance=guide,
                 classification=self._classification(y),
+                existence=True,
             )
-        self.support_ = passing(np.ones(X.shape[1], dtype=bool), self.pvalues_, self.level)
+        everything = np.ones(X.shape[1], dtype=bool)
+        self.support_ = passing(everything, self.pvalues_, self.level, self.tie_pvalues_)
         return self
 
     def _classification(self, y):

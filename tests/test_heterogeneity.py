@@ -106,3 +106,27 @@ def test_one_environment_keeps_nothing_and_none_keeps_everything():
     one = TieInvarianceFilter().fit(X, y, sample_domain=np.zeros(len(y)))
     assert not one.get_support().any() and np.isnan(one.pvalues_).all()
     assert TieInvarianceFilter().fit(X, y).get_support().all()
+
+
+def test_a_domain_offset_that_goes_with_the_share_of_positives_is_not_a_tie():
+    # Three domains with 30%, 50% and 70% positives; column 1 moves with the domain only
+    # (its offset follows the share of positives), so pooled over the domains it predicts
+    # the label, and inside every domain it ties nothing to it. Column 0 has a real tie.
+    from sklearn_seqinv import InvariantMaskSelector, TieInvarianceFilter
+
+    rng = np.random.default_rng(0)
+    domain = np.repeat([0, 1, 2], 400)
+    share = np.array([0.3, 0.5, 0.7])[domain]
+    y = (rng.random(1200) < share).astype(int)
+    offset = 3.0 * (share - 0.5)
+    X = np.c_[0.8 * y + rng.standard_normal(1200), offset + rng.standard_normal(1200)]
+    text = (y + rng.standard_normal(1200))[:, None]
+    assert np.corrcoef(X[:, 1], y)[0, 1] > 0.1  # pooled, the offset looks like a tie
+    test = TieInvarianceFilter().fit(X, y, sample_domain=domain, guidance=text)
+    assert test.get_support().tolist() == [True, False]
+    assert test.tie_pvalues_[1] > 0.05 and test.pvalues_[1] > 0.05
+    # In a guided stage, neither candidate of the decision keeps it.
+    for validate in (True, False):
+        stage = InvariantMaskSelector(sparsity=0.0, validate_selection=validate, random_state=0)
+        stage.fit(X, y, sample_domain=domain, guidance=text)
+        assert not stage.get_support()[1]
