@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 # The estimators import torch; they load on first use so that the command line's --help and
 # light submodules (datasets, metrics) start without it.
 _LAZY = {
+    "DomainCenterer": "._centering",
     "InvariantMaskSelector": "._selector",
     "SequentialModalityClassifier": "._sequential",
     "SequentialModalityRegressor": "._sequential",
@@ -14,6 +15,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "DomainCenterer",
     "InvariantMaskSelector",
     "SequentialModalityClassifier",
     "SequentialModalityRegressor",

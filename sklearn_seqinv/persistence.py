@@ -42,6 +42,7 @@ from sklearn.preprocessing import (
 from sklearn.utils import Bunch
 
 from . import __version__
+from ._centering import DomainCenterer
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from ._tie_filter import TieInvarianceFilter
@@ -52,6 +53,7 @@ _FORMAT = "sklearn_seqinv.persistence/2"
 
 #: The classes :func:`save` writes and :func:`load` rebuilds; anything else is refused.
 TRUSTED_TYPES = (
+    DomainCenterer,
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,

@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_seqinv import (
+    DomainCenterer,
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
@@ -24,6 +25,7 @@ ESTIMATORS = [
     SequentialModalityClassifier(_two_modalities()),
     SequentialModalityRegressor(_two_modalities()),
     TieInvarianceFilter(),
+    DomainCenterer(),
 ]
 
 # Expected failures, one place, each with its reason. Empty: every check passes.
