@@ -253,7 +253,9 @@ def _targets(latent, task, n_classes):
     return y, signed
 
 
-def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random_state=None):
+def simulate_video(
+    y, sample_domain, *, n_features=20, flip_domains=None, style_shift=0.5, random_state=None
+):
     """Simulate a video modality for a dataset that has none, from the label and the domain.
 
     Used where real data has text only (the multi-domain reviews, MELD transcripts) and a
@@ -265,7 +267,7 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
       with ``flip_domains``, a tie that keeps its sign across the other domains with
       strengths spread from 1.0 to 0.5 (a laugh track that goes with positive clips in every
       show, more in some) and is reversed (strength 0.5 to 1.0) in the flipped ones;
-    * the rest noise; every column gets a per-domain style offset (N(0, 0.5)).
+    * the rest noise; every column gets a per-domain style offset (``N(0, style_shift)``).
 
     ``s(y)`` is the label centred and scaled to unit variance (classes or scores).
 
@@ -279,6 +281,9 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
         Number of columns (at least 8).
     flip_domains : array-like of domain labels or None, default=None
         Domains where the spurious tie is reversed; ``None`` alternates the sign.
+    style_shift : float, default=0.5
+        Standard deviation of the per-domain offset of every column (a camera's, a show's
+        style), in units of the columns' noise.
     random_state : int, RandomState instance or None, default=None
         Seed.
 
@@ -320,5 +325,5 @@ def simulate_video(y, sample_domain, *, n_features=20, flip_domains=None, random
     video = rng.standard_normal((len(y), n_features))
     video[:, :2] += 0.5 * signed[:, None]
     video[:, 2:8] += (ties[domain] * signed)[:, None] * rng.uniform(0.6, 1.2, 6)
-    video += 0.5 * rng.standard_normal((len(labels), n_features))[domain]
+    video += style_shift * rng.standard_normal((len(labels), n_features))[domain]
     return video

@@ -1,13 +1,16 @@
 """Pure-torch building blocks: gates, heads and penalties, testable without scikit-learn."""
 
 from .gates import HardConcreteGate, StochasticGate, make_gate
-from .heads import GatedHead, expand_inputs, make_head, restrict_inputs
+from .heads import GatedHead, GatedMembers, StackedLinear, expand_inputs, make_head, restrict_inputs
 from .losses import (
     OutputMean,
     coral_penalty,
     domain_risks,
     irm_penalty,
     mean_risk,
+    member_irm_penalty,
+    member_risks,
+    member_vrex_penalty,
     redundancy_penalty,
     sparsity_penalty,
     vrex_penalty,
@@ -15,8 +18,10 @@ from .losses import (
 
 __all__ = [
     "GatedHead",
+    "GatedMembers",
     "HardConcreteGate",
     "OutputMean",
+    "StackedLinear",
     "StochasticGate",
     "coral_penalty",
     "domain_risks",
@@ -25,6 +30,9 @@ __all__ = [
     "make_gate",
     "make_head",
     "mean_risk",
+    "member_irm_penalty",
+    "member_risks",
+    "member_vrex_penalty",
     "redundancy_penalty",
     "restrict_inputs",
     "sparsity_penalty",

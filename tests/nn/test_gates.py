@@ -81,3 +81,60 @@ def test_training_forward_without_gated_columns_gives_the_same_outputs(
     torch.testing.assert_close(outputs, expected)
     width = n_guidance + 4 if hidden_units == 0 else hidden_units
     assert none is None and features.shape == (7, width)
+
+
+@pytest.mark.parametrize("n_guidance", [0, 2])
+@pytest.mark.parametrize("hidden_units", [0, 5])
+@pytest.mark.parametrize("gate", ["stg", "hard_concrete"])
+def test_members_are_the_heads_they_stack(n_guidance, hidden_units, gate):
+    # Every member of a GatedMembers computes what its own GatedHead computes (in evaluation
+    # mode: deterministic gates), and member(m) gives that head back.
+    from sklearn_seqinv.nn import GatedHead, GatedMembers
+
+    torch.manual_seed(0)
+    heads = [
+        GatedHead(4, 3, n_guidance=n_guidance, gate=gate, hidden_units=hidden_units).double()
+        for _ in range(3)
+    ]
+    for head in heads:  # different gates per member
+        for param in head.gate.parameters():
+            param.data.uniform_(-1.0, 1.0)
+    members = GatedMembers(heads, torch.ones(3, 2)).double().eval()
+    X = torch.randn(7, n_guidance + 4, dtype=torch.float64)
+    outputs, none = members(X)
+    assert outputs.shape == (3, 7, 3) and none is None
+    for m, head in enumerate(heads):
+        torch.testing.assert_close(outputs[m], head.eval()(X)[0])
+        torch.testing.assert_close(members.member(m)(X)[0], head(X)[0])
+    torch.testing.assert_close(members.gate_values(), heads[0].gate_values())
+
+
+def test_member_losses_are_each_members_own():
+    # The penalties of a member read only the domains its membership gives it: a member
+    # blind to domain 1 has the V-REx and IRMv1 penalties of a fit on domains 0 and 2.
+    from sklearn_seqinv.nn import irm_penalty, vrex_penalty
+    from sklearn_seqinv.nn.losses import member_irm_penalty, member_risks, member_vrex_penalty
+
+    torch.manual_seed(0)
+    domain = torch.arange(3).repeat_interleave(8)
+    target = torch.randint(0, 2, (24,))
+    outputs = torch.randn(2, 24, 2, dtype=torch.float64)
+    ce = torch.nn.CrossEntropyLoss(reduction="none")
+    weights = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0]], dtype=torch.float64)
+    losses = ce(outputs.transpose(1, 2), target.expand(2, 24))
+    risks, _, _ = member_risks(losses, domain, 3)
+    vrex = member_vrex_penalty(risks, weights)
+    kept = domain != 1
+    single = torch.stack(
+        [ce(outputs[1][kept], target[kept])[domain[kept] == d].mean() for d in (0, 2)]
+    )
+    torch.testing.assert_close(vrex[1], vrex_penalty(single))
+    torch.testing.assert_close(vrex[0], vrex_penalty(risks[0]))
+
+    def member_losses(out, tgt):
+        return ce(out.transpose(1, 2), tgt.expand(out.shape[:2]))
+
+    irm = member_irm_penalty(outputs, target, domain, 3, member_losses, weights)
+    codes = torch.tensor([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+    blind = irm_penalty(outputs[1][kept], target[kept], codes, 2, ce)
+    torch.testing.assert_close(irm[1], blind)
