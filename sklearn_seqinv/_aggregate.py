@@ -83,11 +83,15 @@ def _evidence(evidence):
     if evidence is None:
         return None
     statistic = float(evidence.statistic)
+    modality = evidence.get("modality_gains")
     return {
         "held_out": [str(h) for h in evidence.held_out],
         "gains": [float(g) for g in evidence.gains],
         "statistic": statistic if np.isfinite(statistic) else str(statistic),
         "sparse_kept": bool(evidence.sparse_kept),
+        "modality_gains": None if modality is None else [float(g) for g in modality],
+        "modality_kept": bool(evidence.get("modality_kept", True)),
+        "modality_risk": [str(h) for h in evidence.get("modality_risk", [])],
     }
 
 

@@ -394,20 +394,45 @@ def _decision_note(evidence):
     if not decided:
         return ""
 
-    def one(e):
-        gains = np.asarray(e["gains"], dtype=float)
-        statistic = e["statistic"]
-        t = f"{statistic:.1f}" if isinstance(statistic, float) else statistic
+    def summary(gains, verdict):
+        gains = np.asarray(gains, dtype=float)
+        t = _t_text(gains)
         spread = f"{gains.min():+.3f} to {gains.max():+.3f}"
-        kept = "sparse" if e["sparse_kept"] else "dense"
-        return f"{gains.mean():+.3f} ({spread}; t {t}: {kept})"
+        return f"{gains.mean():+.3f} ({spread}; t {t}: {verdict})"
 
-    return (
-        "decided on training domains held out from gates blind to them (the sparse "
-        "selection's mean gain in loss over the dense candidate, its range over the held-out "
-        "domains, and mean over standard error, which must exceed 1): "
-        + ", ".join(one(e) for e in decided)
-    )
+    compared = [e for e in decided if e["statistic"] != "nan"]
+    said = []
+    if compared:
+        said.append(
+            "decided on training domains held out from gates blind to them (the sparse "
+            "selection's mean gain in loss over the dense candidate, its range over the "
+            "held-out domains, and mean over standard error, which must exceed 1): "
+            + ", ".join(
+                summary(e["gains"], "sparse" if e["sparse_kept"] else "dense") for e in compared
+            )
+        )
+    added = [e for e in decided if e.get("modality_gains") is not None]
+    if added:
+        said.append(
+            "the modality's gain in loss over the earlier modalities alone on those domains "
+            "(left out unless its mean is positive): "
+            + ", ".join(
+                summary(e["modality_gains"], "added" if e["modality_kept"] else "left out")
+                + (f", hurts on {', '.join(e['modality_risk'])}" if e.get("modality_risk") else "")
+                for e in added
+            )
+        )
+    return "; ".join(said)
+
+
+def _t_text(gains):
+    """Mean over standard error of ``gains``, as text (``inf`` when they are all equal)."""
+    if len(gains) < 2:
+        return "n/a"
+    spread = gains.std(ddof=1)
+    if spread == 0:
+        return "inf" if gains.mean() > 0 else ("-inf" if gains.mean() < 0 else "n/a")
+    return f"{gains.mean() / (spread / np.sqrt(len(gains))):.1f}"
 
 
 def _dense_note(v, times):

@@ -199,7 +199,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
        domains (``sparse_wins``; ``selection_evidence_`` records the gains), else the dense
        candidate replaces it. Cross-fits see one domain fewer than the fit, so the rule is
        pessimistic about a selection that needs every training domain to find its
-       invariant columns (docs/method.rst, ``benchmarks/bench_decisions.py``).
+       invariant columns (docs/method.rst, ``benchmarks/bench_decisions.py``). A guided
+       stage's kept columns are also compared with the guidance alone there: a modality
+       that does not lower the mean held-out loss is left out (the stage keeps none:
+       modality trust), and the held-out domains where it hurts are named
+       (``modality_risk``).
     5. **Refit.** The head is refitted on the kept columns, full batch, with its L2
        weight chosen on held-out training rows.
 
@@ -330,9 +334,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         ``sparse_kept_per_fold`` (columns the gates blind to it kept among the passing
         ones), ``dense_columns``, ``sparse_columns``, ``stable_columns`` (kept by more than
         half of the blind gates), ``statistic`` (mean gain over its standard error across
-        the held-out domains), ``threshold`` (the standard errors it had to exceed) and
-        ``sparse_kept``. ``None`` when nothing was to decide (every passing column kept,
-        one environment, ``validate_selection=False``).
+        the held-out domains; NaN when the candidates were the same), ``threshold`` (the
+        standard errors it had to exceed) and ``sparse_kept``; for a guided stage,
+        ``modality_gains`` (on each held-out domain, the loss of a head on the guidance
+        alone minus the chosen candidate's), ``modality_kept`` (``False`` when their mean is
+        not above zero: the stage then keeps no column) and
+        ``modality_risk`` (the held-out domains where the modality hurts). ``None`` when
+        nothing was to decide
+        (an unguided stage keeping every column, one environment,
+        ``validate_selection=False``).
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's tie-invariance test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
@@ -737,32 +747,39 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         return passing(candidates, self.heterogeneity_pvalues_, level, self.tie_pvalues_)
 
     def _decide(self, X, y, domain, guide, dataset, everything, prefit, given, seed):
-        """Step 4: keep the gated selection or every passing column (``everything``).
+        """Step 4: keep the gated selection or every passing column (``everything``), and,
+        for a guided stage, whether the modality is added at all.
 
         Nothing to decide without ``validate_selection``, with a fixed ``alpha``, or when
-        the gates keep every column. With one environment no held-out domain can show that a
-        sparse selection generalizes: the dense candidate stays (an unguided stage fitted on
-        one given domain keeps it even when the tie test passed no more columns). Else the
-        sparse selection must win on held-out training domains, judged by gates that never
-        saw them (:meth:`_judge_by_held_out_domains`).
+        an unguided stage's gates keep every column. With one environment no held-out domain
+        can show that a sparse selection generalizes: the dense candidate stays (an unguided
+        stage fitted on one given domain keeps it even when the tie test passed no more
+        columns). Else the sparse selection must win on held-out training domains, judged by
+        gates that never saw them, and a guided stage's columns must improve on the guidance
+        alone there (:meth:`_judge_by_held_out_domains`).
         """
-        if not self._may_decide() or self.support_.all():
+        if not self._may_decide():
             return
         larger = everything.sum() > self.support_.sum()
         if self.n_environments_ < 2:
             if larger or (given and not self.n_guidance_features_):
                 self.support_, self.selection_kept_ = everything, False
             return
-        if not larger:
+        guided = self.n_guidance_features_ > 0 and everything.any()
+        if not (larger or guided):
             return
         cross_fits = prefit.cross_fits
         if cross_fits is None:
             cross_fits = self._refit_gates_per_fold(X, y, domain, guide, prefit.alpha, seed)
-        self.selection_evidence_ = self._judge_by_held_out_domains(
-            dataset, domain, everything, prefit.alpha, cross_fits
+        evidence = self._judge_by_held_out_domains(
+            dataset, domain, everything, prefit.alpha, cross_fits, compare=larger, guided=guided
         )
-        if not self.selection_evidence_.sparse_kept:
+        self.selection_evidence_ = evidence
+        if not evidence.sparse_kept:
             self.support_, self.selection_kept_ = everything, False
+        if guided and not evidence.modality_kept:
+            # Modality trust: the stage adds nothing, the head reads the guidance alone.
+            self.support_ = np.zeros_like(self.support_)
 
     def _head_columns(self, support, dataset):
         """Indices of the head's inputs for ``support``: the guidance, then the kept
@@ -798,22 +815,31 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             cross_fits.append((train, test, gated.gates_, gated._gate_scores(), None))
         return cross_fits
 
-    def _judge_by_held_out_domains(self, dataset, domain, everything, alpha, cross_fits):
-        """Keep the sparse selection or the dense candidate, judged on domains that did not
-        shape the selection (cross-fitting by domain).
+    def _judge_by_held_out_domains(
+        self, dataset, domain, everything, alpha, cross_fits, *, compare=True, guided=False
+    ):
+        """Keep the sparse selection or the dense candidate, and a guided stage's modality
+        or the guidance alone, judged on domains that did not shape the selection
+        (cross-fitting by domain).
 
         For each fold of training environments held out (:func:`held_out_domain_folds`),
         the gates trained without it (``cross_fits``) keep their sparse candidate among the
-        passing columns, every passing column is the dense one. Both get the same head,
-        fitted without the fold at the pre-fit's L2 weight, and the gain on each held-out
-        environment is the dense candidate's mean loss minus the sparse one's.
-        :func:`sparse_wins` decides from those gains, one per held-out environment. The
-        evidence also counts the columns kept by more than half of the folds' gates
+        passing columns, every passing column is the dense one. Each gets a head fitted
+        without the fold at the pre-fit's L2 weight, and the gain on each held-out
+        environment is the dense candidate's mean loss minus the sparse one's;
+        :func:`sparse_wins` decides from those gains, one per held-out environment
+        (``compare=False``: the candidates are the same, the sparse one stays). For a
+        guided stage (``guided``), the chosen candidate must then improve on a head on the
+        guidance alone (``modality_gains``): it is left out when it does not lower the mean
+        held-out loss (``modality_kept``), and the held-out domains where it hurts are named
+        (``modality_risk``). The evidence
+        also counts the columns kept by more than half of the folds' gates
         (``stable_columns``).
         """
         labels = self.domains_ if len(self.domains_) == self.n_environments_ else None
-        gains, kept, held_out, votes = [], [], [], np.zeros(len(everything))
+        losses, kept, held_out, votes = [], [], [], np.zeros(len(everything))
         loss_fn = self._per_sample_loss()
+        nothing = np.zeros_like(everything)
         for train, test, gates, scores, prefit in cross_fits:
             sparse = self._support_from_gates(gates, scores) & everything
             votes += sparse
@@ -825,28 +851,42 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 dense = prefit
             else:
                 dense = self._held_out_head(dataset, everything, train, alpha)
-            heads = [self._held_out_head(dataset, sparse, train, alpha), dense]
+            candidates = [(sparse, self._held_out_head(dataset, sparse, train, alpha))]
+            candidates.append((everything, dense))
+            if guided:
+                candidates.append((nothing, self._held_out_head(dataset, nothing, train, alpha)))
             for code in np.unique(domain[test]):
                 rows = torch.from_numpy(test[domain[test] == code]).to(dataset.X.device)
-                losses = [
-                    self._loss_on(head, cols, dataset, rows)
-                    for head, cols in zip(heads, (sparse, everything))
-                ]
-                gains.append(losses[1] - losses[0])
+                losses.append([self._loss_on(h, cols, dataset, rows) for cols, h in candidates])
                 kept.append(int(sparse.sum()))
                 held_out.append(str(labels[code]) if labels is not None else str(code))
-        gains = np.array(gains)
-        return Bunch(
+        losses = np.array(losses)
+        gains = losses[:, 1] - losses[:, 0]
+        sparse_kept = sparse_wins(gains) if compare else True
+        evidence = Bunch(
             held_out=held_out,
             gains=gains,
             sparse_kept_per_fold=kept,
             dense_columns=int(everything.sum()),
             sparse_columns=int(self.support_.sum()),
             stable_columns=int((votes > len(cross_fits) / 2).sum()),
-            sparse_kept=sparse_wins(gains),
+            sparse_kept=sparse_kept,
             threshold=SPARSE_MARGIN,
-            statistic=_t_statistic(gains),
+            statistic=_t_statistic(gains) if compare else float("nan"),
+            modality_gains=None,
+            modality_kept=True,
+            modality_risk=[],
         )
+        if guided:
+            chosen = losses[:, 0] if sparse_kept else losses[:, 1]
+            gains = losses[:, 2] - chosen
+            # Two candidates that both passed their tests, neither the simpler by choice:
+            # the lower mean held-out loss wins (as a grid search chooses), and a held-out
+            # domain where the modality hurts is a risk named in the fitted state.
+            evidence.modality_gains = gains
+            evidence.modality_kept = bool(gains.mean() > 0)
+            evidence.modality_risk = [h for h, g in zip(held_out, gains) if g < 0]
+        return evidence
 
     def _held_out_head(self, dataset, support, train, alpha):
         """A head on the guidance and ``support``, fitted on the ``train`` rows at L2 weight

@@ -595,3 +595,31 @@ def test_the_cross_fitted_folds_hold_out_whole_environments():
     assert sorted(tested.tolist()) == list(range(40))
     for train, test in folds:
         assert not set(domain[train]) & set(domain[test])
+
+
+@pytest.mark.parametrize(("style", "added"), [(0.0, True), (4.0, False)])
+def test_a_modality_is_added_only_where_it_lowers_the_held_out_loss(style, added):
+    # Text guidance, and a video whose two weakly invariant columns pass the tie test in
+    # both cases; with a large per-domain style on every video column, a domain held out
+    # from the blind members sees offsets no training domain had, and the video stage
+    # hurts there more than it helps: it is left out, and the fitted state says where.
+    from sklearn_seqinv.datasets import simulate_video
+
+    data = make_multimodal_domains(
+        n_samples=1600,
+        n_domains=4,
+        modalities={"text": 10},
+        n_spurious={"text": 0},
+        random_state=0,
+    )
+    video = simulate_video(data.y, data.sample_domain, style_shift=style, random_state=0)
+    video = StandardScaler().fit_transform(video[:, :2])  # the weakly invariant columns
+    text = StandardScaler().fit_transform(data.X)
+    stage = InvariantMaskSelector(random_state=0)
+    stage.fit(video, data.y, sample_domain=data.sample_domain, guidance=text)
+    evidence = stage.selection_evidence_
+    assert evidence.modality_kept is added
+    assert bool(stage.get_support().any()) is added
+    assert len(evidence.modality_gains) == 4
+    risky = [h for h, g in zip(evidence.held_out, evidence.modality_gains) if g < 0]
+    assert evidence.modality_risk == risky
