@@ -153,10 +153,14 @@ def _evidence(stage):
     evidence = stage.selection_evidence_
     if evidence is None:
         return None
+    modality = evidence.modality_gains
     return {
         "held_out": evidence.held_out,
         "gains": [round(float(g), 4) for g in evidence.gains],
         "sparse_kept": bool(evidence.sparse_kept),
+        "modality_gains": None if modality is None else [round(float(g), 4) for g in modality],
+        "modality_kept": bool(evidence.modality_kept),
+        "modality_risk": list(evidence.modality_risk),
     }
 
 
@@ -210,10 +214,10 @@ def review_table(rows):
 
     def decided(v):
         d = v["decision"]
-        if d is None:
+        if d is None or d.get("modality_gains") is None:
             return ""
-        gains = ", ".join(f"{h} {g:+.3f}" for h, g in zip(d["held_out"], d["gains"]))
-        return f"{gains} ({'sparse' if d['sparse_kept'] else 'dense'})"
+        gains = ", ".join(f"{h} {g:+.3f}" for h, g in zip(d["held_out"], d["modality_gains"]))
+        return f"{gains} ({'added' if d['modality_kept'] else 'left out'})"
 
     return markdown_table(
         [
@@ -228,7 +232,7 @@ def review_table(rows):
             "ERM +centred",
             "video kept: spurious, invariant, offset-only",
             "+centred",
-            "video decision (gain of the sparse selection per held-out training domain)",
+            "video stage: its gain in loss over the text alone per held-out training domain",
         ],
         [
             [
