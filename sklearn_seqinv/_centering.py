@@ -13,6 +13,13 @@ from ._validation import check_sample_domain
 __all__ = ["DomainCenterer"]
 
 
+def _means(rows):
+    """Column means of ``rows``, ignoring NaN (an all-NaN column's mean is NaN, silently)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(rows, axis=0)
+
+
 class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Centre the rows of every domain by that domain's own column means.
 
@@ -88,11 +95,7 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite="allow-nan")
         codes, self.domains_ = check_sample_domain(sample_domain, X.shape[0])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: NaN mean
-            self.means_ = np.stack(
-                [np.nanmean(X[codes == c], axis=0) for c in range(len(self.domains_))]
-            )
+        self.means_ = np.stack([_means(X[codes == c]) for c in range(len(self.domains_))])
         self.single_domain_ = sample_domain is None
         return self
 
@@ -160,9 +163,7 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     f"to transform; its own mean needs at least min_rows={self.min_rows}. "
                     "Transform a new domain's rows together."
                 )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                X[rows] -= np.nanmean(X[rows], axis=0)
+            X[rows] -= _means(X[rows])
         return X
 
     def __sklearn_tags__(self):
