@@ -308,7 +308,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     callbacks : list of skorch callbacks or None, default=None
         Extra skorch callbacks (e.g. ``skorch.callbacks.EarlyStopping``).
     verbose : int, default=0
-        ``1`` prints skorch's epoch log with the task, invariance and sparsity terms.
+        ``1`` prints skorch's epoch log with the task, invariance and sparsity terms (the
+        fit's own; while step 4's blind copies train beside it, ``train_loss`` is the sum
+        of their stage losses and the fit's).
     random_state : int, RandomState instance or None, default=None
         Seeds the gate noise, initialization and batch order; the caller's global torch and
         numpy generators are left untouched.
