@@ -75,12 +75,10 @@ def _prepared(X, domain, train, centred, min_rows=10):
     when asked, then standardized on the training rows."""
     if centred:
         centerer = DomainCenterer(min_rows=min_rows).fit(X[train], sample_domain=domain[train])
-        X = np.vstack(
-            [
-                centerer.transform(X[train], sample_domain=domain[train]),
-                centerer.transform(X[~train], sample_domain=domain[~train]),
-            ]
-        )[np.argsort(np.r_[np.flatnonzero(train), np.flatnonzero(~train)])]
+        centred_X = np.empty_like(X, dtype=np.float64)
+        for rows in (train, ~train):
+            centred_X[rows] = centerer.transform(X[rows], sample_domain=domain[rows])
+        X = centred_X
     return StandardScaler().fit(X[train]).transform(X)
 
 

@@ -79,20 +79,29 @@ def stage_outcomes(fitted):
 
 def _evidence(evidence):
     """A stage's ``selection_evidence_`` as plain data: the held-out training domains, the
-    sparse selection's gain on each and the statistic (``None`` when nothing was decided)."""
+    sparse selection's gain on each and its statistic, whether the candidates differed
+    (``compared``), and the modality's gains, statistic and verdict (``None`` when nothing
+    was decided)."""
     if evidence is None:
         return None
-    statistic = float(evidence.statistic)
-    modality = evidence.get("modality_gains")
+    modality = evidence.modality_gains
     return {
         "held_out": [str(h) for h in evidence.held_out],
         "gains": [float(g) for g in evidence.gains],
-        "statistic": statistic if np.isfinite(statistic) else str(statistic),
+        "statistic": _plain(evidence.statistic),
+        "compared": bool(evidence.dense_columns > evidence.sparse_columns),
         "sparse_kept": bool(evidence.sparse_kept),
         "modality_gains": None if modality is None else [float(g) for g in modality],
-        "modality_kept": bool(evidence.get("modality_kept", True)),
-        "modality_risk": [str(h) for h in evidence.get("modality_risk", [])],
+        "modality_statistic": _plain(evidence.modality_statistic),
+        "modality_kept": bool(evidence.modality_kept),
+        "modality_risk": [str(h) for h in evidence.modality_risk],
     }
+
+
+def _plain(statistic):
+    """A float for JSON: finite as it is, else its name (``"nan"``, ``"inf"``)."""
+    statistic = float(statistic)
+    return statistic if np.isfinite(statistic) else str(statistic)
 
 
 def collect(done, task):

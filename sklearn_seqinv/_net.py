@@ -315,6 +315,8 @@ class GatedNet(NeuralNet):
         Divides the per-sample task loss, so that a regression loss is in units of a negative
         log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
         cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
+        A :class:`~sklearn_seqinv.nn.GatedMembers` module may get one per member, a tensor
+        of shape ``(n_members, 1)``.
     n_iter_no_change : int or None, default=None
         End training once the selection has settled (:class:`SelectionSettled`); ``None``
         trains every epoch.
@@ -440,25 +442,16 @@ class GatedNet(NeuralNet):
             losses = self.criterion_(outputs.transpose(1, 2), target.expand(n_members, n))
         else:
             losses = self.criterion_(outputs, target.expand_as(outputs)).mean(dim=2)
-        if self._member_scales is not None:
-            losses = losses / self._member_scales
+        if torch.is_tensor(self.loss_scale) or self.loss_scale != 1.0:
+            losses = losses / self.loss_scale
         return losses
-
-    @property
-    def _member_scales(self):
-        scale = torch.as_tensor(self.loss_scale, dtype=torch.float32)
-        if bool((scale == 1.0).all()):
-            return None
-        return scale.reshape(-1, 1).to(self.device)
 
     def _member_risk_terms(self, outputs, target, domain, rows):
         """:meth:`risk_terms` of every member of a ``GatedMembers`` module, each over the
         domains its ``membership`` gives it."""
         losses = self._member_losses(outputs, target)
         risks, noise, present = member_risks(losses, domain, self.n_domains, rows)
-        weights = self.module_.membership if rows is not None else None
-        if weights is None:
-            weights = self.module_.membership * present.to(risks.dtype)
+        weights = self.module_.membership * present.to(risks.dtype)
         mean = (risks * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
         if self.invariance is None:
             return mean, None

@@ -394,13 +394,13 @@ def _decision_note(evidence):
     if not decided:
         return ""
 
-    def summary(gains, verdict):
+    def summary(gains, statistic, verdict):
         gains = np.asarray(gains, dtype=float)
-        t = _t_text(gains)
+        t = f"{statistic:.1f}" if isinstance(statistic, float) else statistic
         spread = f"{gains.min():+.3f} to {gains.max():+.3f}"
-        return f"{gains.mean():+.3f} ({spread}; t {t}: {verdict})"
+        return f"{gains.mean():+.3f} ({spread}; t {t.replace('nan', 'n/a')}: {verdict})"
 
-    compared = [e for e in decided if e["statistic"] != "nan"]
+    compared = [e for e in decided if e["compared"]]
     said = []
     if compared:
         said.append(
@@ -408,31 +408,26 @@ def _decision_note(evidence):
             "selection's mean gain in loss over the dense candidate, its range over the "
             "held-out domains, and mean over standard error, which must exceed 1): "
             + ", ".join(
-                summary(e["gains"], "sparse" if e["sparse_kept"] else "dense") for e in compared
+                summary(e["gains"], e["statistic"], "sparse" if e["sparse_kept"] else "dense")
+                for e in compared
             )
         )
-    added = [e for e in decided if e.get("modality_gains") is not None]
+    added = [e for e in decided if e["modality_gains"] is not None]
     if added:
         said.append(
             "the modality's gain in loss over the earlier modalities alone on those domains "
             "(left out unless its mean is positive): "
             + ", ".join(
-                summary(e["modality_gains"], "added" if e["modality_kept"] else "left out")
-                + (f", hurts on {', '.join(e['modality_risk'])}" if e.get("modality_risk") else "")
+                summary(
+                    e["modality_gains"],
+                    e["modality_statistic"],
+                    "added" if e["modality_kept"] else "left out",
+                )
+                + (f", hurts on {', '.join(e['modality_risk'])}" if e["modality_risk"] else "")
                 for e in added
             )
         )
     return "; ".join(said)
-
-
-def _t_text(gains):
-    """Mean over standard error of ``gains``, as text (``inf`` when they are all equal)."""
-    if len(gains) < 2:
-        return "n/a"
-    spread = gains.std(ddof=1)
-    if spread == 0:
-        return "inf" if gains.mean() > 0 else ("-inf" if gains.mean() < 0 else "n/a")
-    return f"{gains.mean() / (spread / np.sqrt(len(gains))):.1f}"
 
 
 def _dense_note(v, times):

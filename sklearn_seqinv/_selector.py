@@ -339,7 +339,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         the held-out domains; NaN when the candidates were the same), ``threshold`` (the
         standard errors it had to exceed) and ``sparse_kept``; for a guided stage,
         ``modality_gains`` (on each held-out domain, the loss of a head on the guidance
-        alone minus the chosen candidate's), ``modality_kept`` (``False`` when their mean is
+        alone minus the chosen candidate's) and their ``modality_statistic`` (mean over
+        standard error), ``modality_kept`` (``False`` when their mean is
         not above zero: the stage then keeps no column) and
         ``modality_risk`` (the held-out domains where the modality hurts). ``None`` when
         nothing was to decide
@@ -703,6 +704,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             starts.append(member)
         module = GatedMembers(starts, torch.from_numpy(membership))
         n_features = self.net_.module_.head_inputs - self.n_guidance_features_
+        if any(scale != 1.0 for scale in scales):
+            scales = torch.tensor(scales, dtype=torch.float32, device=self.net_.device)
+            scales = scales.reshape(-1, 1)
+        else:
+            scales = 1.0
         net = self._make_net(
             n_features,
             self.net_.module_.head_outputs,
@@ -876,6 +882,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             threshold=SPARSE_MARGIN,
             statistic=_t_statistic(gains) if compare else float("nan"),
             modality_gains=None,
+            modality_statistic=float("nan"),
             modality_kept=True,
             modality_risk=[],
         )
@@ -886,6 +893,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             # the lower mean held-out loss wins (as a grid search chooses), and a held-out
             # domain where the modality hurts is a risk named in the fitted state.
             evidence.modality_gains = gains
+            evidence.modality_statistic = _t_statistic(gains)
             evidence.modality_kept = bool(gains.mean() > 0)
             evidence.modality_risk = [h for h, g in zip(held_out, gains) if g < 0]
         return evidence
