@@ -225,9 +225,9 @@ def recommend(validation, summary, metric):
 
     ``validation`` holds one entry per fit (``protocol``, ``method``, ``sources``,
     ``score``: as :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization` records
-    it, with ``"rows"``, the score on ``"n_rows"`` held-out rows of the training domains, and
-    ``"domains"``, the scores on each training domain held out in turn, or ``None`` with one
-    training domain; a domain whose refit failed is ``None`` and left out).
+    it: with one training domain ``"rows"``, the score on ``"n_rows"`` held-out rows of it;
+    with several ``"domains"``, the chosen candidate's scores on each training domain held
+    out in turn by the grid search, a domain whose fit failed ``None`` and left out).
     Where every fit of the protocol has held-out domains, a method's validation is the mean
     of those (leave-one-training-domain-out: a shift between domains shows in it); else the
     held-out rows (one training domain: nothing can show a shift).

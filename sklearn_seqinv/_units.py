@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut, cross_validate
+from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
@@ -26,17 +26,22 @@ def unit_key(protocol, sources, name):
 
 
 def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
-    """Fit ``estimator`` on the training rows, choosing from ``grid`` on held-out rows of the
-    training domains; returns the refitted model, the chosen parameters and its validation
+    """Fit ``estimator`` on the training rows, choosing from ``grid`` on the training
+    domains only; returns the refitted model, the chosen parameters and its validation
     scores (the estimator's own ``score``: accuracy or R²).
 
-    The validation is ``{"rows": ..., "n_rows": ..., "domains": [...] or None}``: the chosen
-    candidate's score on held-out rows of the training domains (``n_rows`` of them), and,
-    with two training domains or more, its score on each training domain held out in turn
-    (the chosen configuration refitted on the others: DomainBed's leave-one-domain-out model
-    selection; ``None`` for a domain whose refit failed or whose score is undefined).
-    Methods without a grid are validated the same way, so the recommendation can compare
-    every method; neither score ever sees a target domain.
+    With two training domains or more, the search itself is leave-one-training-domain-out
+    (DomainBed's leave-one-domain-out model selection): each candidate is fitted without
+    each training domain in turn and scored on it, the candidate with the highest mean is
+    refitted on every training row, and its scores on the held-out domains are the fit's
+    validation, ``{"rows": None, "n_rows": None, "domains": [...]}`` (``None`` for a domain
+    on which its fit failed or its score is undefined, as when the other domains hold a
+    single class). Nothing is refitted to validate the choice: the recommendation compares
+    the methods on the very scores that chose their candidates. With one training domain,
+    nothing can be held out but rows (:class:`~sklearn_seqinv.model_selection.
+    TrainingDomainHoldout`): ``{"rows": score, "n_rows": ..., "domains": None}``. Methods
+    without a grid are validated the same way, so the recommendation can compare every
+    method; no score ever sees a target domain.
     """
     metadata = {"sample_domain": domain, "sample_group": group}
     params = {
@@ -44,30 +49,53 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
         for key, value in metadata.items()
         if value is not None and has_fit_parameter(estimator, key)
     }
-    holdout = TrainingDomainHoldout(random_state=random_state)
-    search = GridSearchCV(clone(estimator), grid or {}, cv=holdout, error_score="raise")
-    search.fit(X, y, groups=domain, **params)
-    chosen = dict(search.best_params_) if grid is not None else None
-    domains = None
-    if len(np.unique(domain)) > 1:
+    by_domain = len(np.unique(domain)) > 1
+    cv = LeaveOneGroupOut() if by_domain else TrainingDomainHoldout(random_state=random_state)
+    search = GridSearchCV(
+        clone(estimator),
+        grid or {},
+        cv=cv,
         # A fit without one training domain can fail where the full fit does not (the
-        # others hold a single class): that domain then has no score (None), not the run.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FitFailedWarning)
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            held_out = cross_validate(
-                clone(search.best_estimator_),
-                X,
-                y,
-                groups=domain,
-                cv=LeaveOneGroupOut(),
-                params=params,
-                error_score=np.nan,
-            )
-        domains = [float(v) if np.isfinite(v) else None for v in held_out["test_score"]]
-    n_rows = len(next(holdout.split(X, sample_domain=domain))[1])
-    validation = {"rows": float(search.best_score_), "n_rows": n_rows, "domains": domains}
+        # others hold a single class): that domain then has no score, not the run.
+        error_score=np.nan if by_domain else "raise",
+        refit=_highest_mean_score,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")
+        search.fit(X, y, groups=domain, **params)
+    chosen = dict(search.best_params_) if grid is not None else None
+    results, best = search.cv_results_, search.best_index_
+    scores = [float(results[f"split{i}_test_score"][best]) for i in range(search.n_splits_)]
+    if by_domain:
+        domains = [v if np.isfinite(v) else None for v in scores]
+        validation = {"rows": None, "n_rows": None, "domains": domains}
+    else:
+        n_rows = len(next(cv.split(X, sample_domain=domain))[1])
+        validation = {"rows": scores[0], "n_rows": n_rows, "domains": None}
     return search.best_estimator_, chosen, validation
+
+
+def _highest_mean_score(cv_results):
+    """The candidate with the highest mean score over the folds it could be scored on
+    (the first of equals, as scikit-learn's ranking); a fold where every candidate failed
+    does not count against any of them."""
+    scores = np.column_stack(
+        [v for k, v in sorted(cv_results.items()) if k.startswith("split") and "_test_" in k]
+    )
+    finite = np.isfinite(scores)
+    counted = finite.any(axis=0)  # the folds at least one candidate could be scored on
+    if not counted.any():
+        raise ValueError(
+            "No candidate could be scored on any held-out training domain: every fit "
+            "without a training domain failed. Each training domain's complement must hold "
+            "every class."
+        )
+    scores = scores[:, counted]
+    # A candidate that failed on a fold others were scored on ranks below them there.
+    means = np.where(np.isfinite(scores), scores, -np.inf).mean(axis=1)
+    return int(np.argmax(means))
 
 
 def _scores(task, y_true, y_pred):

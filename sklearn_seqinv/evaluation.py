@@ -2,9 +2,10 @@
 
 ``evaluate_domain_generalization`` runs leave-one-domain-out (multi-source DG) and
 single-source DG (train on one domain, test on each other) for the sequential method and its
-ablations and baselines. Model selection uses held-out parts of the *training* domains only
-(DomainBed's training-domain validation, :class:`~sklearn_seqinv.model_selection.
-TrainingDomainHoldout`), never the target. The selection methods' candidates always include
+ablations and baselines. Model selection uses the *training* domains only, never the
+target: each training domain held out in turn (DomainBed's leave-one-domain-out selection),
+or, with one training domain, held-out rows of it (:class:`~sklearn_seqinv.model_selection.
+TrainingDomainHoldout`). The selection methods' candidates always include
 "no selection" (ungated heads) and "no penalty" (plain sparse ERM), so a selected model falls
 back to ERM when the method cannot help (DomainBed's lesson: with honest model selection, ERM
 is hard to beat).
@@ -149,8 +150,9 @@ def evaluate_domain_generalization(
         folds (and the official split's fit) and how often it was selected;
         ``untrusted``: per method and modality, those fits in which that modality kept no
         column (modality trust: prediction fell back on the earlier modalities); ``chosen``:
-        the selected parameters; ``validation``: per fit, its scores on held-out rows of the
-        training domains and on each training domain held out in turn; ``recommended``:
+        the selected parameters; ``validation``: per fit, the chosen candidate's scores on
+        each training domain held out in turn by its grid search (on held-out rows with
+        one training domain); ``recommended``:
         per protocol, the method that validation picks (never the targets) beside the best
         row; ``fits``: per fit, what the fitted estimator did (environments, penalty, the
         outcome of each modality's selection, hashes of its predictions); ``skipped``: the

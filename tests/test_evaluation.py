@@ -235,6 +235,46 @@ def test_held_out_training_domains_are_scored_by_a_refit_without_them():
         assert score == pytest.approx(model.score(data.X[out], data.y[out]))
 
 
+def test_the_search_holds_out_training_domains_and_its_scores_are_the_validation():
+    # The grid search itself is leave-one-training-domain-out: the candidate with the best
+    # mean held-out-domain score is chosen, those scores are its validation, and nothing
+    # is fitted beyond the search's folds and its one refit.
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
+
+    from sklearn_seqinv._units import fit_validated
+
+    fitted_rows = []
+
+    class Counted(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):
+            fitted_rows.append(len(X))
+            return super().fit(X, y, sample_weight=sample_weight)
+
+    data = make_multimodal_domains(n_samples=150, random_state=0)
+    grid = {"C": [1e-3, 1.0]}
+    model, chosen, validation = fit_validated(
+        Counted(), grid, data.X, data.y, data.sample_domain, 0
+    )
+    by_hand = {
+        c: cross_val_score(
+            LogisticRegression(C=c),
+            data.X,
+            data.y,
+            groups=data.sample_domain,
+            cv=LeaveOneGroupOut(),
+        )
+        for c in grid["C"]
+    }
+    best = max(grid["C"], key=lambda c: by_hand[c].mean())
+    assert chosen == {"C": best}
+    assert validation["domains"] == pytest.approx(list(by_hand[best]))
+    assert validation["rows"] is None
+    n_domains = len(np.unique(data.sample_domain))
+    assert len(fitted_rows) == len(grid["C"]) * n_domains + 1
+    assert fitted_rows[-1] == len(data.y) and model.C == best
+
+
 def test_one_modality_does_not_fit_its_order_variants_twice():
     data = make_multimodal_domains(n_samples=90, random_state=0)
     text = {"text": data.modalities["text"]}
