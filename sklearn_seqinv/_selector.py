@@ -41,7 +41,14 @@ from .exceptions import (
     SeqinvWarning,
 )
 from .model_selection import LeaveOneDomainOut
-from .nn.heads import GatedHead, GatedMembers, expand_inputs, make_head, restrict_inputs
+from .nn.heads import (
+    GatedHead,
+    GatedMembers,
+    embed_linear,
+    expand_inputs,
+    make_head,
+    restrict_inputs,
+)
 from .nn.losses import OutputMean
 
 __all__ = ["SPARSE_MARGIN", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
@@ -157,12 +164,13 @@ def held_out_domain_folds(domain, n_environments, max_folds=5):
 
 def _t_statistic(gains):
     """The mean gain over its standard error across held-out domains (``nan`` with fewer
-    than two; ``inf`` times its sign when every gain is the same)."""
+    than two; ``inf`` times its sign when every gain is the same, 0 when every gain is 0)."""
     if len(gains) < 2:
         return float("nan")
     spread = gains.std(ddof=1)
     if spread == 0:
-        return float(np.sign(gains.mean()) * np.inf)
+        mean = gains.mean()
+        return 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
     return float(gains.mean() / (spread / np.sqrt(len(gains))))
 
 
@@ -174,6 +182,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     1. **Pre-fit.** An ungated head on every column, full batch (a linear head is
        scikit-learn's ``LogisticRegression`` or ``Ridge`` with domain-balanced
        ``sample_weight``), with its L2 weight chosen on held-out rows of the training domains.
+       A gated head with a hidden layer that is not refitted (``refit="auto"``) starts the
+       gate phase from the linear pre-fit, carried exactly by two hidden units per output
+       (:func:`~sklearn_seqinv.nn.heads.embed_linear`): no full-batch fit of a network.
     2. **Gates.** Each column gets a gate ``z_j`` in ``[0, 1]``, stochastic during training
        and deterministic at inference. Gates and head (warm-started from the pre-fit, with its
        L2 weight as weight decay) are trained by skorch on the mean per-domain risk, an
@@ -225,11 +236,16 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         L2 weight of the head (``alpha / 2 * ||W||^2`` on the mean loss; ``1 / (C * n)`` for
         scikit-learn's ``C``). ``"auto"`` picks it on a path from 10 to 1e-4 by the loss on a
         held-out fifth of every training domain (DomainBed's training-domain validation).
-    refit : bool, default=True
-        Refit the head on the kept columns after the gates are learnt (step 4); ``False``
+    refit : bool or "auto", default="auto"
+        Refit the head on the kept columns after the gates are learnt (step 5); ``False``
         predicts with the head of the gate phase on the kept columns, each scaled by its
         gate (a column dropped by the threshold or the invariance test is closed, so
-        ``predict`` and ``transform`` agree on what is used).
+        ``predict`` and ``transform`` agree on what is used). ``"auto"`` refits a linear
+        head (scikit-learn's full-batch fit, a tuned linear model on the kept columns) and
+        an ungated head (``gate=None``: that fit is the whole fit), and keeps the gate
+        phase's head when it has a hidden layer (``hidden_units``): a full-batch fit of a
+        network costs many times the gate phase and gains little over it. Step 4 needs the
+        refit, so it runs for linear heads only unless ``refit=True``.
     heterogeneity_level : float, "auto" or None, default="auto"
         Family-wise level of the tie-invariance test of step 3. ``"auto"`` applies it at 0.05
         when ``guidance`` is given (a later modality must show that it holds across domains)
@@ -240,7 +256,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         the stage keeps none. Without any ``sample_domain`` the test is off.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
-        by cross-fitting (step 4); needs ``alpha="auto"`` and ``refit=True``. The gate phase
+        by cross-fitting (step 4); needs ``alpha="auto"`` and a refit (``refit``). The gate phase
         then trains one gated copy per held-out fold beside the fit (one loop; about 1.5
         times the work per step with four domains). ``selection_kept_`` says which won.
         Fitted on a single given domain (no ``sample_group``), an unguided stage keeps all
@@ -325,11 +341,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         nothing and the head predicts from the guidance alone (modality trust). Otherwise at
         least the strongest column is kept, with a warning.
     alpha_ : float
-        The L2 weight of the refitted head (with ``refit=True``).
+        The L2 weight of the refitted head (when the head is refitted, see ``refit``).
     selection_kept_ : bool
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
         that pass the invariance test, because the selection did not beat them out of domain
-        (with ``refit=True``).
+        (when the head is refitted).
     selection_evidence_ : Bunch or None
         The evidence of step 4, when it ran: ``held_out`` (the held-out domains),
         ``gains`` (on each, the dense candidate's mean loss minus the sparse one's),
@@ -393,7 +409,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     _parameter_constraints = {
         "sparsity": [Interval(Real, 0, None, closed="left"), "array-like"],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
-        "refit": ["boolean"],
+        "refit": ["boolean", StrOptions({"auto"})],
         "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
         "validate_selection": ["boolean"],
         "invariance": [StrOptions({"vrex", "irm", "coral"}), None],
@@ -425,7 +441,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         sparsity=4.0,
         *,
         alpha="auto",
-        refit=True,
+        refit="auto",
         heterogeneity_level="auto",
         validate_selection=True,
         invariance="vrex",
@@ -545,7 +561,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         seed = draw_seed(self.random_state)
         with seeded_torch(seed, device):
             prefit = None
-            if self.gate is None and self.refit:
+            if self.gate is None and self._refits():
                 # Nothing to select: the full-batch refit below is the whole fit.
                 self.net_ = self._make_net(X.shape[1], n_outputs, device, None, 0.0)
                 self.net_.initialize()
@@ -558,7 +574,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             level = self._test_ties(X, y, domain, guide, given)
             self.support_ = self._invariant(self._support_from_gates(), level)
             self.selection_kept_, self.selection_evidence_ = True, None
-            if self.refit:
+            if self._refits():
                 everything = self._invariant(np.ones_like(self.support_), level)
                 self._decide(X, y, domain, guide, dataset, everything, prefit, given, seed)
                 reusable = prefit if prefit is not None and prefit.reusable else None
@@ -601,13 +617,19 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         """
         loss_fn = self._per_sample_loss()
         alpha, held_out = self.alpha, None
-        head = make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
+        n_inputs = dataset.X.shape[1]
+        embeds = self._embeds_linear(n_outputs)
+        head = make_head(n_inputs, n_outputs, 0 if embeds else self.hidden_units).to(device)
         args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
         if alpha == "auto":
             alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
             held_out = float(path_losses.min())
         alpha = float(alpha)
         fit_head(head, *args, alpha=alpha)
+        if embeds:
+            # The gate phase starts from the tuned linear model, carried by the hidden layer.
+            hidden = make_head(n_inputs, n_outputs, self.hidden_units).to(device)
+            head = embed_linear(hidden, head)
         codes = dataset.domain.cpu().numpy()
         folds = self._cross_fit_folds(codes)
         heads, rows = [head], [np.arange(dataset.X.shape[0])]
@@ -663,6 +685,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         reusable = held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y)
         return _Prefit(alpha, head, reusable, cross_fits)
 
+    def _embeds_linear(self, n_outputs):
+        """Whether the pre-fit of a hidden-layer head is a linear one embedded in it
+        (:func:`~sklearn_seqinv.nn.heads.embed_linear`): for a gated head that is not
+        refitted, so the fit needs no full-batch fit of a network at all; a refitted hidden
+        head is pre-fitted as itself (its held-out comparisons start from there)."""
+        return bool(self.hidden_units and not self._refits() and self.hidden_units >= 2 * n_outputs)
+
     def _loss_scale(self, head, dataset, rows, held_out, loss_fn):
         """The gate phase's loss unit for regression (1 for classification): twice the
         residual variance (squared error) or the mean absolute residual, held-out when the
@@ -689,7 +718,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         return held_out_domain_folds(domain, self.n_environments_)
 
     def _may_decide(self):
-        return bool(self.validate_selection) and self.alpha == "auto" and self.refit
+        return bool(self.validate_selection) and self.alpha == "auto" and self._refits()
+
+    def _refits(self):
+        """Whether step 5 refits the head: ``refit``, where ``"auto"`` refits a linear head
+        and an ungated one (whose full-batch fit is the whole fit), not a gated head with a
+        hidden layer (the head trained with the gates is final)."""
+        if self.refit == "auto":
+            return not (self.hidden_units and self.gate is not None)
+        return bool(self.refit)
 
     def _member_net(self, heads, codes, folds, sparsity, decay, scales):
         """The skorch net that trains the fit's gates and head (member 0) beside one gated

@@ -488,6 +488,7 @@ def test_a_sparse_selection_that_wins_out_of_domain_is_kept():
         ([0.3], False),  # one environment proves nothing
         ([0.05, -0.05, 0.05, -0.05], False),
         ([-0.1, -0.2], False),
+        ([0.0, 0.0], False),  # the same loss everywhere: nothing gained (no NaN warning)
     ],
 )
 def test_sparse_wins_asks_more_than_one_standard_error_across_domains(gains, wins):
@@ -623,3 +624,35 @@ def test_a_modality_is_added_only_where_it_lowers_the_held_out_loss(style, added
     assert len(evidence.modality_gains) == 4
     risky = [h for h, g in zip(evidence.held_out, evidence.modality_gains) if g < 0]
     assert evidence.modality_risk == risky
+
+
+def test_a_gated_hidden_head_is_final_after_the_gate_phase_unless_refit_is_asked(
+    make_text_domains,
+):
+    # refit="auto": a linear head is refitted full batch (and its selection decided on
+    # held-out domains); a gated head with a hidden layer keeps the gate phase's head.
+    from sklearn_seqinv import _selector
+
+    data = make_text_domains(seed=0, n_samples=400)
+    fit = dict(sample_domain=data.sample_domain)
+    calls = []
+    original = _selector.InvariantMaskSelector._refit_head
+
+    def counted(self, *args, **kwargs):
+        calls.append(self.hidden_units)
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_selector.InvariantMaskSelector, "_refit_head", counted)
+        hidden = InvariantMaskSelector(hidden_units=8, max_epochs=15, random_state=0)
+        hidden.fit(data.X, data.y, **fit)
+        assert calls == [] and not hasattr(hidden, "alpha_")
+        assert hidden.selection_evidence_ is None
+        # What transform drops, predict does not read: its gates are closed.
+        used = hidden.net_.module_.support.detach().numpy()
+        assert (used[~hidden.get_support()] == 0).all() and (used[hidden.get_support()] > 0).all()
+        InvariantMaskSelector(max_epochs=15, random_state=0).fit(data.X, data.y, **fit)
+        assert calls == [0]
+        asked = InvariantMaskSelector(hidden_units=8, refit=True, max_epochs=15, random_state=0)
+        asked.fit(data.X, data.y, **fit)
+        assert calls == [0, 8] and hasattr(asked, "alpha_")

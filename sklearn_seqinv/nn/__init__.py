@@ -1,7 +1,15 @@
 """Pure-torch building blocks: gates, heads and penalties, testable without scikit-learn."""
 
 from .gates import HardConcreteGate, StochasticGate, make_gate
-from .heads import GatedHead, GatedMembers, StackedLinear, expand_inputs, make_head, restrict_inputs
+from .heads import (
+    GatedHead,
+    GatedMembers,
+    StackedLinear,
+    embed_linear,
+    expand_inputs,
+    make_head,
+    restrict_inputs,
+)
 from .losses import (
     OutputMean,
     coral_penalty,
@@ -25,6 +33,7 @@ __all__ = [
     "StochasticGate",
     "coral_penalty",
     "domain_risks",
+    "embed_linear",
     "expand_inputs",
     "irm_penalty",
     "make_gate",

@@ -11,6 +11,7 @@ __all__ = [
     "GatedHead",
     "GatedMembers",
     "StackedLinear",
+    "embed_linear",
     "expand_inputs",
     "head_features",
     "make_head",
@@ -33,6 +34,42 @@ def make_head(n_inputs, n_outputs, hidden_units=0):
     return nn.Sequential(
         nn.Linear(n_inputs, hidden_units), nn.ReLU(), nn.Linear(hidden_units, n_outputs)
     )
+
+
+def embed_linear(head, linear):
+    """Set a one-hidden-layer ReLU ``head`` to compute what ``linear`` computes, in place.
+
+    Each output ``z_k = w_k x + b_k`` of the linear head is carried by two hidden units,
+    ``relu(z_k)`` and ``relu(-z_k)``, whose difference the output layer reads (a
+    function-preserving start, as Net2Net widens a network). The other hidden units keep
+    their random input weights and get zero output weights, so the network starts as the
+    linear model and the gradient grows them from there. Needs ``2 * n_outputs`` hidden
+    units; returns ``head``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> linear, head = make_head(5, 2), make_head(5, 2, hidden_units=6)
+    >>> X = torch.randn(4, 5)
+    >>> torch.allclose(embed_linear(head, linear)(X), linear(X), atol=1e-6)
+    True
+    """
+    first, last = head[0], head[-1]
+    n_outputs = linear.out_features
+    if first.out_features < 2 * n_outputs:
+        raise ValueError(
+            f"embed_linear needs at least {2 * n_outputs} hidden units for {n_outputs} "
+            f"outputs; the head has {first.out_features}."
+        )
+    with torch.no_grad():
+        pairs = torch.cat([linear.weight, -linear.weight]).to(first.weight.dtype)
+        first.weight[: 2 * n_outputs] = pairs
+        first.bias[: 2 * n_outputs] = torch.cat([linear.bias, -linear.bias])
+        last.weight.zero_()
+        eye = torch.eye(n_outputs, dtype=last.weight.dtype)
+        last.weight[:, : 2 * n_outputs] = torch.cat([eye, -eye], dim=1)
+        last.bias.zero_()
+    return head
 
 
 def head_features(head, inputs):
