@@ -40,9 +40,11 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 from sklearn.utils import Bunch
+from sklearn.utils._metadata_requests import SIMPLE_METHODS, MetadataRequest
 
 from . import __version__
 from ._centering import DomainCenterer
+from ._context import GroupContext
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from ._tie_filter import TieInvarianceFilter
@@ -54,6 +56,7 @@ _FORMAT = "sklearn_seqinv.persistence/2"
 #: The classes :func:`save` writes and :func:`load` rebuilds; anything else is refused.
 TRUSTED_TYPES = (
     DomainCenterer,
+    GroupContext,
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
@@ -116,12 +119,22 @@ class _Encoder:
             return {kind: [self(v, f"{where}[{i}]") for i, v in enumerate(value)]}
         if type(value) in TRUSTED_TYPES or _identity_function(value):
             return self._object(value, where)
+        if isinstance(value, MetadataRequest):
+            # What set_fit_request and its kin asked for: plain data per method.
+            return {"metadata_request": self._metadata_request(value, where)}
         raise TypeError(
             f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which cannot be "
             "saved without pickle (only plain data and the estimators in "
             "sklearn_seqinv.persistence.TRUSTED_TYPES can). Use pickle or joblib for this model, "
             "or replace that value."
         )
+
+    def _metadata_request(self, request, where):
+        out = {"owner": self(request.owner, where)}
+        for method in SIMPLE_METHODS:
+            asked = getattr(request, method).requests
+            out[method] = self._mapping(asked, f"{where}.{method}")
+        return out
 
     def _mapping(self, mapping, where):
         out = {}
@@ -191,6 +204,16 @@ class _Decoder:
             return tuple(self(v) for v in node["tuple"])
         if "ref" in node:
             return self.objects[node["ref"]]
+        if "metadata_request" in node:
+            saved = node["metadata_request"]
+            request = MetadataRequest(owner=self(saved["owner"]))
+            for method in SIMPLE_METHODS:
+                for param, alias in saved.get(method, {}).items():
+                    alias = self(alias)
+                    if not (alias is None or isinstance(alias, (bool, str))):
+                        raise ValueError(f"a metadata request of {param!r} is not plain data")
+                    getattr(request, method).add_request(param=param, alias=alias)
+            return request
         if "object" in node:
             cls = _BY_NAME.get(node["object"])
             if cls is None:

@@ -233,3 +233,19 @@ def test_save_and_load_refuse_untrusted_types(tmp_path):
     torch.save(content, str(tmp_path / "bad.pt"))
     with pytest.raises(ValueError, match="not a trusted type"):
         load(tmp_path / "bad.pt")
+
+
+def test_metadata_requests_are_saved_as_data_and_restored(tmp_path):
+    # set_*_request stores a MetadataRequest on the estimator: a routed Pipeline must save.
+    import sklearn
+
+    from sklearn_seqinv import DomainCenterer
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        centerer = DomainCenterer().set_fit_request(sample_domain=True)
+        centerer.set_transform_request(sample_domain="domain")
+        path = tmp_path / "centerer.pt"
+        save(centerer, path)
+        loaded = load(path)
+        assert loaded.get_metadata_routing().fit.requests == {"sample_domain": True}
+        assert loaded.get_metadata_routing().transform.requests == {"sample_domain": "domain"}
