@@ -13,7 +13,10 @@ loader's deterministic round-robin assignment). Features are standardized on the
 
 Every method of the main job runs over ``--seeds`` seeds; each selection method (text_first,
 video_first, joint, independent) runs again with each video as ``sample_group`` (rows
-``<method>+groups``). Every fitted model is also scored with video, then audio, replaced by
+``<method>+groups``), and every method is fitted with context as well (rows
+``<method>+context``: the mean of the other utterances of the same video, computed within
+the training rows and within the test rows apart, a stage of its own, ``text_context``,
+for the sequential methods). Every fitted model is also scored with video, then audio, replaced by
 Gaussian noise of its training scale, set to zero, and missing (NaN through the
 missing-modality path where a method has one, the training mean otherwise): the
 ``corruptions`` option of :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`.
@@ -47,7 +50,10 @@ BASELINES = ("erm", "erm_vrex", "erm_irm", "erm_coral", "linear_tuned", "text_li
 CORRUPTIONS = [(m, k) for m in ("video", "audio") for k in ("noise", "zero", "missing")]
 
 
-def _evaluate(data, X, methods, seed, epochs, group, verbose):
+def _evaluate(data, X, methods, seed, epochs, group, verbose, context=False):
+    context = (
+        {"context_group": data.context_group, "context_order": data.sample_order} if context else {}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ClosedGatesWarning)
         return evaluate_domain_generalization(
@@ -64,6 +70,7 @@ def _evaluate(data, X, methods, seed, epochs, group, verbose):
             random_state=seed,
             verbose=verbose,
             n_jobs=-1,
+            **context,
         )
 
 
@@ -171,6 +178,18 @@ def targets(table):
                 grouped >= ours["accuracy"] - 0.005,
             )
         )
+    if "text_first+context" in table:
+        context = table["text_first+context"]["accuracy"]
+        tuned = table["linear_tuned+context"]["accuracy"]
+        checks += [
+            ("text_first+context >= 0.79", f"{context:.3f}", context >= 0.79),
+            (
+                "text_first+context >= linear_tuned+context (the same context columns)",
+                f"{context:.3f} vs {tuned:.3f}",
+                context >= tuned,
+            ),
+            ("moonshot: text_first+context >= 0.80", f"{context:.3f}", context >= 0.80),
+        ]
     for kind in ("video:noise", "video:zero"):
         drop = ours["drop"][kind]
         others = {m: table[m]["drop"][kind] for m in ("linear_tuned", "erm_vrex", "erm_coral")}
@@ -189,6 +208,23 @@ def targets(table):
             )
         )
     return checks
+
+
+def _moved(previous, table):
+    """The rows whose accuracy moved against the previous results file, as Markdown."""
+    if not previous.is_file():
+        return ""
+    before = json.loads(previous.read_text()).get("table", {})
+    rows = [
+        [m, before[m]["accuracy"], e["accuracy"], e["accuracy"] - before[m]["accuracy"]]
+        for m, e in table.items()
+        if m in before and abs(e["accuracy"] - before[m]["accuracy"]) >= 0.0005
+    ]
+    if not rows:
+        return "No row of the previous table moved.\n\n"
+    head = ["method", "accuracy before", "accuracy now", "change"]
+    moved = markdown_table(head, rows)
+    return f"Rows that moved against the previous run of this file:\n\n{moved}\n\n"
 
 
 def plot(table, path):
@@ -220,7 +256,11 @@ def main(argv=None):
     X = StandardScaler().fit(data.X[data.split == "train"]).transform(data.X)
     runs, kept_runs = [], []
     for seed in range(args.seed, args.seed + seeds):
-        clean = _evaluate(data, X, SELECTION + BASELINES, seed, epochs, None, args.verbose)
+        # Every method twice: as it is, and as "<method>+context" (the mean of the other
+        # utterances of the same video, a stage of its own for the sequential methods).
+        clean = _evaluate(
+            data, X, SELECTION + BASELINES, seed, epochs, None, args.verbose, context=True
+        )
         run, kept = _rows(clean)
         if not args.quick:
             grouped = _evaluate(data, X, SELECTION, seed, epochs, data.sample_group, args.verbose)
@@ -232,6 +272,9 @@ def main(argv=None):
         print(f"seed {seed} done at {time.perf_counter() - start:.0f} s", flush=True)
     table = summarize(runs, kept_runs)
     widths = {m: len(c) for m, c in data.modalities.items()}
+    widths["text_context"] = widths["text"]
+    suffix = "_quick" if args.quick else ""
+    moved = _moved(RESULTS / f"mosi{suffix}.json", table)
     scores, drops = markdown(table, widths)
     checks = targets(table)
     seconds = time.perf_counter() - start
@@ -243,13 +286,14 @@ def main(argv=None):
         f"test speakers\n\n"
         f"Mean over {seeds} seed(s), {epochs} epochs; accuracy and weighted F1 are the mean "
         "over the 4 groups of test speakers, worst the lowest group (mean over seeds); kept "
-        "columns: mean over seeds. `+groups`: each video passed as `sample_group`.\n\n"
+        "columns: mean over seeds. `+groups`: each video passed as `sample_group`; `+context`: "
+        "the mean of the other utterances of the same video added as `text_context` (a "
+        "stage of its own for the sequential methods, columns for the others).\n\n"
         f"{scores}\n\nAccuracy lost under test-time corruption (clean minus corrupted, mean "
         "over seeds; `*`: no missing-modality path, the training mean was given):\n\n"
-        f"{drops}\n\nTargets:\n\n{claims}\nTook {seconds:.0f} s "
+        f"{drops}\n\nTargets:\n\n{claims}\n{moved}Took {seconds:.0f} s "
         "(`python benchmarks/bench_mosi.py`).\n"
     )
-    suffix = "_quick" if args.quick else ""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"mosi{suffix}.md").write_text(text)
     (RESULTS / f"mosi{suffix}.json").write_text(

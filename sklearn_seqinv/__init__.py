@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 # light submodules (datasets, metrics) start without it.
 _LAZY = {
     "DomainCenterer": "._centering",
+    "GroupContext": "._context",
     "InvariantMaskSelector": "._selector",
     "SequentialModalityClassifier": "._sequential",
     "SequentialModalityRegressor": "._sequential",
@@ -16,6 +17,7 @@ _LAZY = {
 
 __all__ = [
     "DomainCenterer",
+    "GroupContext",
     "InvariantMaskSelector",
     "SequentialModalityClassifier",
     "SequentialModalityRegressor",

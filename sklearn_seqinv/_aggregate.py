@@ -235,7 +235,7 @@ def recommend(validation, summary, metric):
     The rule is scikit-learn's and ESL's one-standard-error rule (Hastie, Tibshirani and
     Friedman, 2009, section 7.10): the methods whose validation is within one standard error
     of the highest cannot be told apart by it, and of those the simplest is recommended
-    (:data:`~sklearn_seqinv._methods.METHOD_COMPLEXITY`; the highest validation among equally
+    (:func:`~sklearn_seqinv._methods.method_complexity`; the highest validation among equally
     simple ones, then the method listed first). By held-out domains the standard error is
     that of the paired differences with the best method over the same held-out domains
     (what varies from one domain to the next is shared by the methods and cancels); by
@@ -248,7 +248,7 @@ def recommend(validation, summary, metric):
     ``best`` is the row with the highest mean target score, for comparison only: choosing by
     it would peek at the targets.
     """
-    from ._methods import METHOD_COMPLEXITY
+    from ._methods import method_complexity
 
     out = {}
     clean = [r for r in summary if "corruption" not in r]
@@ -262,7 +262,7 @@ def recommend(validation, summary, metric):
         order = list(means)
         top = max(means, key=lambda m: (means[m], -order.index(m)))
         tied, errors = _tie_band(fits, top, means, by, metric)
-        chosen = min(tied, key=lambda m: (METHOD_COMPLEXITY.get(m, 3), -means[m], order.index(m)))
+        chosen = min(tied, key=lambda m: (method_complexity(m), -means[m], order.index(m)))
         rows = {r["method"]: r for r in clean if r["protocol"] == protocol}
         key = f"{metric}_mean"
         higher = metric != "mae"

@@ -34,3 +34,20 @@ METHOD_COMPLEXITY = {
     "joint": 3,
     "independent": 3,
 }
+
+
+#: Suffix of a method fitted with the context columns of :class:`~sklearn_seqinv.GroupContext`
+#: (the protocol's ``context_group``): ``"text_first+context"``.
+CONTEXT_SUFFIX = "+context"
+
+
+def base_method(name):
+    """The catalog name of a method (``"text_first+context"`` -> ``"text_first"``)."""
+    return name[: -len(CONTEXT_SUFFIX)] if name.endswith(CONTEXT_SUFFIX) else name
+
+
+def method_complexity(name):
+    """:data:`METHOD_COMPLEXITY` of a method; context adds one (one more source of inputs
+    chosen from the training data)."""
+    base = METHOD_COMPLEXITY.get(base_method(name), 3)
+    return base + 1 if name.endswith(CONTEXT_SUFFIX) else base

@@ -497,6 +497,13 @@ def _same_model_cause(methods, fits):
     return f"{reason} (their {what} are identical on every target domain)"
 
 
+def _context_methods(results):
+    """The methods of ``results`` fitted with context (``"<method>+context"``)."""
+    from ._methods import CONTEXT_SUFFIX
+
+    return [r["method"] for r in results["summary"] if r["method"].endswith(CONTEXT_SUFFIX)]
+
+
 def footnotes(results, metrics, merged=None):
     """Notes on the table, each computed from what the fits did: merged metric columns,
     identical rows and their cause, each selection's outcome per modality (fallbacks by
@@ -557,6 +564,16 @@ def footnotes(results, metrics, merged=None):
                 if one
                 else "."
             )
+        )
+    with_context = sorted(set(_context_methods(results)))
+    if with_context:
+        notes.append(
+            f"{', '.join(with_context)}: fitted with each row's context as well, a summary of the "
+            "other rows of its group (the other utterances of the same video or dialogue), "
+            "computed within the training rows for training and within the scored rows at "
+            "prediction time: a model with context needs the other utterances of the same "
+            "video to predict one. A sequential method adds the context as a stage only where "
+            "it holds on held-out training domains."
         )
     legend = "; ".join(f"{m}: {METRIC_LABELS[m]}" for m in metrics if m in METRIC_LABELS)
     if legend:

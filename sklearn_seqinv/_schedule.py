@@ -8,6 +8,7 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
+from ._methods import base_method
 from ._sequential import SHARED_STAGES
 from ._units import fit_unit
 
@@ -83,7 +84,9 @@ _METHOD_COST = {
 
 def expected_cost(batch):
     """Rough relative cost of a batch of fits: method weight times training domains."""
-    return sum(_METHOD_COST.get(name, 0.2) * len(sources) for _, sources, _, name in batch)
+    return sum(
+        _METHOD_COST.get(base_method(name), 0.2) * len(sources) for _, sources, _, name in batch
+    )
 
 
 def _fit_units(units):

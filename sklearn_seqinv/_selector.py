@@ -182,7 +182,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     1. **Pre-fit.** An ungated head on every column, full batch (a linear head is
        scikit-learn's ``LogisticRegression`` or ``Ridge`` with domain-balanced
        ``sample_weight``), with its L2 weight chosen on held-out rows of the training domains.
-       A gated head with a hidden layer that is not refitted (``refit="auto"``) starts the
+       A gated head with a hidden layer (not refitted with ``refit="auto"``) starts the
        gate phase from the linear pre-fit, carried exactly by two hidden units per output
        (:func:`~sklearn_seqinv.nn.heads.embed_linear`): no full-batch fit of a network.
     2. **Gates.** Each column gets a gate ``z_j`` in ``[0, 1]``, stochastic during training
@@ -242,10 +242,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         gate (a column dropped by the threshold or the invariance test is closed, so
         ``predict`` and ``transform`` agree on what is used). ``"auto"`` refits a linear
         head (scikit-learn's full-batch fit, a tuned linear model on the kept columns) and
-        an ungated head (``gate=None``: that fit is the whole fit), and keeps the gate
-        phase's head when it has a hidden layer (``hidden_units``): a full-batch fit of a
-        network costs many times the gate phase and gains little over it. Step 4 needs the
-        refit, so it runs for linear heads only unless ``refit=True``.
+        an ungated head (``gate=None``: that fit is the whole fit), and keeps the head trained
+        with the gates when a gated head has a hidden layer (``hidden_units``): a full-batch
+        fit of a network costs many times the gate phase. Step 4 needs the refit, so it runs
+        for linear heads only unless ``refit=True``.
     heterogeneity_level : float, "auto" or None, default="auto"
         Family-wise level of the tie-invariance test of step 3. ``"auto"`` applies it at 0.05
         when ``guidance`` is given (a later modality must show that it holds across domains)
@@ -722,7 +722,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
     def _refits(self):
         """Whether step 5 refits the head: ``refit``, where ``"auto"`` refits a linear head
-        and an ungated one (whose full-batch fit is the whole fit), not a gated head with a
+        and an ungated one (its full-batch fit is the whole fit), not a gated head with a
         hidden layer (the head trained with the gates is final)."""
         if self.refit == "auto":
             return not (self.hidden_units and self.gate is not None)

@@ -17,7 +17,7 @@ from ._shifts import corrupt_rows
 from .metrics import msa_scores
 from .model_selection import TrainingDomainHoldout
 
-__all__ = ["fit_unit", "fit_validated", "unit_key"]
+__all__ = ["fit_unit", "fit_validated", "unit_key", "with_context"]
 
 
 def unit_key(protocol, sources, name):
@@ -124,16 +124,24 @@ def fit_unit(
     corruptions=(),
     modalities=None,
     standardize=False,
+    context=None,
 ):
     """Fit one method on the training rows and score it on every target domain of the test
     rows, clean and under each corruption (every column standardized on the training rows
     first when ``standardize``).
+
+    ``context`` is ``(transformer, group, order)``: a :class:`~sklearn_seqinv.GroupContext`
+    to fit on the training rows and apply to the training and the test rows apart (a
+    context never reads across them), with each row's group and order; ``modalities`` are
+    then those of its output, and a corrupted modality's context is corrupted with it.
 
     Returns a JSON-ready dict: the records, the chosen parameters, the validation scores,
     the facts of the fitted estimator (:func:`~sklearn_seqinv._aggregate.fit_facts`), and
     the gates and modality trust of a fitted meta-estimator.
     """
     estimator, grid = method
+    if context is not None:
+        X = with_context(X, train, test, *context)
     if standardize:
         X = StandardScaler().fit(X[train]).transform(X)
     group = None if group is None else group[train]
@@ -146,8 +154,9 @@ def fit_unit(
     records = []
     shifts = [(None, X[test], None)]
     for i, (modality, kind) in enumerate(corruptions):
+        columns = np.concatenate([modalities[modality], modalities.get(f"{modality}_context", [])])
         rows, imputed = corrupt_rows(
-            X, fitted, train, test, modalities[modality], kind, [random_state, i]
+            X, fitted, train, test, columns.astype(int), kind, [random_state, i]
         )
         shifts.append((f"{modality}:{kind}", rows, imputed))
     test_domain, test_y = domain[test], y[test]
@@ -194,6 +203,23 @@ def fit_unit(
         ),
         "trust": None if trust is None else {m: bool(v) for m, v in trust.items()},
     }
+
+
+def with_context(X, train, test, transformer, group, order):
+    """``X`` with the columns of ``transformer`` (a :class:`~sklearn_seqinv.GroupContext`,
+    fitted on the ``train`` rows), the ``train`` and the ``test`` rows transformed apart."""
+    order_of = (lambda rows: None) if order is None else (lambda rows: order[rows])
+    fitted = clone(transformer).fit(
+        X[train], sample_group=group[train], sample_order=order_of(train)
+    )
+    parts = {}
+    for rows in (train, test):
+        parts[id(rows)] = fitted.transform(
+            X[rows], sample_group=group[rows], sample_order=order_of(rows)
+        )
+    out = np.empty((X.shape[0], parts[id(train)].shape[1]), dtype=parts[id(train)].dtype)
+    out[train], out[test] = parts[id(train)], parts[id(test)]
+    return out
 
 
 def _one_environment(grid):

@@ -57,6 +57,7 @@ def evaluate(args):
     try:
         with _expected_warnings_off():
             options = dict(random_state=args.seed, checkpoint=checkpoint, **_options(args))
+            options["context"] = args.context
             results = evaluate_dataset(data, **options)
     except KeyboardInterrupt:
         again = f"the same command with --resume --output {folder} finishes the rest"
@@ -158,6 +159,10 @@ _EVALUATE = [
     (("--task",), dict(choices=["classification", "regression"]),
      "learning task (default: what the data holds)"),
     (("--text-only",), dict(action="store_true"), "text alone (no simulated video)"),
+    (("--context",), dict(action="store_true"), "also fit every method with each row's "
+     "context, the mean of the other utterances of its video or dialogue (for data that "
+     "name them: CMU-MOSI, MELD), as '<method>+context' rows beside the others; at "
+     "prediction time the context uses the other utterances of the same video"),
     (("--resume",), dict(action="store_true"), "finish an interrupted run: the same options "
      f"and its --output folder (with {CHECKPOINT}); only the missing fits run"),
 ]

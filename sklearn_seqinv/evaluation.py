@@ -25,8 +25,9 @@ from ._catalog import (
     selection_grid,
     tuned_linear,
 )
+from ._context import GroupContext
 from ._markdown import markdown_table
-from ._methods import METHODS
+from ._methods import CONTEXT_SUFFIX, METHODS, base_method
 from ._protocols import DEFAULT_PROTOCOLS, PROTOCOLS, protocol_splits, rows_of, scored_rows
 from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint
@@ -72,6 +73,10 @@ def evaluate_domain_generalization(
     split=None,
     corruptions=None,
     standardize=True,
+    context_group=None,
+    context_order=None,
+    context_summaries=("mean",),
+    context_modalities=None,
 ):
     """Run the DG protocols for several methods and score every target domain.
 
@@ -139,6 +144,22 @@ def evaluate_domain_generalization(
         Standardize every column for each fit with a ``StandardScaler`` fitted on that fit's
         training rows only (never on the rows it is scored on), before the method sees them.
         Pass ``False`` for data you have scaled yourself.
+    context_group : array-like of shape (n_samples,) or None, default=None
+        The group whose other rows are each row's context (the video of an utterance, the
+        dialogue of a line). When given, every method is also fitted as
+        ``"<method>+context"`` on the columns of :class:`~sklearn_seqinv.GroupContext` as
+        well: each modality of ``context_modalities`` followed by its context
+        (``"text_context"``), a stage the sequential methods add only when it holds on
+        held-out training domains, and columns the baselines read. The context of a row is
+        computed from the other rows of its group in the same part (training or scored):
+        at prediction time it uses the other utterances of the same video or dialogue.
+    context_order : array-like of shape (n_samples,) or None, default=None
+        Each row's position in its group (for the ``"previous"`` and ``"next"``
+        summaries); ``None``: the rows' order.
+    context_summaries : tuple of str, default=("mean",)
+        :class:`~sklearn_seqinv.GroupContext`'s ``summaries``.
+    context_modalities : list of str or None, default=None
+        The modalities whose context is added; ``None``: the first (the text).
 
     Returns
     -------
@@ -166,6 +187,17 @@ def evaluate_domain_generalization(
         raise ValueError(f"Unknown methods {unknown}; choose from {list(catalog)}.")
     names, skipped = distinct_methods(names, modalities)
     domain = np.asarray(sample_domain)
+    context = _context_spec(
+        X, modalities, context_group, context_order, context_summaries, context_modalities
+    )
+    if context is not None:
+        extended = context[0].context_modalities(modalities, np.shape(X)[1])
+        context_catalog = make_methods(
+            extended, task, max_epochs=max_epochs, random_state=random_state
+        )
+        more, skipped_more = distinct_methods(names, extended)
+        names = names + [name + CONTEXT_SUFFIX for name in more]
+        skipped.update({name + CONTEXT_SUFFIX: why for name, why in skipped_more.items()})
     unknown = sorted(set(protocols) - set(PROTOCOLS))
     if unknown:
         raise ValueError(f"Unknown protocols {unknown}; choose from {list(PROTOCOLS)}.")
@@ -182,6 +214,17 @@ def evaluate_domain_generalization(
         "protocols": list(protocols),
         "max_epochs": max_epochs,
         "random_state": random_state,
+        **(
+            {}
+            if context is None
+            else {
+                "context": [
+                    fingerprint(context[1], context[2]),
+                    list(context[0].summaries),
+                    context[0].columns.tolist(),
+                ]
+            }
+        ),
     }
     store = Checkpoint(checkpoint, run)
     units = [
@@ -195,26 +238,29 @@ def evaluate_domain_generalization(
     # at the end while another finishes a long one. Each fit is the same in any order.
     batches = sorted(share_stages(pending), key=expected_cost, reverse=True)
     shared = (X, y, domain, group)
-    arguments = [
-        [
-            (
-                catalog[name],
-                *shared,
-                train,
-                test,
-                targets,
-                task,
-                random_state,
-                unit_key(protocol, sources, name),
-                corruptions,
-                modalities,
-                standardize,
-            )
-            for protocol, sources, targets, name in batch
-            for train, test in [rows_of(protocol, sources, domain, is_test)]
-        ]
-        for batch in batches
-    ]
+
+    def unit_arguments(protocol, sources, targets, name):
+        train, test = rows_of(protocol, sources, domain, is_test)
+        if name.endswith(CONTEXT_SUFFIX):
+            own = (context_catalog[base_method(name)], extended, context)
+        else:
+            own = (catalog[name], modalities, None)
+        return (
+            own[0],
+            *shared,
+            train,
+            test,
+            targets,
+            task,
+            random_state,
+            unit_key(protocol, sources, name),
+            corruptions,
+            own[1],
+            standardize,
+            own[2],
+        )
+
+    arguments = [[unit_arguments(*unit) for unit in batch] for batch in batches]
     costs = [expected_cost([unit]) for batch in batches for unit in batch]
     progress = Progress(len(units), verbose, done=len(store.done), costs=costs)
     run_units(batches, arguments, store, progress, n_jobs)
@@ -227,7 +273,39 @@ def evaluate_domain_generalization(
     }
 
 
-def evaluate_dataset(data, *, protocols=None, sample_group=False, corruptions=None, **kwargs):
+def _context_spec(X, modalities, group, order, summaries, names):
+    """``(GroupContext, group, order)`` of the protocol's context, or None without a group."""
+    if group is None:
+        if order is not None:
+            raise ValueError("context_order needs context_group: the groups it orders.")
+        return None
+    n_samples = np.shape(X)[0]
+    group = np.asarray(group)
+    if group.shape != (n_samples,):
+        raise ValueError(
+            f"context_group has shape {group.shape}; expected ({n_samples},), one per row."
+        )
+    if order is not None:
+        order = np.asarray(order)
+        if order.shape != (n_samples,):
+            raise ValueError(
+                f"context_order has shape {order.shape}; expected ({n_samples},), one per row."
+            )
+    names = [next(iter(modalities))] if names is None else list(names)
+    unknown = [name for name in names if name not in modalities]
+    if unknown:
+        raise ValueError(
+            f"context_modalities names {unknown}, which are not modalities ({list(modalities)})."
+        )
+    columns = np.concatenate([np.asarray(modalities[name], dtype=int) for name in names])
+    transformer = GroupContext(summaries=tuple(summaries), columns=columns)
+    transformer._check_summaries()  # a bad summary is named before any fit
+    return transformer, group, order
+
+
+def evaluate_dataset(
+    data, *, protocols=None, sample_group=False, corruptions=None, context=False, **kwargs
+):
     """:func:`evaluate_domain_generalization` on a dataset Bunch of the loaders.
 
     Parameters
@@ -241,6 +319,10 @@ def evaluate_dataset(data, *, protocols=None, sample_group=False, corruptions=No
         features), else leave-one-domain-out and single-source.
     sample_group : bool, default=False
         Pass the data's sub-groups (videos, episodes) as ``sample_group``.
+    context : bool, default=False
+        Also fit every method with the context of each row (the other utterances of its
+        video or dialogue: the data's ``context_group`` and ``sample_order``, see
+        :func:`evaluate_domain_generalization`'s ``context_group``).
     corruptions : list of (str, str) or str, default=None
         As in :func:`evaluate_domain_generalization`; ``"video:noise"`` strings work too.
     **kwargs
@@ -264,6 +346,17 @@ def evaluate_dataset(data, *, protocols=None, sample_group=False, corruptions=No
     groups = getattr(data, "sample_group", None)
     if sample_group and groups is None:
         raise ValueError(f"sample_group=True: the data ({data.description}) has no sub-groups.")
+    if context:
+        if getattr(data, "context_group", None) is None:
+            raise ValueError(
+                f"context=True: the data ({data.description}) names no context_group (the "
+                "video or dialogue of each row)."
+            )
+        kwargs = {
+            "context_group": data.context_group,
+            "context_order": getattr(data, "sample_order", None),
+            **kwargs,
+        }
     return evaluate_domain_generalization(
         data.X,
         data.y,

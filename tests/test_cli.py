@@ -164,6 +164,7 @@ def test_flags_that_cannot_apply_are_errors(tmp_path, capsys):
         "text_only applies to text-only data": ["--data", str(pkl), "--text-only"],
         "task='regression' does not apply": ["--data", str(reviews), "--task", "regression"],
         "apply only to data paths": ["--text-only"],
+        "names no context_group": ["--context"],
     }
     for message, args in cases.items():
         assert main(["evaluate", *args, "--output", str(tmp_path / "out")]) == 2

@@ -4,6 +4,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_seqinv import (
     DomainCenterer,
+    GroupContext,
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
@@ -26,6 +27,7 @@ ESTIMATORS = [
     SequentialModalityRegressor(_two_modalities()),
     TieInvarianceFilter(),
     DomainCenterer(),
+    GroupContext(summaries=("mean", "previous", "next")),
 ]
 
 # Expected failures, one place, each with its reason. Empty: every check passes.

@@ -639,3 +639,67 @@ def test_a_gain_on_every_held_out_domain_is_not_a_tie():
     chosen = recommend(validation, summary, "accuracy")[p]
     assert chosen["method"] == "erm" and chosen["tied"] == ["text_first", "erm"]
     assert "linear_tuned" not in chosen["tied"]  # 0.10 lower on every domain
+
+
+def test_context_variants_are_fitted_beside_the_methods_and_help_where_groups_share_a_mood():
+    # Each group of five rows shares a mood that sets their labels: the mean of the other
+    # rows of the group is evidence about a row, and the +context rows must show it.
+    rng = np.random.default_rng(0)
+    n = 600
+    group = np.arange(n) // 5
+    mood = rng.standard_normal(n // 5)[group]
+    y = (mood + 0.3 * rng.standard_normal(n) > 0).astype(int)
+    X = np.c_[mood + 1.5 * rng.standard_normal(n), rng.standard_normal((n, 2))]
+    domain = np.repeat(["a", "b", "c"], n // 3)
+    results = evaluate_domain_generalization(
+        X,
+        y,
+        domain,
+        {"text": np.array([0, 1]), "audio": np.array([2])},
+        methods=["linear_tuned"],
+        protocols=("leave_one_domain_out",),
+        context_group=group,
+        verbose=0,
+    )
+    rows = {r["method"]: r for r in results["summary"]}
+    assert set(rows) == {"linear_tuned", "linear_tuned+context"}
+    assert (
+        rows["linear_tuned+context"]["accuracy_mean"] > rows["linear_tuned"]["accuracy_mean"] + 0.05
+    )
+    from sklearn_seqinv._report import results_to_markdown
+
+    assert "other utterances of the same video" in results_to_markdown(results)
+
+
+def test_a_context_never_reads_across_the_training_and_the_scored_rows():
+    from sklearn_seqinv import GroupContext
+    from sklearn_seqinv._units import with_context
+
+    X = np.array([[1.0], [3.0], [100.0], [300.0]])
+    group = np.array(["g", "g", "g", "g"])  # one group split between the two parts
+    train = np.array([True, True, False, False])
+    out = with_context(X, train, ~train, GroupContext(), group, None)
+    np.testing.assert_allclose(out[:, 1], [3.0, 1.0, 300.0, 100.0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"context_group": np.zeros(5)}, r"context_group has shape \(5,\)"),
+        ({"context_order": np.zeros(90)}, "context_order needs context_group"),
+        ({"context_group": np.zeros(90), "context_modalities": ["smell"]}, "smell"),
+        ({"context_group": np.zeros(90), "context_summaries": ("median",)}, "summaries must"),
+    ],
+)
+def test_bad_context_arguments_are_named_before_any_fit(kwargs, message):
+    data = make_multimodal_domains(n_samples=90, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        evaluate_domain_generalization(
+            data.X,
+            data.y,
+            data.sample_domain,
+            data.modalities,
+            methods=["linear"],
+            verbose=0,
+            **kwargs,
+        )

@@ -131,6 +131,12 @@ def _speaker_groups(videos, split, n_domains):
     return [group[video] for video in videos]
 
 
+def _utterance_number(clip):
+    """The utterance number of a clip id ``<video>_<n>`` (its order in the video)."""
+    tail = clip.rsplit("_", 1)[1]
+    return int(tail) if tail.isdigit() else tail
+
+
 def load_bclstm(path, *, n_domains=4, as_frame=False):
     """Load utterance features in the layout of the bc-LSTM code (CMU-MOSI).
 
@@ -168,7 +174,8 @@ def load_bclstm(path, *, n_domains=4, as_frame=False):
         ``y`` (1 positive, 0 negative), ``modalities`` (name -> columns of ``X``),
         ``feature_names``, ``ids`` (clip ids), ``split``, ``raw_text`` (the transcripts),
         ``sample_group`` (the video, i.e. the speaker) and ``sample_domain`` (the speaker
-        groups).
+        groups); for :class:`~sklearn_seqinv.GroupContext`, ``context_group`` (the video)
+        and ``sample_order`` (the utterance's number in its video, from its clip id).
 
     Examples
     --------
@@ -219,6 +226,8 @@ def load_bclstm(path, *, n_domains=4, as_frame=False):
         labels.astype(np.int64) if np.all(labels == np.round(labels)) else labels,
         sample_domain=domains,
         sample_group=[transcripts[p][0].rsplit("_", 1)[0] for p in positions],
+        context_group=np.asarray([transcripts[p][0].rsplit("_", 1)[0] for p in positions]),
+        sample_order=np.asarray([_utterance_number(transcripts[p][0]) for p in positions]),
         ids=[transcripts[p][0] for p in positions],
         split=split_of,
         raw_text=np.asarray([transcripts[p][1] for p in positions], dtype=object),

@@ -14,6 +14,20 @@ _FILES = {"train": "train_sent_emo.csv", "dev": "dev_sent_emo.csv", "test": "tes
 _REQUIRED = ("Utterance", "Sentiment", "Dialogue_ID", "Utterance_ID")
 
 
+def _utterance_ids(rows):
+    """Every row's ``Utterance_ID`` as an integer, or a ``ValueError`` naming a bad one."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, row in enumerate(rows):
+        value = row["Utterance_ID"]
+        if not str(value).strip().isdigit():
+            raise ValueError(
+                f"Utterance_ID {value!r} (dialogue {row['Dialogue_ID']!r}) is not a "
+                "non-negative integer: it gives the utterance's place in its dialogue."
+            )
+        out[i] = int(value)
+    return out
+
+
 def _read_rows(path):
     with open(path, newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.DictReader(handle)
@@ -66,7 +80,9 @@ def load_meld(path, *, features=None, target="sentiment", domain="season", as_fr
     data : Bunch
         ``X``, ``y``, ``sample_domain``, ``sample_group`` (the episode, or the dialogue
         when the CSV has no Season / Episode), ``ids``, ``split``, ``modalities``,
-        ``feature_names``, ``raw_text``.
+        ``feature_names``, ``raw_text``; for :class:`~sklearn_seqinv.GroupContext`,
+        ``context_group`` (the dialogue, ``"<split>/<Dialogue_ID>"``) and ``sample_order``
+        (``Utterance_ID``, the utterance's place in its dialogue).
     """
     path = Path(path)
     if path.is_dir():
@@ -117,6 +133,8 @@ def load_meld(path, *, features=None, target="sentiment", domain="season", as_fr
         y,
         sample_domain=sample_domain,
         sample_group=sample_group,
+        context_group=np.asarray([f"{s}/{r['Dialogue_ID']}" for s, r in zip(split_of, rows)]),
+        sample_order=_utterance_ids(rows),
         ids=ids,
         split=split_of,
         raw_text=text,

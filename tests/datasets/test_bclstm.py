@@ -36,6 +36,12 @@ def test_speaker_is_the_group_and_groups_are_dealt_round_robin(layout):
     assert set(data.sample_domain[~train]) == {"test/group0", "test/group1"}
 
 
+def test_the_video_and_the_utterance_number_give_the_context_order(layout):
+    data = load_bclstm(layout)
+    assert (data.context_group == data.sample_group).all()
+    assert [f"{v}_{n}" for v, n in zip(data.context_group, data.sample_order)] == list(data.ids)
+
+
 def test_rows_match_their_transcripts(layout):
     data = load_bclstm(layout)
     with open(layout / "transcripts.csv", newline="") as handle:

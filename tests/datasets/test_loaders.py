@@ -187,6 +187,17 @@ def test_load_meld_transcripts_by_season(tmp_path):
     assert data.sample_domain.tolist() == ["season1", "season1", "season2", "season3"]
     assert data.sample_group.tolist() == ["s1e2", "s1e2", "s2e5", "s3e1"]
     assert load_meld(tmp_path, target="polarity").y.tolist() == [1, 0, 1, 1]
+    # The context of an utterance is its dialogue, in the order of Utterance_ID.
+    assert data.context_group.tolist() == ["train/0", "train/0", "train/1", "dev/0"]
+    assert data.sample_order.tolist() == [0, 1, 0, 0]
+
+
+def test_load_meld_names_an_utterance_id_that_is_not_a_number(tmp_path):
+    _write_meld(tmp_path)
+    path = tmp_path / "dev_sent_emo.csv"
+    path.write_text(path.read_text().replace("0,0,3,1", "0,first,3,1"))
+    with pytest.raises(ValueError, match="Utterance_ID 'first'"):
+        load_meld(tmp_path)
 
 
 def test_load_meld_feature_pickle_per_split(tmp_path):
