@@ -12,7 +12,9 @@ The baseline is what a user would write by hand for the same job, measured on th
   with domain-balanced ``sample_weight``.
 
 The selector's default fit adds to this a held-out choice of the pre-fit's weight, the
-out-of-domain comparison of the selection with the dense model, and the refit. Sides are
+decision of step 4 (gated copies blind to each held-out training domain, trained in the same
+loop, then heads fitted without each domain and judged on it), and the refit. The decision's
+share is measured against the same fit with ``validate_selection=False``. Sides are
 alternated in one process and the minimum of each is kept; the ratio is of minima. The gate
 phase alone (the sum of skorch's epoch durations) is reported against the loop as well, and
 the full-batch work of the fastest fit by role: the paths that choose an L2 weight on held-out
@@ -156,10 +158,11 @@ def full_batch_timer():
     """Seconds of the fit's full-batch work by role, summed over the calls of one fit.
 
     ``paths``: the L2 paths that choose a weight on held-out rows (the pre-fit's, the
-    refit's); ``domains``: the paths on held-out training domains that compare the sparse
-    selection with the dense model; ``fits``: the full-batch fits at the chosen weight.
+    refit's); ``decision``: step 4 after the gate phase, the heads fitted without each
+    held-out training domain and their losses on it (the blind gates it reads train inside
+    the gate phase); ``fits``: the other full-batch fits at a chosen weight.
     """
-    spent = dict(paths=0.0, domains=0.0, fits=0.0)
+    spent = dict(paths=0.0, decision=0.0, fits=0.0)
 
     def timed(function, role_of):
         def wrapper(*args, **kwargs):
@@ -172,13 +175,26 @@ def full_batch_timer():
         return wrapper
 
     select, fit = selector_module.select_alpha, selector_module.fit_head
+    judge = selector_module.InvariantMaskSelector._judge_by_held_out_domains
+    inside = {"decision": False}
+
+    def judged(*args, **kwargs):
+        inside["decision"] = True
+        try:
+            return timed(judge, lambda kw: "decision")(*args, **kwargs)
+        finally:
+            inside["decision"] = False
+
+    def fit_role(kwargs):
+        return "ignored" if inside["decision"] else "fits"
+
+    spent["ignored"] = 0.0  # the decision's own head fits, counted in its time
     with (
+        mock.patch.object(selector_module, "select_alpha", timed(select, lambda kw: "paths")),
+        mock.patch.object(selector_module, "fit_head", timed(fit, fit_role)),
         mock.patch.object(
-            selector_module,
-            "select_alpha",
-            timed(select, lambda kw: "domains" if kw.get("by_domain") else "paths"),
+            selector_module.InvariantMaskSelector, "_judge_by_held_out_domains", judged
         ),
-        mock.patch.object(selector_module, "fit_head", timed(fit, lambda kw: "fits")),
     ):
         yield spent
 
@@ -192,7 +208,10 @@ def measure(X, y, domain, hidden_units, args):
         random_state=args.seed,
     )
     settings = loop_settings(selector, args.epochs, args.seed)
-    best = dict(textbook=np.inf, loop=np.inf, path=np.inf, gates=np.inf, fit=np.inf)
+    best = dict(
+        textbook=np.inf, loop=np.inf, path=np.inf, gates=np.inf, fit=np.inf, undecided=np.inf
+    )
+    undecided = InvariantMaskSelector(**{**selector.get_params(), "validate_selection": False})
     parts = None  # the full-batch work of the fastest fit
 
     def timed(key, fn):
@@ -210,6 +229,7 @@ def measure(X, y, domain, hidden_units, args):
             timed("fit", lambda: selector.fit(X, y, sample_domain=domain))
         if best["fit"] < fastest:
             parts = dict(spent)
+        timed("undecided", lambda: undecided.fit(X, y, sample_domain=domain))
         best["gates"] = min(best["gates"], float(sum(selector.history_[:, "dur"])))
     baseline = best["loop"] + best["path"]
     return {
@@ -220,7 +240,9 @@ def measure(X, y, domain, hidden_units, args):
         "gate_phase_seconds": round(best["gates"], 3),
         "fit_seconds": round(best["fit"], 3),
         "weight_paths_seconds": round(parts["paths"], 3),
-        "held_out_domain_comparison_seconds": round(parts["domains"], 3),
+        "decision_seconds": round(parts["decision"], 3),
+        "fit_without_decision_seconds": round(best["undecided"], 3),
+        "decision_share": round(1 - best["undecided"] / best["fit"], 3),
         "full_batch_fits_seconds": round(parts["fits"], 3),
         "gate_phase_ratio": round(best["gates"] / best["loop"], 3),
         "fit_ratio": round(best["fit"] / baseline, 3),
@@ -270,7 +292,9 @@ def main(argv=None):
         ("gate_phase_seconds", "gate phase (s)"),
         ("fit_seconds", "default fit (s)"),
         ("weight_paths_seconds", "of which weight paths (s)"),
-        ("held_out_domain_comparison_seconds", "held-out-domain comparison (s)"),
+        ("decision_seconds", "decision after the gates (s)"),
+        ("fit_without_decision_seconds", "fit, validate_selection=False (s)"),
+        ("decision_share", "share of the fit the decision costs"),
         ("full_batch_fits_seconds", "full-batch fits (s)"),
         ("gate_phase_ratio", "gate phase / loop"),
         ("fit_ratio", "fit / (loop + path)"),
