@@ -136,11 +136,22 @@ def test_ablation_strategies_fit_and_predict(multimodal, strategy):
     model.fit(multimodal.X, multimodal.y, sample_domain=multimodal.sample_domain)
     assert model.predict(multimodal.X).shape == multimodal.y.shape
     guidance = [est.n_guidance_features_ for _, est, _ in model.modalities_]
-    assert guidance == [0, 0]
+    assert guidance == [0, 0]  # no stage is guided by another: what the ablation removes
+    kept = {name: model.selection_[name].support for name, _, _ in model.modalities_}
+    selected = model.transform(multimodal.X)
+    assert selected.shape[1] == sum(int(k.sum()) for k in kept.values())
     if strategy == "joint":
-        assert model.joint_selector_.n_features_in_ == multimodal.X.shape[1]
+        # One set of gates over every column: each modality's selection is its slice.
+        joint = model.joint_selector_
+        assert joint.n_features_in_ == multimodal.X.shape[1]
+        for name, _, columns in model.modalities_:
+            np.testing.assert_array_equal(joint.get_support()[columns], kept[name])
     else:
+        # Each modality selected alone, from its own columns; an ungated head on the union.
+        for _, est, columns in model.modalities_:
+            assert est.n_features_in_ == len(np.arange(multimodal.X.shape[1])[columns])
         assert model.final_estimator_.gate is None
+        assert model.final_estimator_.n_features_in_ == selected.shape[1]
 
 
 def test_final_estimator_is_fitted_on_selected_features(multimodal):
