@@ -1,13 +1,13 @@
 """The method catalog of the DG protocol: the estimators it compares and their grids."""
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ._methods import CORAL_HIDDEN_UNITS, registry
 from ._selector import InvariantMaskSelector
 from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from .model_selection import TrainingDomainHoldout
@@ -16,14 +16,13 @@ __all__ = [
     "CORAL_HIDDEN_UNITS",
     "LINEAR_C_GRID",
     "distinct_methods",
+    "linear_method",
     "make_methods",
     "selection_grid",
+    "sequential_method",
     "tuned_linear",
+    "ungated_head",
 ]
-
-
-#: Hidden width of the ERM + CORAL baseline's head (the representation CORAL matches).
-CORAL_HIDDEN_UNITS = 16
 
 
 #: The regularization strengths ``C`` searched for the tuned linear baselines.
@@ -120,8 +119,57 @@ def _video_first(steps):
     return [steps[lead]] + [step for i, step in enumerate(steps) if i != lead]
 
 
+def sequential_method(modalities, task, max_epochs, random_state, *, strategy=None, order="given"):
+    """A sequential meta-estimator with a default selector per modality: in the given order
+    (the text first) or ``order="video_first"``, with ``strategy`` (``None``: sequential)."""
+    meta = SequentialModalityClassifier if task == "classification" else SequentialModalityRegressor
+    steps = [
+        (
+            name,
+            InvariantMaskSelector(task=task, max_epochs=max_epochs, random_state=random_state),
+            columns,
+        )
+        for name, columns in modalities.items()
+    ]
+    if order == "video_first":
+        steps = _video_first(steps)
+    return meta(steps) if strategy is None else meta(steps, strategy=strategy)
+
+
+def ungated_head(task, max_epochs, random_state, invariance=None, hidden_units=0):
+    """An ungated ``InvariantMaskSelector`` head (ERM, or ERM with ``invariance``)."""
+    return InvariantMaskSelector(
+        gate=None,
+        invariance=invariance,
+        hidden_units=hidden_units,
+        task=task,
+        max_epochs=max_epochs,
+        random_state=random_state,
+    )
+
+
+def linear_method(modalities, task, kind):
+    """A scikit-learn linear model and its grid: ``"default"`` (no grid), ``"tuned"`` (its
+    L2 weight searched) or ``"text"`` (tuned, on the first modality's columns only)."""
+    linear, grid = _linear(task)
+    if kind == "default":
+        return make_pipeline(StandardScaler(), linear), None
+    if kind == "tuned":
+        return Pipeline([("scale", StandardScaler()), ("model", linear)]), grid
+    first = next(iter(modalities.values()))
+    text_only = Pipeline(
+        [
+            ("columns", ColumnTransformer([("text", "passthrough", first)])),
+            ("scale", StandardScaler()),
+            ("model", linear),
+        ]
+    )
+    return text_only, grid
+
+
 def make_methods(modalities, task, *, max_epochs=100, random_state=0):
-    """The estimators the protocol compares, by name (see :data:`METHODS`).
+    """The estimators the protocol compares, by name: every registered method
+    (:func:`~sklearn_seqinv._methods.registry`) built for these modalities.
 
     Parameters
     ----------
@@ -138,78 +186,31 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     -------
     methods : dict of str to (estimator, param_grid or None)
         The selection methods search :func:`selection_grid` (the method, "no penalty" and
-        "no selection"), ERM + IRM / V-REx their penalty weight, ``linear_tuned`` and
+        "no selection"), ERM + IRM / V-REx / CORAL their penalty weight, ``linear_tuned`` and
         ``text_linear`` (the first modality's columns only) the ``C`` of a
         ``LogisticRegression`` (``alpha`` of a ``Ridge``); ERM and ``linear`` (scikit-learn's
         defaults) have nothing to select.
     """
-    meta = SequentialModalityClassifier if task == "classification" else SequentialModalityRegressor
-
-    def selector(**params):
-        return InvariantMaskSelector(
-            task=task, max_epochs=max_epochs, random_state=random_state, **params
-        )
-
-    order = list(modalities)
-    steps = [(name, selector(), modalities[name]) for name in order]
-    grid = selection_grid(meta(steps))
-    reordered = _video_first(steps)
-    head = dict(gate=None, task=task, max_epochs=max_epochs, random_state=random_state)
-    # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
-    penalty_grid = {"invariance_weight": [1.0, 10.0, 100.0]}
-    linear, linear_grid = _linear(task)
-    tuned = Pipeline([("scale", StandardScaler()), ("model", linear)])
-    first = modalities[order[0]]
-    text_only = Pipeline(
-        [
-            ("columns", ColumnTransformer([("text", "passthrough", first)])),
-            ("scale", StandardScaler()),
-            ("model", clone(linear)),
-        ]
-    )
     return {
-        "text_first": (meta(steps), grid),
-        # Each order searches its own grid: "no selection" ungates the modality it fits
-        # first, so the ablation differs from the method in its order alone.
-        "video_first": (meta(reordered), selection_grid(meta(reordered))),
-        "joint": (meta(steps, strategy="joint"), grid),
-        "independent": (meta(steps, strategy="independent"), grid),
-        "erm": (InvariantMaskSelector(invariance=None, **head), None),
-        "erm_irm": (InvariantMaskSelector(invariance="irm", **head), penalty_grid),
-        "erm_vrex": (InvariantMaskSelector(invariance="vrex", **head), penalty_grid),
-        # CORAL matches the moments of a representation: a hidden layer (DomainBed's
-        # featurizer), since an ungated linear head reads the fixed inputs.
-        "erm_coral": (
-            InvariantMaskSelector(invariance="coral", hidden_units=CORAL_HIDDEN_UNITS, **head),
-            {"invariance_weight": [0.1, 1.0, 10.0]},
-        ),
-        "linear": (make_pipeline(StandardScaler(), clone(linear)), None),
-        "linear_tuned": (tuned, linear_grid),
-        "text_linear": (text_only, linear_grid),
+        name: method.build(modalities, task, max_epochs, random_state)
+        for name, method in registry().items()
     }
-
-
-#: Methods that differ from ``text_first`` only in the order or the grouping of their
-#: modalities: with one modality they are the same fit.
-_ORDER_VARIANTS = ("video_first", "joint", "independent")
 
 
 def distinct_methods(names, modalities):
     """``names`` without the methods that one modality makes the same fit as another listed
-    one (the order variants are ``text_first``; ``text_linear`` is ``linear_tuned``), and
-    why each left out one was left out."""
+    one (:attr:`~sklearn_seqinv._methods.Method.same_with_one_modality`: the order variants
+    are ``text_first``; ``text_linear`` is ``linear_tuned``), and why each left out one was
+    left out."""
     if len(modalities) > 1:
         return names, {}
-    skipped = {}
-    if "text_first" in names:
+    known, skipped = registry(), {}
+    for name in names:
+        same = getattr(known.get(name), "same_with_one_modality", None)
+        if same is None or same not in names:
+            continue
         why = (
-            "with one modality the order and the grouping of the modalities cannot differ: "
-            "it is the text_first fit, not fitted twice"
+            f"with one modality {known[name].why_the_same}: it is the {same} fit, not fitted twice"
         )
-        skipped.update({name: why for name in names if name in _ORDER_VARIANTS})
-    if "text_linear" in names and "linear_tuned" in names:
-        skipped["text_linear"] = (
-            "with one modality its columns are every column: it is the linear_tuned fit, "
-            "not fitted twice"
-        )
+        skipped[name] = why
     return [name for name in names if name not in skipped], skipped

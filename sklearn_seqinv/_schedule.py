@@ -8,7 +8,7 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
-from ._methods import base_method
+from ._methods import base_method, registry
 from ._sequential import SHARED_STAGES
 from ._units import fit_unit
 
@@ -48,17 +48,18 @@ def thread_limit(threads):
         torch.set_num_threads(previous)
 
 
-#: Methods whose meta-estimators repeat each other's stages on a split (text-first's text
-#: stage is independent's, video-first's video stage too): fitted in one batch.
-_SHARING = ("text_first", "video_first", "independent")
+def _shares_stages(name):
+    method = registry().get(name)
+    return method is not None and method.shares_stages
 
 
 def share_stages(pending):
-    """``pending`` fits in batches: the methods of :data:`_SHARING` on one split together."""
+    """``pending`` fits in batches: the methods that share stages
+    (:attr:`~sklearn_seqinv._methods.Method.shares_stages`) on one split together."""
     batches, by_split = [], {}
     for unit in pending:
         protocol, sources, _, name = unit
-        if name not in _SHARING:
+        if not _shares_stages(name):
             batches.append([unit])
             continue
         split = (protocol, tuple(map(str, sources)))
@@ -69,23 +70,14 @@ def share_stages(pending):
     return batches
 
 
-#: Rough relative cost of a fit of each method (gated meta-estimators search three
-#: candidates over several stages; the penalized ERM heads are full-batch L-BFGS fits).
-_METHOD_COST = {
-    "text_first": 3.0,
-    "video_first": 3.0,
-    "joint": 3.0,
-    "independent": 3.0,
-    "erm_irm": 1.0,
-    "erm_vrex": 1.0,
-    "erm_coral": 2.0,
-}
-
-
 def expected_cost(batch):
-    """Rough relative cost of a batch of fits: method weight times training domains."""
+    """Rough relative cost of a batch of fits: each method's
+    :attr:`~sklearn_seqinv._methods.Method.cost` times its training domains (0.2 for a
+    method not registered)."""
+    known = registry()
     return sum(
-        _METHOD_COST.get(base_method(name), 0.2) * len(sources) for _, sources, _, name in batch
+        getattr(known.get(base_method(name)), "cost", 0.2) * len(sources)
+        for _, sources, _, name in batch
     )
 
 

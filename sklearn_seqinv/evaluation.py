@@ -27,7 +27,7 @@ from ._catalog import (
 )
 from ._context import GroupContext
 from ._markdown import markdown_table
-from ._methods import CONTEXT_SUFFIX, METHODS, base_method
+from ._methods import CONTEXT_SUFFIX, METHODS, Method, base_method, register_method
 from ._protocols import DEFAULT_PROTOCOLS, PROTOCOLS, protocol_splits, rows_of, scored_rows
 from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint
@@ -41,6 +41,7 @@ __all__ = [
     "LINEAR_C_GRID",
     "METHODS",
     "PROTOCOLS",
+    "Method",
     "aggregate_runs",
     "corruption_table",
     "evaluate_dataset",
@@ -48,6 +49,7 @@ __all__ = [
     "evaluate_seeds",
     "make_methods",
     "markdown_table",
+    "register_method",
     "results_to_markdown",
     "selection_grid",
     "tuned_linear",

@@ -703,3 +703,46 @@ def test_bad_context_arguments_are_named_before_any_fit(kwargs, message):
             verbose=0,
             **kwargs,
         )
+
+
+def test_a_method_registered_in_one_place_runs_through_the_protocol():
+    # Adding a method is one register_method call: its estimator, its grid, its place in the
+    # tables, its complexity for the recommendation and its cost for the schedule.
+    from sklearn.linear_model import RidgeClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sklearn_seqinv import _methods
+    from sklearn_seqinv._schedule import expected_cost
+    from sklearn_seqinv.evaluation import Method, register_method
+
+    def build(modalities, task, max_epochs, random_state):
+        return make_pipeline(StandardScaler(), RidgeClassifier()), {
+            "ridgeclassifier__alpha": [0.1, 10.0]
+        }
+
+    saved = dict(_methods._REGISTRY)
+    try:
+        register_method(
+            "ridge_classifier", Method("RidgeClassifier, alpha searched", build, 1, cost=0.5)
+        )
+        data = make_multimodal_domains(n_samples=150, random_state=0)
+        results = evaluate_domain_generalization(
+            data.X,
+            data.y,
+            data.sample_domain,
+            data.modalities,
+            methods=["linear", "ridge_classifier"],
+            protocols=("leave_one_domain_out",),
+            verbose=0,
+        )
+        assert {r["method"] for r in results["summary"]} == {"linear", "ridge_classifier"}
+        chosen = [c for c in results["chosen"] if c["method"] == "ridge_classifier"]
+        assert chosen and all(c["ridgeclassifier__alpha"] in (0.1, 10.0) for c in chosen)
+        assert expected_cost([("p", ["a", "b"], [], "ridge_classifier")]) == 1.0
+        assert _methods.method_complexity("ridge_classifier") == 1
+    finally:
+        _methods._REGISTRY.clear()
+        _methods._REGISTRY.update(saved)
+    with pytest.raises(ValueError, match="must be a non-empty str"):
+        register_method("x+context", Method("", build, 1))
