@@ -44,7 +44,7 @@ class Method:
     shares_stages : bool, default=False
         Fitted in one batch with the other methods that share stages on a split (text-first's
         text stage is independent's, video-first's video stage too): the same stage is fitted
-        once (:func:`~sklearn_seqinv._schedule.shared_stage_fits`).
+        once (:func:`~sklearn_seqinv._stage_cache.shared_stage_fits`).
     same_with_one_modality : str or None, default=None
         The method it is the same fit as when the data has one modality (the order variants
         are text-first; the text-only linear model is the tuned one): not fitted twice.

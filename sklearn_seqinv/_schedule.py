@@ -9,27 +9,10 @@ from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from ._methods import base_method, registry
-from ._sequential import SHARED_STAGES
+from ._stage_cache import shared_stage_fits
 from ._units import fit_unit
 
 __all__ = ["FIT_THREADS", "expected_cost", "run_units", "share_stages", "shared_stage_fits"]
-
-
-@contextlib.contextmanager
-def shared_stage_fits():
-    """Inside this block, a stage fitted twice on the same data is fitted once.
-
-    Meta-estimators of several methods (text-first, video-first, independent) fitted on the
-    same split repeat some stages exactly: the same seeded selector, the same columns, rows,
-    targets, domains and guidance give the same fit bit for bit. The protocol fits them
-    inside one such block (it sets the meta-estimators' :data:`~sklearn_seqinv._sequential.
-    SHARED_STAGES` store); every fit gets its own copy of the stage.
-    """
-    token = SHARED_STAGES.set({})
-    try:
-        yield
-    finally:
-        SHARED_STAGES.reset(token)
 
 
 #: Torch and BLAS threads of every fit of the protocol, whatever ``n_jobs``.

@@ -1,11 +1,7 @@
 """Learning in order: SequentialModalityClassifier and SequentialModalityRegressor."""
 
-import contextvars
-import copy
 import time
-from numbers import Integral
 
-import joblib
 import numpy as np
 from sklearn.base import (
     ClassifierMixin,
@@ -32,6 +28,7 @@ from sklearn.utils.validation import (
 
 from ._columns import resolve_columns
 from ._selector import InvariantMaskSelector
+from ._stage_cache import fit_stage
 from ._validation import atomic_fit, check_class_labels, check_regression_target
 
 __all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
@@ -45,24 +42,6 @@ def _final_has(method):
         return hasattr(final, method)
 
     return check
-
-
-#: Where a block of fits shares its stage fits: a dict from a stage's identity to its fit,
-#: set by the protocol's :func:`~sklearn_seqinv._schedule.shared_stage_fits` (``None``
-#: outside such a block: every stage is fitted).
-SHARED_STAGES = contextvars.ContextVar("sklearn_seqinv_shared_stages", default=None)
-
-
-def _fit_stage(selector, X, y, params):
-    """``clone(selector).fit(X, y, **params)``, shared through :data:`SHARED_STAGES`."""
-    shared = SHARED_STAGES.get()
-    seeded = isinstance(selector.get_params(deep=False).get("random_state"), Integral)
-    if shared is None or not seeded:
-        return clone(selector).fit(X, y, **params)
-    key = joblib.hash((type(selector), selector.get_params(deep=True), X, y, params))
-    if key not in shared:
-        shared[key] = clone(selector).fit(X, y, **params)
-    return copy.deepcopy(shared[key])
 
 
 class _BaseSequentialModality(TransformerMixin, _BaseComposition):
@@ -228,7 +207,7 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
                 if self.strategy == "sequential" and guidance.shape[1]:
                     if has_fit_parameter(selector, "guidance"):
                         params["guidance"] = guidance[rows]
-                est = _fit_stage(selector, X[rows][:, cols], y[rows], params)
+                est = fit_stage(selector, X[rows][:, cols], y[rows], params)
                 self._check_stage_classes(name, est)
                 fitted.append((name, est, cols))
                 # Selected columns without calling transform: a stage that kept nothing
