@@ -387,7 +387,12 @@ class GatedNet(NeuralNet):
     def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
         super().on_epoch_end(net, dataset_train, dataset_valid, **kwargs)
         if self.module_.gate is not None:
-            self.history.record("open_gates", int((self.module_.gate_values() > 0).sum()))
+            with torch.no_grad():
+                values = self.module_.gate_values()
+            # Gates stacked by member (GatedMembers): the fit's own are the first.
+            values = values[0] if values.dim() > 1 else values
+            self.history.record("open_gates", int((values > 0).sum()))
+            self.history.record("selected_columns", int((values > self.threshold).sum()))
 
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""

@@ -372,7 +372,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     net_ : GatedNet
         The fitted skorch net.
     history_ : skorch.History
-        Per-epoch ``train_loss``, ``task_loss``, ``invariance_penalty``, ``sparsity_penalty``.
+        Per-epoch ``train_loss``, ``task_loss``, ``invariance_penalty``, ``sparsity_penalty``,
+        and, with gates, ``open_gates`` (the fit's gates above 0) and ``selected_columns``
+        (above ``threshold``: what the selection would keep at that epoch).
     task_ : str
         ``"classification"`` or ``"regression"``.
     classes_ : ndarray

@@ -663,3 +663,15 @@ def test_a_gated_hidden_head_is_final_after_the_gate_phase_unless_refit_is_asked
         asked = InvariantMaskSelector(hidden_units=8, refit=True, max_epochs=15, random_state=0)
         asked.fit(data.X, data.y, **fit)
         assert calls == [0, 8] and hasattr(asked, "alpha_")
+
+
+def test_the_history_counts_the_fits_own_gates_open_and_selected(make_text_domains):
+    # With blind copies training beside the fit (four domains: four more members), the
+    # counts are the fit's own gates, not every member's summed.
+    data = make_text_domains(seed=0, n_samples=400)
+    selector = InvariantMaskSelector(max_epochs=12, random_state=0)
+    selector.fit(data.X, data.y, sample_domain=data.sample_domain)
+    last = selector.history_[-1]
+    n_features = data.X.shape[1]
+    assert 0 <= last["selected_columns"] <= last["open_gates"] <= n_features
+    assert last["selected_columns"] == int((selector.gates_ > selector.threshold).sum())
