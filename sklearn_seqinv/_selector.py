@@ -581,7 +581,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 everything = self._invariant(np.ones_like(self.support_), level)
                 self._decide(X, y, domain, guide, dataset, everything, prefit, given, seed)
                 reusable = prefit if prefit is not None and prefit.reusable else None
-                self._refit_head(dataset, seed, dense=reusable)
+                self._refit_head(dataset, seed, prefit=reusable)
             else:
                 # Predict from the columns transform keeps: the gates of the others close.
                 self.net_.module_.fix_support(torch.from_numpy(self.gates_ * self.support_))
@@ -974,18 +974,18 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             invariance_weight=self.invariance_weight,
         )
 
-    def _refit_head(self, dataset, seed, dense=None):
+    def _refit_head(self, dataset, seed, prefit=None):
         """Refit the head on the kept columns, full batch, with its L2 weight chosen on
-        held-out rows of every training domain. ``dense`` is the pre-fit's ``(alpha, head,
-        reusable)``: the same fit as a refit on every column, reused when every column is
-        kept."""
+        held-out rows of every training domain. ``prefit`` is the pre-fit (a
+        :class:`_Prefit` that scikit-learn fitted with a chosen weight): the same fit as a
+        refit on every column, reused when every column is kept."""
         module = self.net_.module_
         fit_args = self._head_fit_args()
         module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
-        if dense is not None and self.support_.all():
+        if prefit is not None and self.support_.all():
             # The same columns, weight path, folds and fit as the pre-fit's: reused.
-            self.alpha_ = dense[0]
-            module.head.load_state_dict(dense[1].state_dict())
+            self.alpha_ = prefit.alpha
+            module.head.load_state_dict(prefit.head.state_dict())
             return
         kept = self._head_columns(self.support_, dataset)
         head = restrict_inputs(module.head, kept)
