@@ -68,6 +68,24 @@ def register_method(name, method):
     """Add ``method`` (a :class:`Method`) to the protocol under ``name``, last in the tables.
 
     A name already registered is replaced in its place. Returns ``method``.
+
+    Examples
+    --------
+    A ridge regression with its penalty searched, beside the library's methods:
+
+    >>> from sklearn.linear_model import Ridge
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sklearn_seqinv.evaluation import Method, evaluate_dataset, register_method
+    >>> from sklearn_seqinv.datasets import load_dataset
+    >>> def ridge(modalities, task, max_epochs, random_state):
+    ...     return make_pipeline(StandardScaler(), Ridge()), {"ridge__alpha": [0.1, 10.0]}
+    >>> _ = register_method("ridge", Method("Ridge, alpha searched", ridge, complexity=1))
+    >>> data = load_dataset(n_samples=120, random_state=0)  # scores in [-3, 3]
+    >>> results = evaluate_dataset(data, methods=["ridge"], verbose=0)
+    >>> sorted({r["method"] for r in results["summary"]})
+    ['ridge']
+    >>> del _REGISTRY["ridge"]  # the example leaves the registry as it found it
     """
     if not isinstance(name, str) or not name or name.endswith(CONTEXT_SUFFIX):
         raise ValueError(
