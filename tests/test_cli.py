@@ -183,12 +183,19 @@ def _scores_of(folder):
     return {k: v for k, v in results.items() if k != "seconds"}
 
 
-def test_an_interrupted_run_resumes_to_the_same_results(tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory):
+    """The folder of one uninterrupted QUICK run, its fits one at a time in this process."""
+    whole = tmp_path_factory.mktemp("serial") / "whole"
+    assert main(["evaluate", *QUICK, "--n-jobs", "1", "--output", str(whole)]) == 0
+    return whole
+
+
+def test_an_interrupted_run_resumes_to_the_same_results(serial_run, tmp_path, monkeypatch, capsys):
     import sklearn_seqinv._schedule as schedule
 
-    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole, cut = serial_run, tmp_path / "cut"
     serial = [*QUICK, "--n-jobs", "1"]  # the fits run in this process, where the patch is
-    assert main(["evaluate", *serial, "--output", str(whole)]) == 0
     fit_unit, calls = schedule.fit_unit, []
 
     def stopped_at_the_fifth_fit(*args, **kwargs):
@@ -226,9 +233,8 @@ def test_resume_refuses_what_it_cannot_finish(tmp_path, capsys):
     assert "checkpoint of another run" in capsys.readouterr().err
 
 
-def test_parallel_fits_give_the_same_results_as_one_at_a_time(tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    assert main(["evaluate", *QUICK, "--n-jobs", "1", "--output", str(one)]) == 0
+def test_parallel_fits_give_the_same_results_as_one_at_a_time(serial_run, tmp_path):
+    one, two = serial_run, tmp_path / "two"
     assert main(["evaluate", *QUICK, "--n-jobs", "2", "--output", str(two)]) == 0
     ours, theirs = _scores_of(one), _scores_of(two)
     assert ours.pop("arguments")["n_jobs"] == 1
