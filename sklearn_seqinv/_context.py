@@ -32,12 +32,11 @@ def _check_labels(values, name, n_samples):
     return values
 
 
-def _group_order(group, order):
-    """Row indices sorted by group, then by ``order`` within it (the rows' own order where
-    ``order`` is None), and each sorted row's group code; a repeated order value within a
-    group is an error (the previous and next rows would be ambiguous)."""
-    _, codes = np.unique(group, return_inverse=True)
-    codes = codes.ravel()
+def _group_order(codes, order, group):
+    """The rows sorted by group code, then by ``order`` within the group (the rows' own
+    order where ``order`` is None), and, for each sorted position, where its group starts
+    and ends; a repeated order value within a group is an error (the previous and next rows
+    would be ambiguous)."""
     if order is None:
         position = np.arange(len(codes))
     else:
@@ -53,7 +52,9 @@ def _group_order(group, order):
             f"{group[at].item()!r}: the "
             "order of a group's rows must be unique to tell the previous row from the next."
         )
-    return rows, sorted_codes
+    starts = np.searchsorted(sorted_codes, sorted_codes, side="left")
+    ends = np.searchsorted(sorted_codes, sorted_codes, side="right")
+    return rows, starts, ends
 
 
 class GroupContext(TransformerMixin, BaseEstimator):
@@ -271,22 +272,25 @@ class GroupContext(TransformerMixin, BaseEstimator):
         values = X[:, self.columns_].astype(np.float64)
         present = np.isfinite(values)
         values = np.where(present, values, 0.0)
+        _, codes = np.unique(group, return_inverse=True)
+        codes, ordered = codes.ravel(), None
         blocks = [X] if self.passthrough else []
         for summary in self._check_summaries():
             if summary == "mean":
-                sums, counts = self._others(values, present, group)
+                sums, counts = self._others(values, present, codes)
             else:
-                sums, counts = self._neighbours(values, present, group, order, summary)
+                if ordered is None:  # one sort serves "previous" and "next"
+                    ordered = _group_order(codes, order, group)
+                sums, counts = self._neighbours(values, present, ordered, summary)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = sums / counts
             blocks.append(np.where(counts > 0, mean, self.fill_values_).astype(X.dtype))
         return np.hstack(blocks)
 
     @staticmethod
-    def _others(values, present, group):
-        """Sums and counts of the present values of every row's group, less the row's own."""
-        _, codes = np.unique(group, return_inverse=True)
-        codes = codes.ravel()
+    def _others(values, present, codes):
+        """Sums and counts of the present values of every row's group (its ``codes``), less
+        the row's own."""
         members = sparse.csr_matrix(
             (np.ones(len(codes)), (codes, np.arange(len(codes)))),
             shape=(codes.max() + 1, len(codes)),
@@ -295,16 +299,13 @@ class GroupContext(TransformerMixin, BaseEstimator):
         counts = members @ present.astype(np.float64)
         return sums[codes] - values, counts[codes] - present
 
-    def _neighbours(self, values, present, group, order, summary):
+    def _neighbours(self, values, present, ordered, summary):
         """Sums and counts of the present values of the ``window`` rows before (after) each
-        row in its group's order."""
-        rows, codes = _group_order(group, order)
-        n = len(rows)
+        row in its group's order (``ordered``: what :func:`_group_order` returns)."""
+        rows, starts, ends = ordered
         cumulative = np.vstack([np.zeros(values.shape[1]), np.cumsum(values[rows], axis=0)])
         seen = np.vstack([np.zeros(values.shape[1]), np.cumsum(present[rows], axis=0)])
-        position = np.arange(n)
-        starts = np.searchsorted(codes, codes, side="left")
-        ends = np.searchsorted(codes, codes, side="right")
+        position = np.arange(len(rows))
         if summary == "previous":
             lo, hi = np.maximum(starts, position - self.window), position
         else:

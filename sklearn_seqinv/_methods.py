@@ -12,7 +12,6 @@ from dataclasses import dataclass
 __all__ = [
     "CONTEXT_SUFFIX",
     "METHODS",
-    "METHOD_COMPLEXITY",
     "METHOD_DESCRIPTIONS",
     "Method",
     "base_method",
@@ -142,90 +141,90 @@ _ORDER = "the order and the grouping of the modalities cannot differ"
 #: Hidden width of the ERM + CORAL baseline's head (the representation CORAL matches).
 CORAL_HIDDEN_UNITS = 16
 
-for _name, _method in {
-    "text_first": Method(
-        "sequential selection, text then the other modalities (the method)",
-        _sequential(),
-        complexity=3,
-        cost=3.0,
-        shares_stages=True,
-    ),
-    # Each order searches its own grid: "no selection" ungates the modality it fits first,
-    # so the ablation differs from the method in its order alone.
-    "video_first": Method(
-        "sequential selection, video first, then the rest in their order",
-        _sequential(order="video_first"),
-        complexity=3,
-        cost=3.0,
-        shares_stages=True,
-        same_with_one_modality="text_first",
-        why_the_same=_ORDER,
-    ),
-    "joint": Method(
-        "one set of gates and one head over all modalities at once",
-        _sequential(strategy="joint"),
-        complexity=3,
-        cost=3.0,
-        same_with_one_modality="text_first",
-        why_the_same=_ORDER,
-    ),
-    "independent": Method(
-        "each modality selected alone, then a head on the selection",
-        _sequential(strategy="independent"),
-        complexity=3,
-        cost=3.0,
-        shares_stages=True,
-        same_with_one_modality="text_first",
-        why_the_same=_ORDER,
-    ),
-    "erm": Method("ungated head on every column, no penalty (a tuned linear model)", _ungated(), 1),
-    # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
-    "erm_irm": Method(
-        "ungated head with the IRMv1 penalty (weight model-selected)",
-        _ungated("irm", {"invariance_weight": [1.0, 10.0, 100.0]}),
-        complexity=2,
-        cost=1.0,
-    ),
-    "erm_vrex": Method(
-        "ungated head with the V-REx penalty (weight model-selected)",
-        _ungated("vrex", {"invariance_weight": [1.0, 10.0, 100.0]}),
-        complexity=2,
-        cost=1.0,
-    ),
-    # CORAL matches the moments of a representation: a hidden layer (DomainBed's
-    # featurizer), since an ungated linear head reads the fixed inputs.
-    "erm_coral": Method(
-        "ungated one-hidden-layer head with CORAL on its hidden layer (weight model-selected)",
-        _ungated("coral", {"invariance_weight": [0.1, 1.0, 10.0]}, CORAL_HIDDEN_UNITS),
-        complexity=3,
-        cost=2.0,
-    ),
-    "linear": Method(
-        "StandardScaler + LogisticRegression / Ridge with scikit-learn's defaults",
-        _linear("default"),
-        complexity=0,
-    ),
-    "linear_tuned": Method(
-        "the same with C (Ridge: alpha) chosen on held-out training rows",
-        _linear("tuned"),
-        complexity=1,
-    ),
-    "text_linear": Method(
-        "linear_tuned on the first (text) modality's columns only",
-        _linear("text"),
-        complexity=1,
-        same_with_one_modality="linear_tuned",
-        why_the_same="its columns are every column",
-    ),
-}.items():
-    _REGISTRY[_name] = _method
+_REGISTRY.update(
+    {
+        "text_first": Method(
+            "sequential selection, text then the other modalities (the method)",
+            _sequential(),
+            complexity=3,
+            cost=3.0,
+            shares_stages=True,
+        ),
+        # Each order searches its own grid: "no selection" ungates the modality it fits first,
+        # so the ablation differs from the method in its order alone.
+        "video_first": Method(
+            "sequential selection, video first, then the rest in their order",
+            _sequential(order="video_first"),
+            complexity=3,
+            cost=3.0,
+            shares_stages=True,
+            same_with_one_modality="text_first",
+            why_the_same=_ORDER,
+        ),
+        "joint": Method(
+            "one set of gates and one head over all modalities at once",
+            _sequential(strategy="joint"),
+            complexity=3,
+            cost=3.0,
+            same_with_one_modality="text_first",
+            why_the_same=_ORDER,
+        ),
+        "independent": Method(
+            "each modality selected alone, then a head on the selection",
+            _sequential(strategy="independent"),
+            complexity=3,
+            cost=3.0,
+            shares_stages=True,
+            same_with_one_modality="text_first",
+            why_the_same=_ORDER,
+        ),
+        "erm": Method(
+            "ungated head on every column, no penalty (a tuned linear model)", _ungated(), 1
+        ),
+        # The penalty weight of the ungated baselines is model-selected too, as DomainBed does.
+        "erm_irm": Method(
+            "ungated head with the IRMv1 penalty (weight model-selected)",
+            _ungated("irm", {"invariance_weight": [1.0, 10.0, 100.0]}),
+            complexity=2,
+            cost=1.0,
+        ),
+        "erm_vrex": Method(
+            "ungated head with the V-REx penalty (weight model-selected)",
+            _ungated("vrex", {"invariance_weight": [1.0, 10.0, 100.0]}),
+            complexity=2,
+            cost=1.0,
+        ),
+        # CORAL matches the moments of a representation: a hidden layer (DomainBed's
+        # featurizer), since an ungated linear head reads the fixed inputs.
+        "erm_coral": Method(
+            "ungated one-hidden-layer head with CORAL on its hidden layer (weight model-selected)",
+            _ungated("coral", {"invariance_weight": [0.1, 1.0, 10.0]}, CORAL_HIDDEN_UNITS),
+            complexity=3,
+            cost=2.0,
+        ),
+        "linear": Method(
+            "StandardScaler + LogisticRegression / Ridge with scikit-learn's defaults",
+            _linear("default"),
+            complexity=0,
+        ),
+        "linear_tuned": Method(
+            "the same with C (Ridge: alpha) chosen on held-out training rows",
+            _linear("tuned"),
+            complexity=1,
+        ),
+        "text_linear": Method(
+            "linear_tuned on the first (text) modality's columns only",
+            _linear("text"),
+            complexity=1,
+            same_with_one_modality="linear_tuned",
+            why_the_same="its columns are every column",
+        ),
+    }
+)
 
 #: Method name -> one line of what it is, in the order of the results tables.
 METHOD_DESCRIPTIONS = {name: method.description for name, method in _REGISTRY.items()}
 METHODS = tuple(METHOD_DESCRIPTIONS)
-
-#: Method name -> its :attr:`Method.complexity`.
-METHOD_COMPLEXITY = {name: method.complexity for name, method in _REGISTRY.items()}
 
 
 #: Suffix of a method fitted with the context columns of :class:`~sklearn_seqinv.GroupContext`

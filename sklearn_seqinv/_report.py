@@ -498,10 +498,11 @@ def _same_model_cause(methods, fits):
 
 
 def _context_methods(results):
-    """The methods of ``results`` fitted with context (``"<method>+context"``)."""
+    """The methods of ``results`` fitted with context (``"<method>+context"``), sorted."""
     from ._methods import CONTEXT_SUFFIX
 
-    return [r["method"] for r in results["summary"] if r["method"].endswith(CONTEXT_SUFFIX)]
+    methods = {r["method"] for r in results["summary"]}
+    return sorted(m for m in methods if m.endswith(CONTEXT_SUFFIX))
 
 
 def footnotes(results, metrics, merged=None):
@@ -565,7 +566,7 @@ def footnotes(results, metrics, merged=None):
                 else "."
             )
         )
-    with_context = sorted(set(_context_methods(results)))
+    with_context = _context_methods(results)
     if with_context:
         notes.append(
             f"{', '.join(with_context)}: fitted with each row's context as well, a summary of the "

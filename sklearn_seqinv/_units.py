@@ -208,17 +208,15 @@ def fit_unit(
 def with_context(X, train, test, transformer, group, order):
     """``X`` with the columns of ``transformer`` (a :class:`~sklearn_seqinv.GroupContext`,
     fitted on the ``train`` rows), the ``train`` and the ``test`` rows transformed apart."""
-    order_of = (lambda rows: None) if order is None else (lambda rows: order[rows])
-    fitted = clone(transformer).fit(
-        X[train], sample_group=group[train], sample_order=order_of(train)
-    )
-    parts = {}
-    for rows in (train, test):
-        parts[id(rows)] = fitted.transform(
-            X[rows], sample_group=group[rows], sample_order=order_of(rows)
-        )
-    out = np.empty((X.shape[0], parts[id(train)].shape[1]), dtype=parts[id(train)].dtype)
-    out[train], out[test] = parts[id(train)], parts[id(test)]
+
+    def metadata(rows):
+        return {"sample_group": group[rows], "sample_order": None if order is None else order[rows]}
+
+    fitted = clone(transformer)
+    trained = fitted.fit_transform(X[train], **metadata(train))
+    out = np.empty((X.shape[0], trained.shape[1]), dtype=trained.dtype)
+    out[train] = trained
+    out[test] = fitted.transform(X[test], **metadata(test))
     return out
 
 
