@@ -43,10 +43,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-import sklearn_seqinv._selector as selector_module
+import sklearn_seqinv.selection._selector as selector_module
 from sklearn_seqinv import InvariantMaskSelector
-from sklearn_seqinv._refit import ALPHA_PATH
 from sklearn_seqinv.evaluation import markdown_table
+from sklearn_seqinv.selection._refit import ALPHA_PATH
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,6 +1,6 @@
 """Claim: the guided tie-invariance test keeps its power under dense guidance and its size.
 
-A simulation of the test of a guided stage (``sklearn_seqinv._heterogeneity.tie_pvalues``):
+A simulation of the test of a guided stage (``sklearn_seqinv.selection._tie_test.tie_pvalues``):
 binary labels, 2 or 3 training domains of 100 to 1,000 rows each, and guidance of 0, 32
 or 384 dense columns that all carry the label (a sentence embedding: each column is the
 label times a random loading plus noise; together they predict about 90% of labels, and in
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sklearn_seqinv._heterogeneity import guidance_scores, tie_heterogeneity
+from sklearn_seqinv.selection._tie_test import guidance_scores, tie_heterogeneity
 
 RESULTS = Path(__file__).parent / "results"
 LEVEL = 0.05

@@ -7,12 +7,12 @@ __version__ = "0.1.0"
 # The estimators import torch; they load on first use so that the command line's --help and
 # light submodules (datasets, metrics) start without it.
 _LAZY = {
-    "DomainCenterer": "._centering",
-    "GroupContext": "._context",
-    "InvariantMaskSelector": "._selector",
-    "SequentialModalityClassifier": "._sequential",
-    "SequentialModalityRegressor": "._sequential",
-    "TieInvarianceFilter": "._tie_filter",
+    "DomainCenterer": ".preprocessing._centering",
+    "GroupContext": ".preprocessing._context",
+    "InvariantMaskSelector": ".selection._selector",
+    "SequentialModalityClassifier": ".meta._sequential",
+    "SequentialModalityRegressor": ".meta._sequential",
+    "TieInvarianceFilter": ".selection._tie_filter",
 }
 
 __all__ = [

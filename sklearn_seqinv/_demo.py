@@ -4,9 +4,9 @@ import time
 
 from sklearn.preprocessing import StandardScaler
 
-from ._selector import InvariantMaskSelector
-from ._sequential import SequentialModalityClassifier
 from .datasets import make_multimodal_domains
+from .meta._sequential import SequentialModalityClassifier
+from .selection._selector import InvariantMaskSelector
 
 __all__ = ["run_demo"]
 

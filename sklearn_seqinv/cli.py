@@ -11,10 +11,10 @@ import time
 import warnings
 
 from . import __version__
-from ._methods import METHOD_DESCRIPTIONS, METHODS
-from ._protocols import PROTOCOLS
-from ._report import CHECKPOINT, results_folder, run_metadata
-from ._shifts import CORRUPTIONS
+from .evaluation._methods import METHOD_DESCRIPTIONS, METHODS
+from .evaluation._protocols import PROTOCOLS
+from .evaluation._report import CHECKPOINT, results_folder, run_metadata
+from .evaluation._shifts import CORRUPTIONS
 from .exceptions import ClosedGatesWarning, PenaltyWithoutEnvironmentsWarning
 
 # torch and the estimators are imported inside the commands: ``--help`` answers at once.

@@ -7,7 +7,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import check_consistent_length, column_or_1d, has_fit_parameter
 
-from ._markdown import markdown_table
+from .evaluation._markdown import markdown_table
 
 __all__ = [
     "METRIC_LABELS",

@@ -43,11 +43,11 @@ from sklearn.utils import Bunch
 from sklearn.utils._metadata_requests import SIMPLE_METHODS, MetadataRequest
 
 from . import __version__
-from ._centering import DomainCenterer
-from ._context import GroupContext
-from ._selector import InvariantMaskSelector
-from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
-from ._tie_filter import TieInvarianceFilter
+from .meta._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+from .preprocessing._centering import DomainCenterer
+from .preprocessing._context import GroupContext
+from .selection._selector import InvariantMaskSelector
+from .selection._tie_filter import TieInvarianceFilter
 
 __all__ = ["TRUSTED_TYPES", "load", "save"]
 
@@ -82,6 +82,20 @@ TRUSTED_TYPES = (
 _BY_NAME = {
     f"{cls.__module__}:{cls.__qualname__}": cls for cls in (*TRUSTED_TYPES, FunctionTransformer)
 }
+# Files written before the estimators moved into their subpackages name the old modules.
+_BY_NAME.update(
+    {
+        f"sklearn_seqinv.{module}:{cls.__qualname__}": cls
+        for module, cls in [
+            ("_centering", DomainCenterer),
+            ("_context", GroupContext),
+            ("_selector", InvariantMaskSelector),
+            ("_sequential", SequentialModalityClassifier),
+            ("_sequential", SequentialModalityRegressor),
+            ("_tie_filter", TieInvarianceFilter),
+        ]
+    }
+)
 _PLAIN = (type(None), bool, int, float, str)
 
 

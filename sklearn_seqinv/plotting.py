@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._aggregate import primary_metric
+from .evaluation._aggregate import primary_metric
 
 __all__ = ["CorruptionDisplay", "DomainScoresDisplay", "GateDisplay", "MaskStabilityDisplay"]
 
@@ -311,7 +311,7 @@ class GateDisplay:
     def from_estimator(cls, estimator):
         """From a fitted sequential meta-estimator or an InvariantMaskSelector."""
         if hasattr(estimator, "modalities_"):
-            from ._aggregate import stage_outcomes
+            from .evaluation._aggregate import stage_outcomes
 
             found = estimator.selection_
             said = {

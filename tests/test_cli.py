@@ -192,7 +192,7 @@ def serial_run(tmp_path_factory):
 
 
 def test_an_interrupted_run_resumes_to_the_same_results(serial_run, tmp_path, monkeypatch, capsys):
-    import sklearn_seqinv._schedule as schedule
+    import sklearn_seqinv.evaluation._schedule as schedule
 
     whole, cut = serial_run, tmp_path / "cut"
     serial = [*QUICK, "--n-jobs", "1"]  # the fits run in this process, where the patch is

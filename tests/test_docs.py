@@ -13,6 +13,7 @@ MODULES = [
     "sklearn_seqinv.inspection",
     "sklearn_seqinv.metrics",
     "sklearn_seqinv.model_selection",
+    "sklearn_seqinv.net",
     "sklearn_seqinv.nn",
     "sklearn_seqinv.persistence",
     "sklearn_seqinv.plotting",
@@ -41,6 +42,16 @@ def test_every_public_name_has_an_api_page():
     }
     assert public - _documented() == set()
     assert _documented() - public == set()
+
+
+def test_the_package_exports_every_estimator_of_its_role_subpackages():
+    package = importlib.import_module("sklearn_seqinv")
+    for role in ("selection", "meta", "preprocessing"):
+        subpackage = importlib.import_module(f"sklearn_seqinv.{role}")
+        assert subpackage.__all__
+        for name in subpackage.__all__:
+            assert getattr(package, name) is getattr(subpackage, name)
+            assert name in package.__all__
 
 
 def test_the_method_page_is_in_the_repository_and_linked_from_the_readme():

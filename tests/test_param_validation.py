@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import (
     generate_invalid_param_val,
     make_constraint,
 )
+from skorch import NeuralNet
 
 import sklearn_seqinv
 
@@ -32,7 +33,12 @@ def _public_estimators():
         module = importlib.import_module(name)
         for attr in getattr(module, "__all__", []):
             obj = getattr(module, attr)
-            if inspect.isclass(obj) and issubclass(obj, BaseEstimator):
+            # The skorch layer's net is a BaseEstimator by inheritance, not one of ours.
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseEstimator)
+                and not issubclass(obj, NeuralNet)
+            ):
                 found[obj.__name__] = obj
     return found
 

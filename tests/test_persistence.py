@@ -43,6 +43,34 @@ def test_safe_save_load_round_trip_of_a_selector(tmp_path, fitted_selector, doma
     assert len(restored.history_) == len(fitted_selector.history_)
 
 
+def test_a_file_written_before_the_estimators_moved_still_loads(tmp_path, multimodal):
+    model = _meta(multimodal).fit(
+        multimodal.X, multimodal.y, sample_domain=multimodal.sample_domain
+    )
+    save(model, tmp_path / "model.pt")
+    data = torch.load(tmp_path / "model.pt", weights_only=True)
+    moved = {
+        "sklearn_seqinv.meta._sequential:": "sklearn_seqinv._sequential:",
+        "sklearn_seqinv.selection._selector:": "sklearn_seqinv._selector:",
+    }
+
+    def old_names(value):
+        if isinstance(value, dict):
+            return {key: old_names(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(old_names(item) for item in value)
+        if isinstance(value, str):
+            for new, old in moved.items():
+                value = value.replace(new, old)
+        return value
+
+    old = old_names(data)
+    assert "sklearn_seqinv._selector:InvariantMaskSelector" in repr(old)
+    torch.save(old, tmp_path / "old.pt")
+    restored = load(tmp_path / "old.pt")
+    np.testing.assert_array_equal(restored.predict(multimodal.X), model.predict(multimodal.X))
+
+
 @pytest.mark.parametrize("strategy", ["sequential", "joint", "independent"])
 def test_safe_save_load_round_trip_of_the_meta_estimators(tmp_path, multimodal, strategy):
     model = _meta(multimodal, strategy=strategy).fit(

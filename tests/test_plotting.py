@@ -160,7 +160,7 @@ def test_wide_panels_show_only_the_kept_columns_under_a_summary():
 
 
 def test_corruption_table_and_plot_give_a_drop_the_same_sign():
-    from sklearn_seqinv._report import corruption_table
+    from sklearn_seqinv.evaluation._report import corruption_table
     from sklearn_seqinv.plotting import CorruptionDisplay
 
     row = {"protocol": "official_split", "method": "erm_coral"}

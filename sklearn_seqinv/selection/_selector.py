@@ -18,11 +18,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._heterogeneity import passing
-from ._net import ArrayDataset, GatedNet
-from ._refit import fit_head, fits_by_scikit_learn, select_alpha
-from ._tie_filter import TieInvarianceFilter
-from ._validation import (
+from .._validation import (
     atomic_fit,
     check_class_labels,
     check_device,
@@ -34,14 +30,15 @@ from ._validation import (
     seeded_torch,
     warn_single_class_domains,
 )
-from .exceptions import (
+from ..exceptions import (
     ClosedGatesWarning,
     DeviceFallbackWarning,
     PenaltyWithoutEnvironmentsWarning,
     SeqinvWarning,
 )
-from .model_selection import LeaveOneDomainOut
-from .nn.heads import (
+from ..model_selection import LeaveOneDomainOut
+from ..net import ArrayDataset, GatedNet
+from ..nn.heads import (
     GatedHead,
     GatedMembers,
     embed_linear,
@@ -49,7 +46,10 @@ from .nn.heads import (
     make_head,
     restrict_inputs,
 )
-from .nn.losses import OutputMean
+from ..nn.losses import OutputMean
+from ._refit import fit_head, fits_by_scikit_learn, select_alpha
+from ._tie_filter import TieInvarianceFilter
+from ._tie_test import passing
 
 __all__ = ["SPARSE_MARGIN", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
 

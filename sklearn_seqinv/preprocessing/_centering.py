@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_sample_domain
+from .._validation import check_sample_domain
 
 __all__ = ["DomainCenterer"]
 

@@ -7,7 +7,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping
 
 from sklearn_seqinv import InvariantMaskSelector
-from sklearn_seqinv._net import ArrayDataset, BatchIterator, BatchTarget, GatedNet
+from sklearn_seqinv.net import ArrayDataset, BatchIterator, BatchTarget, GatedNet
 from sklearn_seqinv.nn.losses import (
     balanced_risks,
     domain_risks,

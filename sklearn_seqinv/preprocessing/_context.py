@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .exceptions import SeqinvWarning
+from ..exceptions import SeqinvWarning
 
 __all__ = ["CONTEXT_SUMMARIES", "GroupContext"]
 

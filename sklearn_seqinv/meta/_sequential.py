@@ -26,10 +26,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._columns import resolve_columns
-from ._selector import InvariantMaskSelector
+from .._columns import resolve_columns
+from .._validation import atomic_fit, check_class_labels, check_regression_target
+from ..selection._selector import InvariantMaskSelector
 from ._stage_cache import fit_stage
-from ._validation import atomic_fit, check_class_labels, check_regression_target
 
 __all__ = ["SequentialModalityClassifier", "SequentialModalityRegressor"]
 

@@ -1,60 +1,24 @@
-"""The domain-generalization protocol: methods side by side, per target domain.
-
-``evaluate_domain_generalization`` runs leave-one-domain-out (multi-source DG) and
-single-source DG (train on one domain, test on each other) for the sequential method and its
-ablations and baselines. Model selection uses the *training* domains only, never the
-target: each training domain held out in turn (DomainBed's leave-one-domain-out selection),
-or, with one training domain, held-out rows of it (:class:`~sklearn_seqinv.model_selection.
-TrainingDomainHoldout`). The selection methods' candidates always include
-"no selection" (ungated heads) and "no penalty" (plain sparse ERM), so a selected model falls
-back to ERM when the method cannot help (DomainBed's lesson: with honest model selection, ERM
-is hard to beat).
-"""
+"""The protocol's entry points: every method fitted per split, scored per target domain."""
 
 import json
 import time
 
 import numpy as np
 
+from ..preprocessing._context import GroupContext
 from ._aggregate import collect
 from ._catalog import (
-    CORAL_HIDDEN_UNITS,
-    LINEAR_C_GRID,
     distinct_methods,
     make_methods,
-    selection_grid,
-    tuned_linear,
 )
-from ._context import GroupContext
-from ._markdown import markdown_table
-from ._methods import CONTEXT_SUFFIX, METHODS, Method, base_method, register_method
+from ._methods import CONTEXT_SUFFIX, METHODS, base_method
 from ._protocols import DEFAULT_PROTOCOLS, PROTOCOLS, protocol_splits, rows_of, scored_rows
-from ._report import aggregate_runs, corruption_table, results_to_markdown, write_results
 from ._runlog import Checkpoint, Progress, fingerprint
 from ._schedule import expected_cost, run_units, share_stages
-from ._shifts import CORRUPTIONS, check_corruptions
+from ._shifts import check_corruptions
 from ._units import unit_key
 
-__all__ = [
-    "CORAL_HIDDEN_UNITS",
-    "CORRUPTIONS",
-    "LINEAR_C_GRID",
-    "METHODS",
-    "PROTOCOLS",
-    "Method",
-    "aggregate_runs",
-    "corruption_table",
-    "evaluate_dataset",
-    "evaluate_domain_generalization",
-    "evaluate_seeds",
-    "make_methods",
-    "markdown_table",
-    "register_method",
-    "results_to_markdown",
-    "selection_grid",
-    "tuned_linear",
-    "write_results",
-]
+__all__ = ["evaluate_dataset", "evaluate_domain_generalization", "evaluate_seeds"]
 
 
 def evaluate_domain_generalization(

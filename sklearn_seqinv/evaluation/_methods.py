@@ -36,14 +36,14 @@ class Method:
         How much it chooses from the training data beyond a linear model's coefficients: 0
         nothing (scikit-learn's defaults), 1 one L2 weight, 2 a penalty weight as well, 3
         gates, a tie test or a hidden layer. When validation cannot tell methods apart, the
-        recommendation takes the simplest (:func:`~sklearn_seqinv._aggregate.recommend`).
+        recommendation takes the simplest (:func:`~sklearn_seqinv.evaluation._aggregate.recommend`).
     cost : float, default=0.2
         Rough cost of a fit, relative to the others, per training domain: the protocol
         starts the longest fits first.
     shares_stages : bool, default=False
         Fitted in one batch with the other methods that share stages on a split (text-first's
         text stage is independent's, video-first's video stage too): the same stage is fitted
-        once (:func:`~sklearn_seqinv._stage_cache.shared_stage_fits`).
+        once (:func:`~sklearn_seqinv.meta._stage_cache.shared_stage_fits`).
     same_with_one_modality : str or None, default=None
         The method it is the same fit as when the data has one modality (the order variants
         are text-first; the text-only linear model is the tuned one): not fitted twice.

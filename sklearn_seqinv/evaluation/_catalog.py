@@ -7,10 +7,10 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..meta._sequential import SequentialModalityClassifier, SequentialModalityRegressor
+from ..model_selection import TrainingDomainHoldout
+from ..selection._selector import InvariantMaskSelector
 from ._methods import CORAL_HIDDEN_UNITS, registry
-from ._selector import InvariantMaskSelector
-from ._sequential import SequentialModalityClassifier, SequentialModalityRegressor
-from .model_selection import TrainingDomainHoldout
 
 __all__ = [
     "CORAL_HIDDEN_UNITS",
@@ -169,7 +169,7 @@ def linear_method(modalities, task, kind):
 
 def make_methods(modalities, task, *, max_epochs=100, random_state=0):
     """The estimators the protocol compares, by name: every registered method
-    (:func:`~sklearn_seqinv._methods.registry`) built for these modalities.
+    (:func:`~sklearn_seqinv.evaluation._methods.registry`) built for these modalities.
 
     Parameters
     ----------
@@ -199,7 +199,7 @@ def make_methods(modalities, task, *, max_epochs=100, random_state=0):
 
 def distinct_methods(names, modalities):
     """``names`` without the methods that one modality makes the same fit as another listed
-    one (:attr:`~sklearn_seqinv._methods.Method.same_with_one_modality`: the order variants
+    one (:attr:`~sklearn_seqinv.evaluation.Method.same_with_one_modality`: the order variants
     are ``text_first``; ``text_linear`` is ``linear_tuned``), and why each left out one was
     left out."""
     if len(modalities) > 1:

@@ -8,8 +8,8 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs
 from threadpoolctl import threadpool_limits
 
+from ..meta._stage_cache import shared_stage_fits
 from ._methods import base_method, registry
-from ._stage_cache import shared_stage_fits
 from ._units import fit_unit
 
 __all__ = ["FIT_THREADS", "expected_cost", "run_units", "share_stages", "shared_stage_fits"]
@@ -38,7 +38,7 @@ def _shares_stages(name):
 
 def share_stages(pending):
     """``pending`` fits in batches: the methods that share stages
-    (:attr:`~sklearn_seqinv._methods.Method.shares_stages`) on one split together."""
+    (:attr:`~sklearn_seqinv.evaluation.Method.shares_stages`) on one split together."""
     batches, by_split = [], {}
     for unit in pending:
         protocol, sources, _, name = unit
@@ -55,7 +55,7 @@ def share_stages(pending):
 
 def expected_cost(batch):
     """Rough relative cost of a batch of fits: each method's
-    :attr:`~sklearn_seqinv._methods.Method.cost` times its training domains (0.2 for a
+    :attr:`~sklearn_seqinv.evaluation.Method.cost` times its training domains (0.2 for a
     method not registered)."""
     known = registry()
     return sum(

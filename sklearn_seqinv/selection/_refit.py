@@ -29,8 +29,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import ThreadpoolController
 
-from .nn.heads import head_features
-from .nn.losses import (
+from ..nn.heads import head_features
+from ..nn.losses import (
     FEATURE_PENALTIES,
     INVARIANCE_PENALTIES,
     RiskBatch,

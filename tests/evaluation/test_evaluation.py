@@ -133,7 +133,7 @@ def test_identical_rows_are_explained_by_what_the_fits_did(one_source):
 
 
 def test_dense_stages_are_named_as_the_cause_of_identical_rows():
-    from sklearn_seqinv._report import footnotes
+    from sklearn_seqinv.evaluation._report import footnotes
 
     row = {"protocol": "single_source", "accuracy_mean": 0.7, "accuracy_worst": 0.6}
     dense = {"video": {"kept": 4, "width": 4, "outcome": "dense"}}
@@ -151,7 +151,7 @@ def test_dense_stages_are_named_as_the_cause_of_identical_rows():
 
 
 def test_a_collapsed_worst_domain_is_said_with_its_number(one_source):
-    from sklearn_seqinv._report import footnotes
+    from sklearn_seqinv.evaluation._report import footnotes
 
     low = json.loads(json.dumps(one_source))
     for r in low["summary"]:
@@ -167,8 +167,8 @@ def test_a_collapsed_worst_domain_is_said_with_its_number(one_source):
 
 
 def test_recommendation_is_chosen_by_validation_and_the_best_row_is_said_apart():
-    from sklearn_seqinv._aggregate import recommend
-    from sklearn_seqinv._report import recommendation_lines
+    from sklearn_seqinv.evaluation._aggregate import recommend
+    from sklearn_seqinv.evaluation._report import recommendation_lines
 
     p = "leave_one_domain_out"
     validation = [
@@ -212,7 +212,7 @@ def test_recommendation_never_reads_the_targets(results):
     flipped = json.loads(json.dumps(results))
     for r in flipped["summary"]:
         r["accuracy_mean"] = 1.0 - r["accuracy_mean"]
-    from sklearn_seqinv._aggregate import recommend
+    from sklearn_seqinv.evaluation._aggregate import recommend
 
     again = recommend(flipped["validation"], flipped["summary"], "accuracy")
     assert {p: c["method"] for p, c in again.items()} == {
@@ -223,7 +223,7 @@ def test_recommendation_never_reads_the_targets(results):
 def test_held_out_training_domains_are_scored_by_a_refit_without_them():
     from sklearn.linear_model import LogisticRegression
 
-    from sklearn_seqinv._units import fit_validated
+    from sklearn_seqinv.evaluation._units import fit_validated
 
     data = make_multimodal_domains(n_samples=150, random_state=0)
     _, _, validation = fit_validated(
@@ -242,7 +242,7 @@ def test_the_search_holds_out_training_domains_and_its_scores_are_the_validation
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
 
-    from sklearn_seqinv._units import fit_validated
+    from sklearn_seqinv.evaluation._units import fit_validated
 
     fitted_rows = []
 
@@ -412,7 +412,7 @@ def test_noise_corruption_changes_predictions_of_a_model_that_uses_the_modality(
 
 
 def test_corruption_noise_is_the_same_for_every_method_and_seeded():
-    from sklearn_seqinv._shifts import corrupt_rows
+    from sklearn_seqinv.evaluation._shifts import corrupt_rows
 
     data, split, _ = _official(120)
     train, test = split == "train", split == "test"
@@ -462,7 +462,7 @@ def test_official_split_with_every_row_in_one_part_is_refused():
 
 
 def test_fallbacks_are_said_and_stability_is_over_real_selections_only():
-    from sklearn_seqinv._aggregate import average_gates
+    from sklearn_seqinv.evaluation._aggregate import average_gates
 
     sparse = [True, True, False, False]
     folds = [
@@ -492,8 +492,8 @@ def test_fallbacks_are_said_and_stability_is_over_real_selections_only():
 
 
 def test_an_unstable_selection_says_why():
-    from sklearn_seqinv._aggregate import average_gates
-    from sklearn_seqinv._report import footnotes
+    from sklearn_seqinv.evaluation._aggregate import average_gates
+    from sklearn_seqinv.evaluation._report import footnotes
 
     folds = [
         {"text": [[0.9] * 6, [True, True, False, False, False, False], False]},
@@ -516,7 +516,7 @@ def test_an_unstable_selection_says_why():
 
 
 def test_a_selection_that_keeps_every_column_is_not_called_a_selection():
-    from sklearn_seqinv._aggregate import average_gates
+    from sklearn_seqinv.evaluation._aggregate import average_gates
 
     folds = [
         {"video": [[0.9] * 4, [True] * 4, False]},  # every gate open, no fallback
@@ -540,8 +540,8 @@ def test_a_held_out_domain_whose_refit_fails_has_no_score_and_the_run_goes_on():
     # Without domain "a" only one class is left: that refit fails, the others do not.
     from sklearn.linear_model import LogisticRegression
 
-    from sklearn_seqinv._aggregate import _score
-    from sklearn_seqinv._units import fit_validated
+    from sklearn_seqinv.evaluation._aggregate import _score
+    from sklearn_seqinv.evaluation._units import fit_validated
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((90, 3))
@@ -560,8 +560,8 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
     from sklearn.preprocessing import StandardScaler
 
     from sklearn_seqinv import InvariantMaskSelector, SequentialModalityClassifier
-    from sklearn_seqinv._aggregate import average_gates, stage_outcomes
-    from sklearn_seqinv._report import footnotes
+    from sklearn_seqinv.evaluation._aggregate import average_gates, stage_outcomes
+    from sklearn_seqinv.evaluation._report import footnotes
 
     data = make_multimodal_domains(
         n_samples=600, n_domains=3, modalities={"text": 12, "video": 10}, random_state=0
@@ -600,8 +600,8 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
 def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why():
     # MOSI's case: every method validates at 0.983-0.989 on 290 held-out rows, a spread
     # below one binomial standard error (0.006): the arg-max would be noise.
-    from sklearn_seqinv._aggregate import recommend
-    from sklearn_seqinv._report import recommendation_lines
+    from sklearn_seqinv.evaluation._aggregate import recommend
+    from sklearn_seqinv.evaluation._report import recommendation_lines
 
     p = "official_split"
     found = {"erm_coral": 0.989, "text_first": 0.986, "linear_tuned": 0.983, "erm": 0.95}
@@ -623,7 +623,7 @@ def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why
 
 
 def test_a_gain_on_every_held_out_domain_is_not_a_tie():
-    from sklearn_seqinv._aggregate import recommend
+    from sklearn_seqinv.evaluation._aggregate import recommend
 
     p = "leave_one_domain_out"
     gains = {"text_first": [0.80, 0.70, 0.90], "linear_tuned": [0.70, 0.61, 0.79]}
@@ -666,14 +666,14 @@ def test_context_variants_are_fitted_beside_the_methods_and_help_where_groups_sh
     assert (
         rows["linear_tuned+context"]["accuracy_mean"] > rows["linear_tuned"]["accuracy_mean"] + 0.05
     )
-    from sklearn_seqinv._report import results_to_markdown
+    from sklearn_seqinv.evaluation._report import results_to_markdown
 
     assert "other utterances of the same video" in results_to_markdown(results)
 
 
 def test_a_context_never_reads_across_the_training_and_the_scored_rows():
     from sklearn_seqinv import GroupContext
-    from sklearn_seqinv._units import with_context
+    from sklearn_seqinv.evaluation._units import with_context
 
     X = np.array([[1.0], [3.0], [100.0], [300.0]])
     group = np.array(["g", "g", "g", "g"])  # one group split between the two parts
@@ -712,9 +712,8 @@ def test_a_method_registered_in_one_place_runs_through_the_protocol():
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from sklearn_seqinv import _methods
-    from sklearn_seqinv._schedule import expected_cost
-    from sklearn_seqinv.evaluation import Method, register_method
+    from sklearn_seqinv.evaluation import Method, _methods, register_method
+    from sklearn_seqinv.evaluation._schedule import expected_cost
 
     def build(modalities, task, max_epochs, random_state):
         return make_pipeline(StandardScaler(), RidgeClassifier()), {

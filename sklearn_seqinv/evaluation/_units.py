@@ -11,11 +11,11 @@ from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
+from ..metrics import msa_scores
+from ..model_selection import TrainingDomainHoldout
 from ._aggregate import fit_facts
 from ._runlog import json_ready
 from ._shifts import corrupt_rows
-from .metrics import msa_scores
-from .model_selection import TrainingDomainHoldout
 
 __all__ = ["fit_unit", "fit_validated", "unit_key", "with_context"]
 
@@ -136,7 +136,7 @@ def fit_unit(
     then those of its output, and a corrupted modality's context is corrupted with it.
 
     Returns a JSON-ready dict: the records, the chosen parameters, the validation scores,
-    the facts of the fitted estimator (:func:`~sklearn_seqinv._aggregate.fit_facts`), and
+    the facts of the fitted estimator (:func:`~sklearn_seqinv.evaluation._aggregate.fit_facts`), and
     the gates and modality trust of a fitted meta-estimator.
     """
     estimator, grid = method

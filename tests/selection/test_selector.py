@@ -450,7 +450,7 @@ def test_a_dense_refit_reuses_the_pre_fit_and_is_the_same_fit(monkeypatch):
     # When every column wins, the refit is the pre-fit (same columns, weight path and
     # folds; scikit-learn's fit does not depend on a starting point): reusing it changes
     # no prediction.
-    from sklearn_seqinv import _selector
+    from sklearn_seqinv.selection import _selector
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 800)
@@ -499,13 +499,13 @@ def test_a_sparse_selection_that_wins_out_of_domain_is_kept():
     ],
 )
 def test_sparse_wins_asks_more_than_one_standard_error_across_domains(gains, wins):
-    from sklearn_seqinv._selector import sparse_wins
+    from sklearn_seqinv.selection._selector import sparse_wins
 
     assert sparse_wins(gains) is wins
 
 
 def test_sparse_wins_reads_the_spread_across_domains():
-    from sklearn_seqinv._selector import sparse_wins
+    from sklearn_seqinv.selection._selector import sparse_wins
 
     # The same mean gain: consistent over the domains, it wins; spread out, it does not.
     assert sparse_wins([0.05, 0.06, 0.04])
@@ -594,7 +594,7 @@ def test_cross_fitted_decision_judges_each_domain_by_gates_that_never_saw_it():
 
 
 def test_the_cross_fitted_folds_hold_out_whole_environments():
-    from sklearn_seqinv._selector import held_out_domain_folds
+    from sklearn_seqinv.selection._selector import held_out_domain_folds
 
     domain = np.repeat(np.arange(8), 5)
     folds = held_out_domain_folds(domain, 8)
@@ -638,7 +638,7 @@ def test_a_gated_hidden_head_is_final_after_the_gate_phase_unless_refit_is_asked
 ):
     # refit="auto": a linear head is refitted full batch (and its selection decided on
     # held-out domains); a gated head with a hidden layer keeps the gate phase's head.
-    from sklearn_seqinv import _selector
+    from sklearn_seqinv.selection import _selector
 
     data = make_text_domains(seed=0, n_samples=400)
     fit = dict(sample_domain=data.sample_domain)

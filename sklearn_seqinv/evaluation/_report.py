@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 
+from ..metrics import METRIC_LABELS
 from ._markdown import markdown_table
 from ._protocols import PROTOCOLS, SELECTION_PROTOCOLS
-from .metrics import METRIC_LABELS
 
 __all__ = [
     "CHECKPOINT",
@@ -32,7 +32,7 @@ CHECKPOINT = "progress.jsonl"
 def run_metadata(data, arguments):
     """The entries at the top of ``results.json``: version, data and its widths, and the
     ``arguments`` of the run (a dict; command-line bookkeeping left out)."""
-    from . import __version__
+    from .. import __version__
 
     skip = ("handler", "resume", "overwrite", "seeds")
     return {
@@ -311,7 +311,7 @@ def _plot(results, kind, which, name, folder):
     """Render one plot of :func:`write_results` into ``folder / name``."""
     import matplotlib.pyplot as plt
 
-    from .plotting import CorruptionDisplay, DomainScoresDisplay, GateDisplay
+    from ..plotting import CorruptionDisplay, DomainScoresDisplay, GateDisplay
 
     if kind == "corruptions":
         figure = CorruptionDisplay.from_results(results).plot().figure_

@@ -8,7 +8,7 @@ it trained, what it predicted); nothing is inferred from a method's name.
 import joblib
 import numpy as np
 
-from .inspection import stability_summary
+from ..inspection import stability_summary
 
 __all__ = ["average_gates", "collect", "fit_facts", "primary_metric", "recommend", "summarize"]
 
@@ -235,7 +235,7 @@ def recommend(validation, summary, metric):
     The rule is scikit-learn's and ESL's one-standard-error rule (Hastie, Tibshirani and
     Friedman, 2009, section 7.10): the methods whose validation is within one standard error
     of the highest cannot be told apart by it, and of those the simplest is recommended
-    (:func:`~sklearn_seqinv._methods.method_complexity`; the highest validation among equally
+    (``method_complexity``; the highest validation among equally
     simple ones, then the method listed first). By held-out domains the standard error is
     that of the paired differences with the best method over the same held-out domains
     (what varies from one domain to the next is shared by the methods and cancels); by

@@ -23,8 +23,8 @@ def test_ridge_head_is_scikit_learns_ridge_with_domain_weights(shape):
     # weight of a path is that Ridge.
     from sklearn.linear_model import Ridge
 
-    from sklearn_seqinv._refit import _LinearFit, fit_head
     from sklearn_seqinv.nn import OutputMean
+    from sklearn_seqinv.selection._refit import _LinearFit, fit_head
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal(shape)
@@ -54,8 +54,8 @@ def test_scikit_learn_head_minimizes_the_torch_objective(loss, alpha, codes):
     # through autograd (the same loss as a plain function) reach the same minimum of the
     # objective: the weight conversions (C = 2 / alpha for two classes, 1 / alpha for more,
     # Ridge's n_outputs * alpha / 2) and the domain weights are right.
-    from sklearn_seqinv._refit import _linear_kind, _objective, fit_head
     from sklearn_seqinv.nn import OutputMean
+    from sklearn_seqinv.selection._refit import _linear_kind, _objective, fit_head
 
     torch.manual_seed(0)
     X = torch.randn(90, 5)
@@ -95,8 +95,8 @@ def test_scikit_learn_head_minimizes_the_torch_objective(loss, alpha, codes):
     ],
 )
 def test_scikit_learn_fits_only_where_no_penalty_acts_on_a_plain_linear_head(case, monkeypatch):
-    from sklearn_seqinv import _refit as refit
     from sklearn_seqinv.nn import OutputMean
+    from sklearn_seqinv.selection import _refit as refit
 
     X, y = torch.randn(10, 3), torch.tensor([0, 1] * 5)
     domain = torch.tensor([0] * 5 + [1] * 5)
@@ -129,7 +129,7 @@ def test_scikit_learn_fits_only_where_no_penalty_acts_on_a_plain_linear_head(cas
 def test_penalized_head_with_one_domain_is_the_ridge_and_improves_on_it_otherwise():
     from sklearn.linear_model import Ridge
 
-    from sklearn_seqinv._refit import _load_linear, _objective, fit_head
+    from sklearn_seqinv.selection._refit import _load_linear, _objective, fit_head
 
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(200, 5, generator=generator)
@@ -165,7 +165,7 @@ def test_penalized_head_with_one_domain_is_the_ridge_and_improves_on_it_otherwis
 
 
 def test_alpha_path_stops_past_its_minimum(monkeypatch):
-    from sklearn_seqinv import _refit as refit
+    from sklearn_seqinv.selection import _refit as refit
 
     torch.manual_seed(0)
     X = torch.randn(300, 20)
@@ -192,8 +192,8 @@ def test_alpha_path_stops_past_its_minimum(monkeypatch):
 def test_hidden_layer_alpha_path_escapes_the_collapsed_network(seed):
     # A strong L2 weight shrinks a ReLU head to all-zero weights, where every gradient is
     # zero; a path warm-started from there stays a constant predictor at every weaker weight.
-    from sklearn_seqinv._refit import fit_head, select_alpha
     from sklearn_seqinv.nn import make_head
+    from sklearn_seqinv.selection._refit import fit_head, select_alpha
 
     torch.manual_seed(seed)
     X = torch.randn(400, 10)
@@ -214,7 +214,7 @@ def test_one_blas_thread_is_set_from_the_main_thread_only_and_restored():
 
     from threadpoolctl import threadpool_info
 
-    from sklearn_seqinv import _refit
+    from sklearn_seqinv.selection import _refit
 
     with _refit._one_blas_thread():  # the libraries the limit covers (numpy's and scipy's)
         controller = _refit._BLAS["controller"]

@@ -9,8 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._heterogeneity import passing, tie_pvalues
-from ._validation import check_environments, check_guidance
+from .._validation import check_environments, check_guidance
+from ._tie_test import passing, tie_pvalues
 
 __all__ = ["TieInvarianceFilter"]
 

@@ -9,22 +9,17 @@ domains) instead of a DataLoader that would collate sample by sample; the warm-u
 invariance weight and the end of training once the selection settles are callbacks.
 """
 
-import collections
 import contextlib
-import math
-import re
 import signal
-import sys
 import threading
 from typing import NamedTuple
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
-from torch.utils.data import Dataset
+from skorch.callbacks import EpochTimer, PassthroughScoring
 
-from .exceptions import TrainingInterrupted
-from .nn.losses import (
+from ..exceptions import TrainingInterrupted
+from ..nn.losses import (
     FEATURE_PENALTIES,
     INVARIANCE_PENALTIES,
     RiskBatch,
@@ -38,209 +33,10 @@ from .nn.losses import (
     sparsity_penalty,
     vrex_penalty,
 )
+from ._data import BatchIterator
+from .callbacks import InvarianceWarmup, PlainPrintLog, SelectionSettled
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class PlainPrintLog(PrintLog):
-    """skorch's epoch log, without ANSI colour codes when stdout is not a terminal.
-
-    A log piped into a file or a CI log then reads as plain text.
-    """
-
-    def format_row(self, row, key, color):
-        value = super().format_row(row, key, color)
-        if isinstance(value, str) and not sys.stdout.isatty():
-            return _ANSI.sub("", value)
-        return value
-
-
-class ArrayDataset(Dataset):
-    """Tensors of one fit or predict call: ``X`` (guidance then gated columns), ``y``, domains."""
-
-    def __init__(self, X, y=None, domain=None):
-        self.X = X
-        self.y = y
-        self.domain = domain
-
-    def __len__(self):
-        return self.X.shape[0]
-
-
-class BatchTarget(NamedTuple):
-    """The target of a training batch: labels, domain codes, and ``rows_per_domain`` when
-    the batch is balanced (that many rows of every domain code, domain after domain), else
-    ``None``."""
-
-    y: torch.Tensor
-    domain: torch.Tensor
-    rows_per_domain: int | None = None
-
-
-class BatchIterator:
-    """Yield ``(X, BatchTarget)`` batches by slicing tensors (skorch's ``iterator_train``).
-
-    In training, rows are shuffled with the torch global generator (the estimator seeds it
-    inside ``torch.random.fork_rng``, so the caller's state is untouched). With ``balance``,
-    each batch draws the same number of rows from every domain, cycling through reshuffled
-    copies of the smaller domains, as DomainBed does. Every domain then gives a batch at least
-    ``MIN_DOMAIN_ROWS`` rows (batches grow with the number of domains, and an epoch has fewer
-    of them), so each per-domain risk of the invariance penalty is estimated from enough rows
-    to carry more signal than sampling noise.
-    """
-
-    MIN_DOMAIN_ROWS = 32
-
-    def __init__(self, dataset, batch_size, training=False, balance=False):
-        self.dataset = dataset
-        self.batch_size = batch_size
-        self.training = training
-        self.balance = balance
-        self._members_cache = None
-        self._codes = None
-
-    def __len__(self):
-        if self.training and self.balance:
-            n_domains, quota = self._quota()
-            return max(1, math.ceil(len(self.dataset) / (n_domains * quota)))
-        return math.ceil(len(self.dataset) / self.batch_size)
-
-    def _order(self):
-        n = len(self.dataset)
-        if not self.training:
-            return None
-        if not self.balance:
-            return torch.randperm(n)
-        return self._balanced_order()
-
-    def _members(self):
-        """Row indices of every domain, computed once per iterator."""
-        if self._members_cache is None:
-            domain = self.dataset.domain.cpu()
-            self._codes = torch.unique(domain)
-            self._members_cache = [torch.nonzero(domain == code).flatten() for code in self._codes]
-        return self._members_cache
-
-    def _quota(self):
-        n_domains = len(self._members())
-        return n_domains, max(self.MIN_DOMAIN_ROWS, self.batch_size // n_domains)
-
-    def _balanced_order(self):
-        n_batches = len(self)
-        _, quota = self._quota()
-        per_domain = []
-        for members in self._members():
-            repeats = math.ceil(n_batches * quota / len(members))
-            drawn = torch.cat([members[torch.randperm(len(members))] for _ in range(repeats)])
-            per_domain.append(drawn[: n_batches * quota].view(n_batches, quota))
-        return torch.cat(per_domain, dim=1).flatten()
-
-    def __iter__(self):
-        data = self.dataset
-        order = self._order()
-        n = len(data) if order is None else len(order)
-        step = self.batch_size
-        if order is not None and self.balance:
-            step = len(order) // len(self)
-        if order is not None:
-            order = order.to(data.X.device)
-        # A balanced batch's domains are the same every time: each code, quota rows in turn.
-        # Its per-sample losses viewed as an (n_domains, quota) matrix have a domain per row.
-        domains = quota = None
-        if order is not None and self.balance:
-            quota = step // len(self._codes)
-            domains = self._codes.to(data.domain.device).repeat_interleave(quota)
-        for start in range(0, n, step):
-            if order is None:
-                index = slice(start, start + step)
-                target = None
-                if data.y is not None:
-                    target = BatchTarget(data.y[index], data.domain[index])
-                yield data.X[index], target
-                continue
-            # index_select copies the rows several times faster than X[index].
-            index = order[start : start + step]
-            target = None
-            if data.y is not None:
-                domain = domains if domains is not None else data.domain.index_select(0, index)
-                target = BatchTarget(data.y.index_select(0, index), domain, quota)
-            yield data.X.index_select(0, index), target
-
-
-class _Settling:
-    """Whether the selection has settled: the same for ``patience`` epochs after ``warmup``,
-    and still the same at ``max_epochs`` if every gate keeps moving at its rate over those
-    epochs (a gate drifting slowly towards the threshold keeps training going).
-    """
-
-    def __init__(self, patience, warmup, max_epochs):
-        self.patience = patience
-        self.warmup = warmup
-        self.max_epochs = max_epochs
-        self.support = None
-        self.since = 0
-        self.scores = collections.deque(maxlen=patience + 1)
-
-    def update(self, epoch, gate, threshold):
-        with torch.no_grad():
-            # Gates stacked by member (GatedMembers): the fit's own, the first; the others
-            # train as many epochs as it does.
-            scores = gate.scores().detach().cpu().clone()
-            scores = scores[0] if scores.dim() > 1 else scores
-            support = gate.gate_values(scores) > threshold
-        if self.support is None or not torch.equal(support, self.support):
-            self.support, self.since = support, epoch
-        self.scores.append(scores)
-        if epoch - max(self.since, self.warmup) < self.patience:
-            return False
-        rate = (scores - self.scores[0]) / self.patience
-        projected = scores + rate * max(self.max_epochs - epoch, 0)
-        with torch.no_grad():
-            later = gate.gate_values(projected) > threshold
-        return torch.equal(later, support)
-
-
-class InvarianceWarmup(Callback):
-    """Ramp the net's invariance weight linearly from 0 over ``net.invariance_warmup`` epochs.
-
-    Sets ``net.epoch_invariance_weight_`` at the start of every epoch (what
-    :meth:`GatedNet.get_loss` weighs the penalty by) and records it in the history as
-    ``invariance_weight``.
-    """
-
-    def on_epoch_begin(self, net, **kwargs):
-        weight = 0.0
-        if net.invariance is not None:
-            weight = float(net.invariance_weight)
-            if net.invariance_warmup > 0:
-                epoch = len(net.history) - 1
-                weight *= min(1.0, epoch / net.invariance_warmup)
-        net.epoch_invariance_weight_ = weight
-        net.history.record("invariance_weight", weight)
-
-
-class SelectionSettled(Callback):
-    """End training once the gated selection has settled (``net.n_iter_no_change``).
-
-    After the invariance weight is warmed up, the selected columns (deterministic gate above
-    ``net.threshold``) must have stayed the same for ``n_iter_no_change`` epochs, and still
-    be the same at ``max_epochs`` if every gate kept moving at its rate over those epochs.
-    Training then ends the way skorch's ``EarlyStopping`` ends it (``KeyboardInterrupt``,
-    which skorch catches), with ``stopped_early`` in the last history row. Does nothing when
-    ``n_iter_no_change`` is ``None`` or the module has no gate.
-    """
-
-    def on_train_begin(self, net, **kwargs):
-        self.settling_ = None
-        if net.n_iter_no_change is not None and net.module_.gate is not None:
-            self.settling_ = _Settling(net.n_iter_no_change, net.invariance_warmup, net.max_epochs)
-
-    def on_epoch_end(self, net, **kwargs):
-        if self.settling_ is None:
-            return
-        if self.settling_.update(len(net.history), net.module_.gate, net.threshold):
-            net.history.record("stopped_early", True)
-            raise KeyboardInterrupt
+__all__ = ["GatedNet", "StageTerms"]
 
 
 class StageTerms(NamedTuple):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_seqinv._heterogeneity import guidance_scores, tie_heterogeneity, tie_pvalues
+from sklearn_seqinv.selection._tie_test import guidance_scores, tie_heterogeneity, tie_pvalues
 
 GUIDANCE_STRENGTH = 1.5  # the guidance alone classifies about 90% of rows right
 

@@ -428,7 +428,7 @@ def _drop_video(data, fraction, seed=0):
 
 
 def test_rows_without_video_are_predicted_by_the_text_stage(make_two_modalities, monkeypatch):
-    import sklearn_seqinv._selector as selector_module
+    import sklearn_seqinv.selection._selector as selector_module
 
     data = make_two_modalities(seed=1, n_samples=1600)
     train, test = data.sample_domain != 3, data.sample_domain == 3
@@ -489,7 +489,7 @@ def test_missing_modalities_that_cannot_be_handled_are_refused(multimodal):
 
 
 def test_shared_stage_fits_fit_each_repeated_stage_once(multimodal, monkeypatch):
-    from sklearn_seqinv._schedule import shared_stage_fits
+    from sklearn_seqinv.evaluation._schedule import shared_stage_fits
 
     d = multimodal
     fits = []

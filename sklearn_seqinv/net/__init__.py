@@ -1,0 +1,17 @@
+"""The skorch layer: the net that trains gates and head with the stage loss, the batches it
+draws, and the callbacks of its loop (testable without the scikit-learn estimators)."""
+
+from ._data import ArrayDataset, BatchIterator, BatchTarget
+from ._net import GatedNet, StageTerms
+from .callbacks import InvarianceWarmup, PlainPrintLog, SelectionSettled
+
+__all__ = [
+    "ArrayDataset",
+    "BatchIterator",
+    "BatchTarget",
+    "GatedNet",
+    "InvarianceWarmup",
+    "PlainPrintLog",
+    "SelectionSettled",
+    "StageTerms",
+]
