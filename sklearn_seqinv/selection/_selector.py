@@ -86,13 +86,71 @@ def _module_dtype(module):
     return next(module.parameters()).dtype
 
 
+class _Problem(NamedTuple):
+    """The validated inputs of one fit, as arrays and as the tensors the steps train on."""
+
+    X: np.ndarray
+    y: np.ndarray
+    domain: np.ndarray  # environment code of each row
+    guide: np.ndarray  # guidance columns (none for an unguided stage)
+    given: bool  # whether sample_domain or sample_group reached fit
+    dataset: ArrayDataset
+    n_outputs: int
+    device: torch.device
+    sparsity: np.ndarray  # the sparsity multiplier of each column
+    seed: int
+
+
 class _Prefit(NamedTuple):
-    """What the gate phase leaves for the decision and the refit (see ``_fit_gates``)."""
+    """Step 1: the ungated head on every column and its L2 weight, and the head pre-fitted
+    on the training rows of each fold the decision holds out."""
 
     alpha: float
     head: torch.nn.Module
-    reusable: bool
+    held_out: float | None  # the chosen weight's held-out loss, when ``alpha="auto"``
+    reusable: bool  # fitted by scikit-learn at a chosen weight: the refit on every column
+    folds: list  # (train, test) row indices of each held-out fold
+    fold_heads: list
+
+
+class _CrossFit(NamedTuple):
+    """Gates trained without one held-out fold, and the pre-fit on its rows (or None)."""
+
+    train: np.ndarray
+    test: np.ndarray
+    gates: np.ndarray
+    scores: np.ndarray
+    prefit: torch.nn.Module | None
+
+
+class _GatePhase(NamedTuple):
+    """Step 2: the trained net, its deterministic gates, and the gates blind to each
+    held-out fold when they trained beside it (else None)."""
+
+    net: GatedNet
+    gates: np.ndarray
     cross_fits: list | None
+
+
+class _Decision(NamedTuple):
+    """Step 4: the kept columns, whether they are the gated selection, and the evidence."""
+
+    support: np.ndarray
+    kept: bool
+    evidence: Bunch | None
+
+
+def _gate_values(module):
+    """Deterministic gate of every gated column (ones without a gate), as float64."""
+    with torch.no_grad():
+        return module.gate_values().detach().cpu().double().numpy()
+
+
+def _gate_scores(module, n_features):
+    """The gates' unclamped parameters, which break ties among gates clamped at 1."""
+    if module.gate is None:
+        return np.ones(n_features)
+    return module.gate.scores().detach().cpu().double().numpy()
 
 
 def _could_classify(estimator):
@@ -527,6 +585,34 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self : InvariantMaskSelector
             The fitted selector.
         """
+        problem = self._check_fit_data(X, y, sample_domain, sample_group, guidance)
+        with seeded_torch(problem.seed, problem.device):
+            prefit = self._prefit(problem)
+            phase = self._gate_phase(problem, prefit)
+            ties = self._tie_test(problem)
+            decision = self._decide(problem, phase, ties, prefit)
+            alpha = self._refit(problem, phase.net, decision.support, prefit)
+        # Inference in float64: predictions of a row do not depend on the batch it is in.
+        phase.net.module_.double()
+        self.net_, self.history_, self.gates_ = phase.net, phase.net.history, phase.gates
+        self.support_ = decision.support
+        self.selection_kept_, self.selection_evidence_ = decision.kept, decision.evidence
+        optional = {
+            "alpha_": alpha,
+            "heterogeneity_pvalues_": None if ties is None else ties.pvalues_,
+            "tie_pvalues_": None if ties is None else ties.tie_pvalues_,
+        }
+        for name, value in optional.items():
+            if value is None:
+                self.__dict__.pop(name, None)  # not left over from an earlier fit
+            else:
+                setattr(self, name, value)
+        return self
+
+    def _check_fit_data(self, X, y, sample_domain, sample_group, guidance):
+        """Validate the inputs and set what describes them (``n_features_in_``,
+        ``domains_``, ``n_environments_``, ``n_pooled_groups_``, ``n_guidance_features_``,
+        ``task_``, ``classes_``); the tensors of the fit as a :class:`_Problem`."""
         X, y = validate_data(
             self, X, y, dtype=[np.float32, np.float64], multi_output=True, ensure_min_samples=2
         )
@@ -546,7 +632,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 "Pipeline as <step>__sample_domain, or with metadata routing on), or set "
                 "invariance=None to silence this.",
                 PenaltyWithoutEnvironmentsWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         guide = check_guidance(guidance, X.shape[0])
         self.n_guidance_features_ = guide.shape[1]
@@ -555,39 +641,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         if self.task_ == "classification":
             warn_single_class_domains(y, sample_domain, type(self).__name__)
         device = check_device(self.device)
-        feature_sparsity = self._column_sparsity(X.shape[1])
+        sparsity = self._column_sparsity(X.shape[1])
         dataset = ArrayDataset(
             _as_tensor(guide, X, device),
             target.to(device),
             torch.from_numpy(domain).to(device),
         )
+        given = sample_domain is not None or sample_group is not None
         seed = draw_seed(self.random_state)
-        with seeded_torch(seed, device):
-            prefit = None
-            if self.gate is None and self._refits():
-                # Nothing to select: the full-batch refit below is the whole fit.
-                self.net_ = self._make_net(X.shape[1], n_outputs, device, None, 0.0)
-                self.net_.initialize()
-            else:
-                prefit = self._fit_gates(dataset, n_outputs, device, feature_sparsity, seed)
-            self.history_ = self.net_.history
-            with torch.no_grad():
-                self.gates_ = self.net_.module_.gate_values().detach().cpu().double().numpy()
-            given = sample_domain is not None or sample_group is not None
-            level = self._test_ties(X, y, domain, guide, given)
-            self.support_ = self._invariant(self._support_from_gates(), level)
-            self.selection_kept_, self.selection_evidence_ = True, None
-            if self._refits():
-                everything = self._invariant(np.ones_like(self.support_), level)
-                self._decide(X, y, domain, guide, dataset, everything, prefit, given, seed)
-                reusable = prefit if prefit is not None and prefit.reusable else None
-                self._refit_head(dataset, seed, prefit=reusable)
-            else:
-                # Predict from the columns transform keeps: the gates of the others close.
-                self.net_.module_.fix_support(torch.from_numpy(self.gates_ * self.support_))
-        # Inference in float64: predictions of a row do not depend on the batch it is in.
-        self.net_.module_.double()
-        return self
+        return _Problem(X, y, domain, guide, given, dataset, n_outputs, device, sparsity, seed)
 
     def _column_sparsity(self, n_features):
         """The sparsity multiplier of every column (``sparsity`` may give one per column)."""
@@ -603,21 +665,22 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             raise ValueError("sparsity weights must be finite and non-negative.")
         return weights
 
-    def _fit_gates(self, dataset, n_outputs, device, feature_sparsity, seed):
-        """Pre-fit an ungated head on every column, then train gates and head from there,
-        with the cross-fits by domain of step 4 in the same loop when it may need them.
+    def _prefit(self, problem):
+        """Step 1: an ungated head on every column, full batch, its L2 weight chosen on
+        held-out training rows; and the same head pre-fitted on the rows of each fold the
+        decision holds out (the starts of the gates blind to it). ``None`` for an ungated
+        head that is refitted: its refit is the whole fit.
 
-        The pre-fit (full batch, L2 weight chosen on held-out training rows) gives
-        the gate phase a head that already knows what predicts ``y`` and an L2 weight that
-        stops it from fitting noise through the columns the gates should close; its residual
-        sets the loss scale of the sparsity term for regression.
-
-        Returns a :class:`_Prefit`: the pre-fit's ``alpha`` and ``head``, ``reusable`` when
-        scikit-learn fitted it with a chosen ``alpha`` (the same fit as a refit on every
-        column would be), and ``cross_fits``: per held-out fold, ``(train, test, gates,
-        scores, head)`` of the gates trained without it and of the pre-fit on its rows
-        (``None`` when not trained here).
+        The pre-fit gives the gate phase a head that already knows what predicts ``y`` and
+        an L2 weight that stops it from fitting noise through the columns the gates should
+        close; its held-out residual sets the loss unit of the sparsity term for regression.
+        A gated hidden-layer head that is not refitted starts from the linear pre-fit,
+        carried exactly by its hidden layer (:func:`~sklearn_seqinv.nn.heads.embed_linear`).
         """
+        if self.gate is None and self._refits():
+            return None
+        dataset, n_outputs = problem.dataset, problem.n_outputs
+        device = problem.device
         loss_fn = self._per_sample_loss()
         alpha, held_out = self.alpha, None
         n_inputs = dataset.X.shape[1]
@@ -625,17 +688,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         head = make_head(n_inputs, n_outputs, 0 if embeds else self.hidden_units).to(device)
         args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
         if alpha == "auto":
-            alpha, path_losses, _ = select_alpha(head, *args, seed=seed)
+            alpha, path_losses, _ = select_alpha(head, *args, seed=problem.seed)
             held_out = float(path_losses.min())
         alpha = float(alpha)
         fit_head(head, *args, alpha=alpha)
         if embeds:
-            # The gate phase starts from the tuned linear model, carried by the hidden layer.
             hidden = make_head(n_inputs, n_outputs, self.hidden_units).to(device)
             head = embed_linear(hidden, head)
-        codes = dataset.domain.cpu().numpy()
-        folds = self._cross_fit_folds(codes)
-        heads, rows = [head], [np.arange(dataset.X.shape[0])]
+        folds = self._cross_fit_folds(problem.domain)
+        fold_heads = []
         for train, _ in folds:
             index = torch.from_numpy(train).to(device)
             # A linear fold starts from the pre-fit's solution: the same (convex) optimum on
@@ -644,49 +705,64 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             fold_head = (
                 copy.deepcopy(head)
                 if not self.hidden_units
-                else make_head(dataset.X.shape[1], n_outputs, self.hidden_units).to(device)
+                else make_head(n_inputs, n_outputs, self.hidden_units).to(device)
             )
             fold_args = (dataset.X[index], dataset.y[index], dataset.domain[index])
             fit_head(
                 fold_head, *fold_args, self.n_environments_, loss_fn, alpha=alpha, warm_start=True
             )
-            heads.append(fold_head)
-            rows.append(train)
-        # A column is worth a gate when it lowers the mean negative log-likelihood by more
-        # than BIC's log(n) / (2n), whatever the width. The gate phase measures squared and
-        # absolute errors in likelihood units, scaled by the pre-fit's held-out residual (Gaussian
-        # NLL = MSE / (2 s^2), Laplace NLL = MAE / b), so the same invariance weight and
-        # sparsity unit serve classification and regression.
+            fold_heads.append(fold_head)
+        reusable = held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y)
+        return _Prefit(alpha, head, held_out, reusable, folds, fold_heads)
+
+    def _gate_phase(self, problem, prefit):
+        """Step 2: train gates and head from the pre-fit in skorch's loop, with the gates
+        blind to each held-out fold (:class:`~sklearn_seqinv.nn.GatedMembers`) beside the
+        fit's own when the decision needs them. A :class:`_GatePhase`.
+
+        A column is worth a gate when it lowers the mean negative log-likelihood by more than
+        BIC's log(n) / (2n), whatever the width. Squared and absolute errors are measured in
+        likelihood units, scaled by the pre-fit's held-out residual (Gaussian NLL = MSE /
+        (2 s^2), Laplace NLL = MAE / b), so the same invariance weight and sparsity unit serve
+        classification and regression.
+        """
+        dataset, n_outputs, device = problem.dataset, problem.n_outputs, problem.device
         n_features = dataset.X.shape[1] - self.n_guidance_features_
-        weights = np.broadcast_to(np.asarray(feature_sparsity, dtype=float), (n_features,))
+        if prefit is None:
+            net = self._make_net(n_features, n_outputs, device, None, 0.0).initialize()
+            return _GatePhase(net, _gate_values(net.module_), None)
+        loss_fn = self._per_sample_loss()
+        heads = [prefit.head, *prefit.fold_heads]
+        rows = [np.arange(dataset.X.shape[0])] + [train for train, _ in prefit.folds]
         units = np.array([np.log(len(r)) / (2.0 * len(r)) for r in rows])
         scales = [
-            self._loss_scale(fit, dataset, r, held_out if i == 0 else None, loss_fn)
+            self._loss_scale(fit, dataset, r, prefit.held_out if i == 0 else None, loss_fn)
             for i, (fit, r) in enumerate(zip(heads, rows))
         ]
-        decay = alpha if self.weight_decay is None else self.weight_decay
-        own = (n_features, n_outputs, device, weights * units[0], decay, scales[0])
-        self.net_ = self._make_net(*own)
-        self.net_.initialize()
-        self.net_.module_.head.load_state_dict(head.state_dict())
-        cross_fits = None
-        if folds:
-            sparsity = weights[None] * units[:, None]
-            trainer = self._member_net(heads, codes, folds, sparsity, decay, scales)
-            trainer.partial_fit(dataset, None)
-            members = trainer.module_
-            self.net_.module_.load_state_dict(members.member(0).state_dict())
-            self.net_.history = trainer.history
-            with torch.no_grad():
-                gates = members.gate.gate_values().detach().cpu().double().numpy()
-                scores = members.gate.scores().detach().cpu().double().numpy()
-            cross_fits = [
-                (*fold, gates[i], scores[i], heads[i]) for i, fold in enumerate(folds, start=1)
-            ]
-        else:
-            self.net_.partial_fit(dataset, None, **self.net_.fit_params())
-        reusable = held_out is not None and fits_by_scikit_learn(head, loss_fn, dataset.y)
-        return _Prefit(alpha, head, reusable, cross_fits)
+        decay = prefit.alpha if self.weight_decay is None else self.weight_decay
+        weights = problem.sparsity
+        net = self._make_net(n_features, n_outputs, device, weights * units[0], decay, scales[0])
+        net.initialize()
+        net.module_.head.load_state_dict(prefit.head.state_dict())
+        if not prefit.folds:
+            net.partial_fit(dataset, None, **net.fit_params())
+            return _GatePhase(net, _gate_values(net.module_), None)
+        sparsity = weights[None] * units[:, None]
+        trainer = self._member_net(
+            net, heads, problem.domain, prefit.folds, sparsity, decay, scales
+        )
+        trainer.partial_fit(dataset, None)
+        members = trainer.module_
+        net.module_.load_state_dict(members.member(0).state_dict())
+        net.history = trainer.history
+        with torch.no_grad():
+            gates = members.gate.gate_values().detach().cpu().double().numpy()
+            scores = members.gate.scores().detach().cpu().double().numpy()
+        cross_fits = [
+            _CrossFit(train, test, gates[i], scores[i], prefit.fold_heads[i - 1])
+            for i, (train, test) in enumerate(prefit.folds, start=1)
+        ]
+        return _GatePhase(net, _gate_values(net.module_), cross_fits)
 
     def _embeds_linear(self, n_outputs):
         """Whether the pre-fit of a hidden-layer head is a linear one embedded in it
@@ -731,34 +807,34 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return not (self.hidden_units and self.gate is not None)
         return bool(self.refit)
 
-    def _member_net(self, heads, codes, folds, sparsity, decay, scales):
-        """The skorch net that trains the fit's gates and head (member 0) beside one gated
+    def _member_net(self, net, heads, codes, folds, sparsity, decay, scales):
+        """The skorch net that trains ``net``'s gates and head (member 0) beside one gated
         copy per fold, each blind to its held-out domains."""
         membership = np.ones((len(heads), self.n_environments_), dtype=np.float32)
         for i, (_, test) in enumerate(folds, start=1):
             membership[i, np.unique(codes[test])] = 0.0
         starts = []
         for head in heads:
-            member = copy.deepcopy(self.net_.module_)
+            member = copy.deepcopy(net.module_)
             member.head.load_state_dict(head.state_dict())
             starts.append(member)
         module = GatedMembers(starts, torch.from_numpy(membership))
-        n_features = self.net_.module_.head_inputs - self.n_guidance_features_
+        n_features = net.module_.head_inputs - self.n_guidance_features_
         if any(scale != 1.0 for scale in scales):
-            scales = torch.tensor(scales, dtype=torch.float32, device=self.net_.device)
+            scales = torch.tensor(scales, dtype=torch.float32, device=net.device)
             scales = scales.reshape(-1, 1)
         else:
             scales = 1.0
-        net = self._make_net(
+        members = self._make_net(
             n_features,
-            self.net_.module_.head_outputs,
-            self.net_.device,
+            net.module_.head_outputs,
+            net.device,
             sparsity,
             decay,
             scales,
-            module=module.to(self.net_.device),
+            module=module.to(net.device),
         )
-        return net.initialize()
+        return members.initialize()
 
     def _per_sample_loss(self):
         if self.task_ == "classification":
@@ -766,68 +842,67 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return criterion
         return OutputMean(_REGRESSION_LOSSES[self.regression_loss](reduction="none"))
 
-    def _test_ties(self, X, y, domain, guide, environments_given):
-        """Run the tie-invariance test once per fit; its level, or None when it does not apply.
+    def _tie_test(self, problem):
+        """Step 3: the tie test (:class:`TieInvarianceFilter`) fitted on the training
+        environments, or ``None`` where it does not apply.
 
         Without any ``sample_domain`` or ``sample_group`` there is no DG question to answer
         and the test is off; with them but a single environment, a guided stage cannot show
-        invariance and nothing passes.
+        invariance and nothing passes (modality trust: the stage adds nothing).
         """
         level = self.heterogeneity_level
         if level == "auto":
             level = 0.05 if self.n_guidance_features_ else None
-        guided = self.n_guidance_features_ > 0 and environments_given
+        guided = self.n_guidance_features_ > 0 and problem.given
         if level is None or self.gate is None or (self.n_environments_ < 2 and not guided):
-            self.__dict__.pop("heterogeneity_pvalues_", None)
-            self.__dict__.pop("tie_pvalues_", None)
             return None
-        # One environment: no tie can be shown to hold across environments, so no column of
-        # a guided stage passes (modality trust: the stage adds nothing).
         test = TieInvarianceFilter(level, task=self.task_)
-        test.fit(X, y, sample_domain=domain, guidance=guide)
-        self.heterogeneity_pvalues_, self.tie_pvalues_ = test.pvalues_, test.tie_pvalues_
-        return level
+        return test.fit(problem.X, problem.y, sample_domain=problem.domain, guidance=problem.guide)
 
-    def _invariant(self, candidates, level):
-        """The candidates whose tie passes the test run by :meth:`_test_ties`."""
-        if level is None:
+    @staticmethod
+    def _passing(candidates, ties):
+        """The ``candidates`` that pass the tie test ``ties`` (all of them without one)."""
+        if ties is None:
             return candidates
-        return passing(candidates, self.heterogeneity_pvalues_, level, self.tie_pvalues_)
+        return passing(candidates, ties.pvalues_, ties.level, ties.tie_pvalues_)
 
-    def _decide(self, X, y, domain, guide, dataset, everything, prefit, given, seed):
-        """Step 4: keep the gated selection or every passing column (``everything``), and,
-        for a guided stage, whether the modality is added at all.
+    def _decide(self, problem, phase, ties, prefit):
+        """Step 4: what the stage keeps, a :class:`_Decision`: the gated selection or every
+        column that passes the tie test (the dense candidate), and, for a guided stage,
+        whether the modality is added at all.
 
-        Nothing to decide without ``validate_selection``, with a fixed ``alpha``, or when
-        an unguided stage's gates keep every column. With one environment no held-out domain
-        can show that a sparse selection generalizes: the dense candidate stays (an unguided
-        stage fitted on one given domain keeps it even when the tie test passed no more
-        columns). Else the sparse selection must win on held-out training domains, judged by
-        gates that never saw them, and a guided stage's columns must improve on the guidance
-        alone there (:meth:`_judge_by_held_out_domains`).
+        The gated selection stays without ``validate_selection``, with a fixed ``alpha``,
+        for a head that is not refitted, or when an unguided stage's gates keep every
+        passing column. With one environment no held-out domain can show that a sparse
+        selection generalizes: the dense candidate stays (an unguided stage fitted on one
+        given domain keeps it even when the tie test passed no more columns). Else the
+        sparse selection must win on held-out training domains, judged by gates that never
+        saw them, and a guided stage's columns must improve on the guidance alone there
+        (:meth:`_judge_by_held_out_domains`).
         """
+        gated = self._passing(self._support_from_gates(phase.gates, phase.net), ties)
         if not self._may_decide():
-            return
-        larger = everything.sum() > self.support_.sum()
+            return _Decision(gated, True, None)
+        dense = self._passing(np.ones_like(gated), ties)
+        larger = dense.sum() > gated.sum()
         if self.n_environments_ < 2:
-            if larger or (given and not self.n_guidance_features_):
-                self.support_, self.selection_kept_ = everything, False
-            return
-        guided = self.n_guidance_features_ > 0 and everything.any()
+            if larger or (problem.given and not self.n_guidance_features_):
+                return _Decision(dense, False, None)
+            return _Decision(gated, True, None)
+        guided = self.n_guidance_features_ > 0 and dense.any()
         if not (larger or guided):
-            return
-        cross_fits = prefit.cross_fits
+            return _Decision(gated, True, None)
+        cross_fits = phase.cross_fits
         if cross_fits is None:
-            cross_fits = self._refit_gates_per_fold(X, y, domain, guide, prefit.alpha, seed)
+            cross_fits = self._refit_gates_per_fold(problem, prefit.alpha)
         evidence = self._judge_by_held_out_domains(
-            dataset, domain, everything, prefit.alpha, cross_fits, compare=larger, guided=guided
+            problem, gated, dense, prefit.alpha, cross_fits, compare=larger, guided=guided
         )
-        self.selection_evidence_ = evidence
-        if not evidence.sparse_kept:
-            self.support_, self.selection_kept_ = everything, False
+        support = gated if evidence.sparse_kept else dense
         if guided and not evidence.modality_kept:
             # Modality trust: the stage adds nothing, the head reads the guidance alone.
-            self.support_ = np.zeros_like(self.support_)
+            support = np.zeros_like(support)
+        return _Decision(support, bool(evidence.sparse_kept), evidence)
 
     def _head_columns(self, support, dataset):
         """Indices of the head's inputs for ``support``: the guidance, then the kept
@@ -835,10 +910,10 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         keep = np.concatenate([np.ones(self.n_guidance_features_, dtype=bool), support])
         return torch.from_numpy(np.flatnonzero(keep)).to(dataset.X.device)
 
-    def _refit_gates_per_fold(self, X, y, domain, guide, alpha, seed):
+    def _refit_gates_per_fold(self, problem, alpha):
         """The gates of every held-out fold, each trained by a fit of its own (the penalty
         or the redundancy term that :class:`~sklearn_seqinv.nn.GatedMembers` cannot train
-        side by side): ``(train, test, gates, scores, None)`` per fold."""
+        side by side): a :class:`_CrossFit` per fold, without a pre-fit head."""
         params = {
             **self.get_params(deep=False),
             "alpha": alpha,
@@ -847,8 +922,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             "heterogeneity_level": None,
             "callbacks": None,
             "verbose": 0,
-            "random_state": seed,
+            "random_state": problem.seed,
         }
+        X, y, domain, guide = problem.X, problem.y, problem.domain, problem.guide
         cross_fits = []
         for train, test in held_out_domain_folds(domain, self.n_environments_):
             with warnings.catch_warnings():
@@ -860,15 +936,16 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                     sample_domain=domain[train],
                     guidance=guide[train] if guide.shape[1] else None,
                 )
-            cross_fits.append((train, test, gated.gates_, gated._gate_scores(), None))
+            scores = _gate_scores(gated.net_.module_, gated.n_features_in_)
+            cross_fits.append(_CrossFit(train, test, gated.gates_, scores, None))
         return cross_fits
 
     def _judge_by_held_out_domains(
-        self, dataset, domain, everything, alpha, cross_fits, *, compare=True, guided=False
+        self, problem, gated, dense, alpha, cross_fits, *, compare=True, guided=False
     ):
-        """Keep the sparse selection or the dense candidate, and a guided stage's modality
-        or the guidance alone, judged on domains that did not shape the selection
-        (cross-fitting by domain).
+        """Keep the sparse selection (``gated``) or the dense candidate (``dense``), and a
+        guided stage's modality or the guidance alone, judged on domains that did not shape
+        the selection (cross-fitting by domain).
 
         For each fold of training environments held out (:func:`held_out_domain_folds`),
         the gates trained without it (``cross_fits``) keep their sparse candidate among the
@@ -880,29 +957,30 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         guided stage (``guided``), the chosen candidate must then improve on a head on the
         guidance alone (``modality_gains``): it is left out when it does not lower the mean
         held-out loss (``modality_kept``), and the held-out domains where it hurts are named
-        (``modality_risk``). The evidence
-        also counts the columns kept by more than half of the folds' gates
-        (``stable_columns``).
+        (``modality_risk``). The evidence also counts the columns kept by more than half of
+        the folds' gates (``stable_columns``).
         """
+        dataset, domain = problem.dataset, problem.domain
         labels = self.domains_ if len(self.domains_) == self.n_environments_ else None
-        losses, kept, held_out, votes = [], [], [], np.zeros(len(everything))
+        losses, kept, held_out, votes = [], [], [], np.zeros(len(dense))
         loss_fn = self._per_sample_loss()
-        nothing = np.zeros_like(everything)
-        for train, test, gates, scores, prefit in cross_fits:
-            sparse = self._support_from_gates(gates, scores) & everything
+        nothing = np.zeros_like(dense)
+        for fold in cross_fits:
+            train, test = fold.train, fold.test
+            sparse = self._support_from_gates(fold.gates, scores=fold.scores) & dense
             votes += sparse
             # The fold's pre-fit is the dense head when the dense candidate is every column:
             # the same columns, rows and weight.
             fold_y = dataset.y[torch.from_numpy(train).to(dataset.X.device)]
-            reuse = everything.all() and prefit is not None
-            if reuse and fits_by_scikit_learn(prefit, loss_fn, fold_y):
-                dense = prefit
+            reuse = dense.all() and fold.prefit is not None
+            if reuse and fits_by_scikit_learn(fold.prefit, loss_fn, fold_y):
+                dense_head = fold.prefit
             else:
-                dense = self._held_out_head(dataset, everything, train, alpha)
-            candidates = [(sparse, self._held_out_head(dataset, sparse, train, alpha))]
-            candidates.append((everything, dense))
+                dense_head = self._held_out_head(problem, dense, train, alpha)
+            candidates = [(sparse, self._held_out_head(problem, sparse, train, alpha))]
+            candidates.append((dense, dense_head))
             if guided:
-                candidates.append((nothing, self._held_out_head(dataset, nothing, train, alpha)))
+                candidates.append((nothing, self._held_out_head(problem, nothing, train, alpha)))
             for code in np.unique(domain[test]):
                 rows = torch.from_numpy(test[domain[test] == code]).to(dataset.X.device)
                 losses.append([self._loss_on(h, cols, dataset, rows) for cols, h in candidates])
@@ -915,8 +993,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             held_out=held_out,
             gains=gains,
             sparse_kept_per_fold=kept,
-            dense_columns=int(everything.sum()),
-            sparse_columns=int(self.support_.sum()),
+            dense_columns=int(dense.sum()),
+            sparse_columns=int(gated.sum()),
             stable_columns=int((votes > len(cross_fits) / 2).sum()),
             sparse_kept=sparse_kept,
             threshold=SPARSE_MARGIN,
@@ -938,14 +1016,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             evidence.modality_risk = [h for h, g in zip(held_out, gains) if g < 0]
         return evidence
 
-    def _held_out_head(self, dataset, support, train, alpha):
+    def _held_out_head(self, problem, support, train, alpha):
         """A head on the guidance and ``support``, fitted on the ``train`` rows at L2 weight
         ``alpha`` (``None`` when it has no input at all)."""
+        dataset = problem.dataset
         cols = self._head_columns(support, dataset)
         if not len(cols):
             return None
         index = torch.from_numpy(train).to(dataset.X.device)
-        head = make_head(len(cols), self.net_.module_.head_outputs, self.hidden_units)
+        head = make_head(len(cols), problem.n_outputs, self.hidden_units)
         return fit_head(
             head.to(dataset.X.device),
             dataset.X[index][:, cols],
@@ -974,36 +1053,44 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             invariance_weight=self.invariance_weight,
         )
 
-    def _refit_head(self, dataset, seed, prefit=None):
-        """Refit the head on the kept columns, full batch, with its L2 weight chosen on
-        held-out rows of every training domain. ``prefit`` is the pre-fit (a
-        :class:`_Prefit` that scikit-learn fitted with a chosen weight): the same fit as a
-        refit on every column, reused when every column is kept."""
-        module = self.net_.module_
-        fit_args = self._head_fit_args()
-        module.fix_support(torch.from_numpy(self.support_.astype(np.float32)))
-        if prefit is not None and self.support_.all():
+    def _refit(self, problem, net, support, prefit):
+        """Step 5: the head of ``net`` on the kept columns ``support``; the L2 weight it was
+        fitted with, or ``None`` when the head trained with the gates is final (``refit``).
+
+        Full batch, the weight chosen on held-out rows of every training domain. The
+        pre-fit (when scikit-learn fitted it with a chosen weight) is the same fit as a
+        refit on every column, and is reused when every column is kept.
+        """
+        module = net.module_
+        if not self._refits():
+            # Predict from the columns transform keeps: the gates of the others close.
+            module.fix_support(torch.from_numpy(_gate_values(module) * support))
+            return None
+        module.fix_support(torch.from_numpy(support.astype(np.float32)))
+        if prefit is not None and prefit.reusable and support.all():
             # The same columns, weight path, folds and fit as the pre-fit's: reused.
-            self.alpha_ = prefit.alpha
             module.head.load_state_dict(prefit.head.state_dict())
-            return
-        kept = self._head_columns(self.support_, dataset)
+            return prefit.alpha
+        dataset, fit_args = problem.dataset, self._head_fit_args()
+        kept = self._head_columns(support, dataset)
         head = restrict_inputs(module.head, kept)
         inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
         if self.alpha == "auto":
-            self.alpha_ = select_alpha(head, *inputs, seed=seed, **fit_args)[0]
+            alpha = select_alpha(head, *inputs, seed=problem.seed, **fit_args)[0]
         else:
-            self.alpha_ = float(self.alpha)
-        fit_head(head, *inputs, alpha=self.alpha_, **fit_args)
+            alpha = float(self.alpha)
+        fit_head(head, *inputs, alpha=alpha, **fit_args)
         expand_inputs(module.head, head, kept)
+        return alpha
 
-    def _support_from_gates(self, gates=None, scores=None):
+    def _support_from_gates(self, gates, net=None, *, scores=None):
         """The columns whose gate is above ``threshold`` (at most ``max_features``, by
-        score), of the fit's gates or of given ``gates`` and ``scores`` (a cross-fit's);
-        an unguided fit keeps at least its strongest column, with a warning for its own."""
-        own = gates is None
+        score), of the fit's gates (``net`` given: its gate scores break ties, and an
+        unguided fit that keeps nothing warns) or of a cross-fit's ``gates`` and ``scores``;
+        an unguided selection keeps at least its strongest column."""
+        own = net is not None
         if own:
-            gates, scores = self.gates_, self._gate_scores()
+            scores = _gate_scores(net.module_, len(gates))
         if self.max_features is not None and self.max_features > len(gates):
             raise ValueError(
                 f"max_features={self.max_features} is larger than the {len(gates)} input columns."
@@ -1022,7 +1109,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 f"No gate of {type(self).__name__} is above threshold={self.threshold}; "
                 "keeping the strongest feature. Lower `sparsity` to select more.",
                 ClosedGatesWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         if not mask.any():
             mask[np.argmax(scores)] = True
@@ -1112,13 +1199,6 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     def _get_support_mask(self):
         check_is_fitted(self, "support_")
         return self.support_
-
-    def _gate_scores(self):
-        # Unclamped gate parameters break ties among gates clamped at 1.
-        gate = self.net_.module_.gate
-        if gate is None:
-            return np.ones(self.n_features_in_)
-        return gate.scores().detach().cpu().double().numpy()
 
     def _outputs(self, X, guidance):
         check_is_fitted(self, "net_")

@@ -446,21 +446,30 @@ def test_a_sparse_selection_that_does_not_win_out_of_domain_gives_way():
     assert selector.alpha_ == dense.alpha_  # the final weight is chosen as the dense head's
 
 
-def test_a_dense_refit_reuses_the_pre_fit_and_is_the_same_fit(monkeypatch):
+def test_a_dense_refit_reuses_the_pre_fit_and_is_the_same_fit():
     # When every column wins, the refit is the pre-fit (same columns, weight path and
     # folds; scikit-learn's fit does not depend on a starting point): reusing it changes
-    # no prediction.
-    from sklearn_seqinv.selection import _selector
+    # no prediction. The refit step run twice on the same gate phase, reusing and not.
+    import copy
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 800)
     X = (y[:, None] - 0.5) * rng.uniform(0.05, 0.2, 40) + rng.standard_normal((800, 40))
     domain = np.repeat(["a", "b"], 400)
-    reused = InvariantMaskSelector(sparsity=40.0, random_state=0).fit(X, y, sample_domain=domain)
-    monkeypatch.setattr(_selector, "fits_by_scikit_learn", lambda *args: False)
-    refitted = InvariantMaskSelector(sparsity=40.0, random_state=0).fit(X, y, sample_domain=domain)
-    assert reused.get_support().all() and reused.alpha_ == refitted.alpha_
-    np.testing.assert_allclose(reused.predict_proba(X), refitted.predict_proba(X), atol=1e-6)
+    selector = InvariantMaskSelector(sparsity=40.0, random_state=0)
+    problem = selector._check_fit_data(X, y, domain, None, None)
+    prefit = selector._prefit(problem)
+    phase = selector._gate_phase(problem, prefit)
+    assert prefit.reusable
+    every = np.ones(40, dtype=bool)
+    net = copy.deepcopy(phase.net)
+    reused = selector._refit(problem, phase.net, every, prefit)
+    refitted = selector._refit(problem, net, every, prefit._replace(reusable=False))
+    assert reused == refitted
+    inputs = problem.dataset.X
+    with torch.no_grad():
+        probabilities = [torch.softmax(n.module_.head(inputs), 1) for n in (phase.net, net)]
+    np.testing.assert_allclose(*probabilities, atol=1e-6)
 
 
 def test_a_sparse_selection_that_wins_out_of_domain_is_kept():
@@ -637,32 +646,21 @@ def test_a_gated_hidden_head_is_final_after_the_gate_phase_unless_refit_is_asked
     make_text_domains,
 ):
     # refit="auto": a linear head is refitted full batch (and its selection decided on
-    # held-out domains); a gated head with a hidden layer keeps the gate phase's head.
-    from sklearn_seqinv.selection import _selector
-
+    # held-out domains); a gated head with a hidden layer keeps the gate phase's head (the
+    # refit step alone: tests/selection/test_selector_steps.py).
     data = make_text_domains(seed=0, n_samples=400)
     fit = dict(sample_domain=data.sample_domain)
-    calls = []
-    original = _selector.InvariantMaskSelector._refit_head
-
-    def counted(self, *args, **kwargs):
-        calls.append(self.hidden_units)
-        return original(self, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_selector.InvariantMaskSelector, "_refit_head", counted)
-        hidden = InvariantMaskSelector(hidden_units=8, max_epochs=15, random_state=0)
-        hidden.fit(data.X, data.y, **fit)
-        assert calls == [] and not hasattr(hidden, "alpha_")
-        assert hidden.selection_evidence_ is None
-        # What transform drops, predict does not read: its gates are closed.
-        used = hidden.net_.module_.support.detach().numpy()
-        assert (used[~hidden.get_support()] == 0).all() and (used[hidden.get_support()] > 0).all()
-        InvariantMaskSelector(max_epochs=15, random_state=0).fit(data.X, data.y, **fit)
-        assert calls == [0]
-        asked = InvariantMaskSelector(hidden_units=8, refit=True, max_epochs=15, random_state=0)
-        asked.fit(data.X, data.y, **fit)
-        assert calls == [0, 8] and hasattr(asked, "alpha_")
+    hidden = InvariantMaskSelector(hidden_units=8, max_epochs=15, random_state=0)
+    hidden.fit(data.X, data.y, **fit)
+    assert not hasattr(hidden, "alpha_") and hidden.selection_evidence_ is None
+    # What transform drops, predict does not read: its gates are closed.
+    used = hidden.net_.module_.support.detach().numpy()
+    assert (used[~hidden.get_support()] == 0).all() and (used[hidden.get_support()] > 0).all()
+    linear = InvariantMaskSelector(max_epochs=15, random_state=0).fit(data.X, data.y, **fit)
+    assert hasattr(linear, "alpha_")
+    asked = InvariantMaskSelector(hidden_units=8, refit=True, max_epochs=15, random_state=0)
+    asked.fit(data.X, data.y, **fit)
+    assert hasattr(asked, "alpha_")
 
 
 def test_the_history_counts_the_fits_own_gates_open_and_selected(make_text_domains):
