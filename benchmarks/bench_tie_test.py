@@ -1,4 +1,4 @@
-"""Claim: the guided tie-invariance test keeps its power under dense guidance and its size.
+"""Claim: the guided tie test keeps its power under dense guidance and its size.
 
 A simulation of the test of a guided stage (``sklearn_seqinv.selection._tie_test.tie_pvalues``):
 binary labels, 2 or 3 training domains of 100 to 1,000 rows each, and guidance of 0, 32
@@ -128,7 +128,7 @@ def main(argv=None):
     table = run(replicates, args.seed)
     seconds = time.perf_counter() - start
     text = (
-        "# Tie-invariance test: size and power\n\n"
+        "# Tie test: size and power\n\n"
         f"Share of {replicates} replicates in which each column's test rejects at level "
         f"{LEVEL} (invariant: the size; sign-flip and strength: the power). `all columns`: "
         "every guidance column held fixed in each domain's regression; `scores`: the "

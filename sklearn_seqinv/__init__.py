@@ -1,6 +1,6 @@
 """Sequential, domain-invariant feature selection for multimodal sentiment analysis."""
 
-import importlib
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
@@ -26,13 +26,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _LAZY)

@@ -164,8 +164,7 @@ def load_bclstm(path, *, n_domains=4, as_frame=False):
         ``"<split>/group<k>"`` (deterministic; fewer when the split has fewer videos).
 
     as_frame : bool, default=False
-        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
-        flow through a Pipeline to ``get_feature_names_out``.
+        Return ``X`` as a pandas DataFrame with ``feature_names`` as columns.
 
     Returns
     -------

@@ -68,8 +68,7 @@ def load_csd(features, labels, *, target="regression", domain=None, as_frame=Fal
         ``sample_domain`` of every row; ``None`` uses the labels file name.
 
     as_frame : bool, default=False
-        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
-        flow through a Pipeline to ``get_feature_names_out``.
+        Return ``X`` as a pandas DataFrame with ``feature_names`` as columns.
 
     Returns
     -------

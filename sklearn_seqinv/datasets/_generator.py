@@ -96,7 +96,7 @@ def make_multimodal_domains(
         ``sample_group``. With more than one, each sub-group multiplies its domain's spurious
         tie by its own factor, spaced evenly from 1.5 down to 0.5 (in a random order): the
         tie keeps its sign inside a domain but changes strength across its sub-groups, which
-        is what a single source domain can show an invariance test.
+        is what a single source domain can show the tie test.
     modalities : dict of str to int, {"mosi", "mosei"} or None, default=None
         Columns per modality, in order. ``None`` gives ``{"text": 24, "video": 16}``;
         ``"mosi"`` / ``"mosei"`` give the MMSA widths (text 768, video 20 / 35, audio 5 / 74).

@@ -72,8 +72,7 @@ def load_meld(path, *, features=None, target="sentiment", domain="season", as_fr
         or this string for every row.
 
     as_frame : bool, default=False
-        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
-        flow through a Pipeline to ``get_feature_names_out``.
+        Return ``X`` as a pandas DataFrame with ``feature_names`` as columns.
 
     Returns
     -------

@@ -79,8 +79,7 @@ def load_mmsa(
         Expected SHA-256 of the file, checked before reading.
 
     as_frame : bool, default=False
-        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
-        flow through a Pipeline to ``get_feature_names_out``.
+        Return ``X`` as a pandas DataFrame with ``feature_names`` as columns.
 
     Returns
     -------

@@ -26,8 +26,7 @@ def load_reviews(path, *, embeddings="minilm.npy", as_frame=False):
         File name of the embeddings (loaded with ``allow_pickle=False``).
 
     as_frame : bool, default=False
-        Return ``X`` as a pandas DataFrame whose columns are ``feature_names``, so the names
-        flow through a Pipeline to ``get_feature_names_out``.
+        Return ``X`` as a pandas DataFrame with ``feature_names`` as columns.
 
     Returns
     -------

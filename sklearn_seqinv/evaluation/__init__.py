@@ -11,7 +11,7 @@ back to ERM when the method cannot help (DomainBed's lesson: with honest model s
 is hard to beat).
 """
 
-import importlib
+from .._lazy import attach
 
 # The protocol's estimators import torch; they load on first use, so that the command line's
 # --help and the metrics' tables start without it.
@@ -39,13 +39,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = attach(__name__, _LAZY)

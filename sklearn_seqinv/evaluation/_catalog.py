@@ -76,7 +76,7 @@ def selection_grid(modality_names, sparsities=(4.0,), *, estimator=None):
         For each sparsity the method as configured; then "no penalty" (``invariance=None``
         everywhere: sparse ERM gates) and "no selection" (``gate=None`` for the first
         modality: its ungated head, as a tuned linear model). Later modalities keep their
-        gates and their tie-invariance test in every candidate: training-domain validation
+        gates and their tie test in every candidate: training-domain validation
         prefers a spurious column whose tie keeps its sign across the training domains, so
         a candidate without the test would win the search and bring it back.
 

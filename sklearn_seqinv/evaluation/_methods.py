@@ -138,6 +138,21 @@ def _linear(kind):
 
 _ORDER = "the order and the grouping of the modalities cannot differ"
 
+
+def _ablation(description, *, shares_stages=True, strategy=None, order="given"):
+    """A variant of the method in its order or grouping of the modalities alone: the method
+    itself on data of one modality."""
+    return Method(
+        description,
+        _sequential(strategy=strategy, order=order),
+        complexity=3,
+        cost=3.0,
+        shares_stages=shares_stages,
+        same_with_one_modality="text_first",
+        why_the_same=_ORDER,
+    )
+
+
 #: Hidden width of the ERM + CORAL baseline's head (the representation CORAL matches).
 CORAL_HIDDEN_UNITS = 16
 
@@ -152,31 +167,18 @@ _REGISTRY.update(
         ),
         # Each order searches its own grid: "no selection" ungates the modality it fits first,
         # so the ablation differs from the method in its order alone.
-        "video_first": Method(
+        "video_first": _ablation(
             "sequential selection, video first, then the rest in their order",
-            _sequential(order="video_first"),
-            complexity=3,
-            cost=3.0,
-            shares_stages=True,
-            same_with_one_modality="text_first",
-            why_the_same=_ORDER,
+            order="video_first",
         ),
-        "joint": Method(
+        "joint": _ablation(
             "one set of gates and one head over all modalities at once",
-            _sequential(strategy="joint"),
-            complexity=3,
-            cost=3.0,
-            same_with_one_modality="text_first",
-            why_the_same=_ORDER,
+            shares_stages=False,
+            strategy="joint",
         ),
-        "independent": Method(
+        "independent": _ablation(
             "each modality selected alone, then a head on the selection",
-            _sequential(strategy="independent"),
-            complexity=3,
-            cost=3.0,
-            shares_stages=True,
-            same_with_one_modality="text_first",
-            why_the_same=_ORDER,
+            strategy="independent",
         ),
         "erm": Method(
             "ungated head on every column, no penalty (a tuned linear model)", _ungated(), 1

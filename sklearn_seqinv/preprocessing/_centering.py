@@ -104,12 +104,8 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : None
-            Ignored.
-        sample_domain : array-like of shape (n_samples,), default=None
-            Domain label of each row; ``None``: one domain.
+        X, y, sample_domain
+            As in :meth:`fit`.
 
         Returns
         -------

@@ -206,14 +206,8 @@ class GroupContext(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : None
-            Ignored.
-        sample_group : array-like of shape (n_samples,)
-            Group of each row.
-        sample_order : array-like of shape (n_samples,), default=None
-            Position of each row in its group.
+        X, y, sample_group, sample_order
+            As in :meth:`fit`.
 
         Returns
         -------

@@ -297,7 +297,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
     refit : bool or "auto", default="auto"
         Refit the head on the kept columns after the gates are learnt (step 5); ``False``
         predicts with the head of the gate phase on the kept columns, each scaled by its
-        gate (a column dropped by the threshold or the invariance test is closed, so
+        gate (a column dropped by the threshold or the tie test is closed, so
         ``predict`` and ``transform`` agree on what is used). ``"auto"`` refits a linear
         head (scikit-learn's full-batch fit, a tuned linear model on the kept columns) and
         an ungated head (``gate=None``: that fit is the whole fit), and keeps the head trained
@@ -305,7 +305,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         fit of a network costs many times the gate phase. Step 4 needs the refit, so it runs
         for linear heads only unless ``refit=True``.
     heterogeneity_level : float, "auto" or None, default="auto"
-        Family-wise level of the tie-invariance test of step 3. ``"auto"`` applies it at 0.05
+        Family-wise level of the tie test of step 3. ``"auto"`` applies it at 0.05
         when ``guidance`` is given (a later modality must show that it holds across domains)
         and not to an unguided first modality, whose dense columns (text embeddings) routinely
         vary in strength across domains while still helping on new ones. ``None`` never tests.
@@ -403,7 +403,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         The L2 weight of the refitted head (when the head is refitted, see ``refit``).
     selection_kept_ : bool
         ``False`` when ``validate_selection`` replaced the gated selection by all columns
-        that pass the invariance test, because the selection did not beat them out of domain
+        that pass the tie test, because the selection did not beat them out of domain
         (when the head is refitted).
     selection_evidence_ : Bunch or None
         The evidence of step 4, when it ran: ``held_out`` (the held-out domains),
@@ -422,7 +422,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         (an unguided stage keeping every column, one environment,
         ``validate_selection=False``).
     heterogeneity_pvalues_ : ndarray of shape (n_features,)
-        p-value of every column's tie-invariance test, when the test ran (NaN for a guided
+        p-value of every column's tie test, when the test ran (NaN for a guided
         stage fitted on one environment: nothing could be tested, nothing passes).
     tie_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's "no tie to the label inside any environment" (the

@@ -45,7 +45,7 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
     Attributes
     ----------
     pvalues_ : ndarray of shape (n_features,)
-        p-value of every column's heterogeneity test (NaN with one environment; absent
+        p-value of every column's tie test (NaN with one environment; absent
         without any).
     tie_pvalues_ : ndarray of shape (n_features,)
         p-value of every column's "no tie inside any environment" (the same cases).

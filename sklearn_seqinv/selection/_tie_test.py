@@ -171,7 +171,7 @@ def guidance_scores(guidance, T, *, n_folds=SCORE_FOLDS, seed=0):
 
 
 def tie_pvalues(X, y, domain, *, guidance=None, classification, existence=False):
-    """p-value of every column's tie-invariance test (see :func:`tie_heterogeneity`).
+    """p-value of every column's tie test (see :func:`tie_heterogeneity`).
 
     Parameters
     ----------

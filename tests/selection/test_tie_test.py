@@ -1,4 +1,4 @@
-"""The guided tie-invariance test: power under dense guidance, size on invariant columns."""
+"""The guided tie test: power under dense guidance, size on invariant columns."""
 
 import numpy as np
 import pytest
