@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ..model_selection import LeaveOneDomainOut
+
 __all__ = [
     "DEFAULT_PROTOCOLS",
     "PROTOCOLS",
@@ -45,13 +47,17 @@ def protocol_splits(domain, protocols, is_test):
     """``(protocol, training domains, target domains)`` of every fit of the protocols."""
     splits = []
     if {"leave_one_domain_out", "single_source"} & set(protocols):
-        labels = list(np.unique(domain))
-        if len(labels) < 2:
+        if len(np.unique(domain)) < 2:
             raise ValueError("Domain generalization needs at least 2 domains in sample_domain.")
+        # Single source is leave-one-domain-out the other way round: fit on the one domain.
+        folds = [
+            (list(np.unique(domain[train])), list(np.unique(domain[test])))
+            for train, test in LeaveOneDomainOut().split(domain, sample_domain=domain)
+        ]
         if "leave_one_domain_out" in protocols:
-            splits += [("leave_one_domain_out", [d for d in labels if d != t], [t]) for t in labels]
+            splits += [("leave_one_domain_out", others, one) for others, one in folds]
         if "single_source" in protocols:
-            splits += [("single_source", [s], [d for d in labels if d != s]) for s in labels]
+            splits += [("single_source", one, others) for others, one in folds]
     if "official_split" in protocols:
         sources, targets = np.unique(domain[~is_test]), np.unique(domain[is_test])
         splits.append(("official_split", list(sources), list(targets)))

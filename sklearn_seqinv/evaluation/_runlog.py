@@ -1,11 +1,11 @@
 """Bookkeeping of a long evaluation: the checkpoint file of finished fits, and progress."""
 
-import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 
+import joblib
 import numpy as np
 
 __all__ = ["Checkpoint", "Progress", "fingerprint", "json_ready"]
@@ -19,19 +19,7 @@ def json_ready(value):
 
 def fingerprint(*arrays):
     """A digest of the data, so a checkpoint is never resumed on other data."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        if array is None:
-            digest.update(b"none")
-            continue
-        array = np.asarray(array)
-        digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(
-            np.ascontiguousarray(array).tobytes()
-            if array.dtype.kind != "O"
-            else "\x1f".join(map(str, array.ravel())).encode()
-        )
-    return digest.hexdigest()
+    return joblib.hash([None if a is None else np.ascontiguousarray(a) for a in arrays])
 
 
 class Checkpoint:

@@ -7,12 +7,12 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import FitFailedWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
+from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import has_fit_parameter
 
 from ..metrics import msa_scores
-from ..model_selection import TrainingDomainHoldout
+from ..model_selection import LeaveOneDomainOut, TrainingDomainHoldout
 from ._aggregate import fit_facts
 from ._runlog import json_ready
 from ._shifts import corrupt_rows
@@ -50,7 +50,7 @@ def fit_validated(estimator, grid, X, y, domain, random_state, group=None):
         if value is not None and has_fit_parameter(estimator, key)
     }
     by_domain = len(np.unique(domain)) > 1
-    cv = LeaveOneGroupOut() if by_domain else TrainingDomainHoldout(random_state=random_state)
+    cv = LeaveOneDomainOut() if by_domain else TrainingDomainHoldout(random_state=random_state)
     search = GridSearchCV(
         clone(estimator),
         grid or {},

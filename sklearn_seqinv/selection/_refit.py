@@ -27,8 +27,10 @@ import torch
 from joblib import Parallel, delayed
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import ThreadpoolController
 
+from ..model_selection import LeaveOneDomainOut, TrainingDomainHoldout
 from ..nn.heads import head_features
 from ..nn.losses import (
     FEATURE_PENALTIES,
@@ -96,10 +98,9 @@ def _one_blas_thread():
         limiter.restore_original_limits()
 
 
-def _domain_weights(domain, n_domains):
+def _domain_weights(domain):
     """Row weights (summing to 1) whose weighted mean is the mean of the per-domain means."""
-    counts = np.bincount(domain, minlength=n_domains)
-    return 1.0 / (counts[domain] * np.count_nonzero(counts))
+    return compute_sample_weight("balanced", domain) / len(domain)
 
 
 def _acting(invariance, head):
@@ -162,7 +163,7 @@ class _LinearFit:
         dtype = np.float32 if kind == "logistic" else np.float64
         self.X = inputs.detach().cpu().numpy().astype(dtype, copy=False)
         self.y = target.detach().cpu().numpy()
-        self.weights = _domain_weights(domain.cpu().numpy(), n_domains)
+        self.weights = _domain_weights(domain.cpu().numpy())
         if kind == "logistic":
             self.model = LogisticRegression(warm_start=True, max_iter=_MAX_ITER, tol=_TOL)
             if start is not None:
@@ -350,10 +351,11 @@ def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=
     """Train/validation row masks from the training data alone.
 
     DomainBed's training-domain validation: a random ``test_size`` of the rows of every
-    domain is held out (at least one row of each domain with two or more). With
-    ``by_domain`` and several domains, whole domains are held out instead, one fold each
-    (leave-one-domain-out inside the training domains), which judges what holds across
-    domains.
+    domain with two rows or more is held out
+    (:class:`~sklearn_seqinv.model_selection.TrainingDomainHoldout`). With ``by_domain`` and
+    several domains, whole domains are held out instead, one fold each
+    (:class:`~sklearn_seqinv.model_selection.LeaveOneDomainOut` inside the training
+    domains), which judges what holds across domains.
 
     Parameters
     ----------
@@ -380,18 +382,25 @@ def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=
     >>> valid.sum().item(), (train & valid).any().item()
     (2, False)
     """
-    generator = torch.Generator().manual_seed(int(seed))
-    domain = domain.cpu()
+    codes = domain.cpu().numpy()
+    everything = np.arange(len(codes))
     if by_domain and n_domains >= 2:
-        return [(domain != code, domain == code) for code in range(n_domains)]
-    valid = torch.zeros(domain.shape[0], dtype=torch.bool)
-    for code in range(n_domains):
-        rows = torch.nonzero(domain == code).flatten()
-        if len(rows) < 2:
-            continue
-        n_valid = min(max(1, round(test_size * len(rows))), len(rows) - 1)
-        valid[rows[torch.randperm(len(rows), generator=generator)[:n_valid]]] = True
-    return [(~valid, valid)]
+        splits = LeaveOneDomainOut().split(codes, sample_domain=codes)
+    else:
+        # A domain of one row stays in training: none of it can be held out.
+        eligible = everything[np.bincount(codes, minlength=n_domains)[codes] >= 2]
+        test = eligible[:0]
+        if len(eligible):
+            holdout = TrainingDomainHoldout(test_size, random_state=int(seed))
+            test = eligible[next(holdout.split(eligible, sample_domain=codes[eligible]))[1]]
+        splits = [(np.setdiff1d(everything, test), test)]
+    folds = []
+    for train, valid in splits:
+        masks = torch.zeros((2, len(codes)), dtype=torch.bool)
+        masks[0, torch.from_numpy(train)] = True
+        masks[1, torch.from_numpy(valid)] = True
+        folds.append((masks[0], masks[1]))
+    return folds
 
 
 def _validation_rows(head, inputs, target, loss_fn, valid):

@@ -22,6 +22,7 @@ import numpy as np
 from scipy import stats
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
+from sklearn.preprocessing import label_binarize
 
 __all__ = ["guidance_scores", "passing", "tie_heterogeneity", "tie_pvalues", "tie_tests"]
 
@@ -33,11 +34,12 @@ SCORE_ALPHAS = tuple(np.logspace(-2, 4, 13))
 
 
 def _targets(y, classification):
-    """Centred target columns: one-hot minus the last class for classes, else ``y`` itself."""
+    """Target columns: the classes binarized but the last (one column for two classes),
+    else ``y`` itself."""
     if classification:
         classes = np.unique(y)
-        onehot = (y[:, None] == classes[None, :]).astype(np.float64)
-        return onehot[:, :-1]
+        onehot = label_binarize(y, classes=classes).astype(np.float64)
+        return onehot if len(classes) == 2 else onehot[:, :-1]
     return np.asarray(y, dtype=np.float64).reshape(len(y), -1)
 
 
