@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -304,7 +304,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         with the gates when a gated head has a hidden layer (``hidden_units``): a full-batch
         fit of a network costs many times the gate phase. Step 4 needs the refit, so it runs
         for linear heads only unless ``refit=True``.
-    heterogeneity_level : float, "auto" or None, default="auto"
+    tie_test_level : float, "auto" or None, default="auto"
         Family-wise level of the tie test of step 3. ``"auto"`` applies it at 0.05
         when ``guidance`` is given (a later modality must show that it holds across domains)
         and not to an unguided first modality, whose dense columns (text embeddings) routinely
@@ -312,6 +312,9 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         A guided stage fitted on one environment (a single ``sample_domain`` and no
         ``sample_group``) has nothing to test against: no column passes (p-values NaN) and
         the stage keeps none. Without any ``sample_domain`` the test is off.
+    heterogeneity_level : float, "auto" or None
+        Deprecated: renamed ``tie_test_level`` (it is the level of the whole tie test, of
+        which the heterogeneity across domains is one part); to be removed in 0.3.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
         by cross-fitting (step 4); needs ``alpha="auto"`` and a refit (``refit``). The gate phase
@@ -471,7 +474,13 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         "sparsity": [Interval(Real, 0, None, closed="left"), "array-like"],
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "refit": ["boolean", StrOptions({"auto"})],
-        "heterogeneity_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
+        "tie_test_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
+        "heterogeneity_level": [
+            Interval(Real, 0, 1, closed="neither"),
+            StrOptions({"auto"}),
+            Hidden(StrOptions({"deprecated"})),
+            None,
+        ],
         "validate_selection": ["boolean"],
         "invariance": [StrOptions({"vrex", "irm", "coral"}), None],
         "invariance_weight": [Interval(Real, 0, None, closed="left")],
@@ -503,7 +512,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         *,
         alpha="auto",
         refit="auto",
-        heterogeneity_level="auto",
+        tie_test_level="auto",
+        heterogeneity_level="deprecated",
         validate_selection=True,
         invariance="vrex",
         invariance_weight=100.0,
@@ -531,6 +541,7 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         self.sparsity = sparsity
         self.alpha = alpha
         self.refit = refit
+        self.tie_test_level = tie_test_level
         self.heterogeneity_level = heterogeneity_level
         self.validate_selection = validate_selection
         self.invariance = invariance
@@ -850,7 +861,15 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         and the test is off; with them but a single environment, a guided stage cannot show
         invariance and nothing passes (modality trust: the stage adds nothing).
         """
-        level = self.heterogeneity_level
+        level = self.tie_test_level
+        if self.heterogeneity_level != "deprecated":
+            warnings.warn(
+                "heterogeneity_level was renamed tie_test_level and will be removed in 0.3; "
+                "its value is used as tie_test_level.",
+                FutureWarning,
+                stacklevel=5,
+            )
+            level = self.heterogeneity_level
         if level == "auto":
             level = 0.05 if self.n_guidance_features_ else None
         guided = self.n_guidance_features_ > 0 and problem.given
@@ -919,7 +938,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             "alpha": alpha,
             "refit": False,
             "validate_selection": False,
-            "heterogeneity_level": None,
+            "tie_test_level": None,
+            "heterogeneity_level": "deprecated",
             "callbacks": None,
             "verbose": 0,
             "random_state": problem.seed,

@@ -525,7 +525,7 @@ def test_refit_false_predicts_from_the_columns_transform_keeps(make_text_domains
     # Without a penalty the gates keep the spurious columns open; the tie test drops them.
     data = make_text_domains(0)
     selector = InvariantMaskSelector(
-        refit=False, invariance=None, heterogeneity_level=0.05, random_state=0
+        refit=False, invariance=None, tie_test_level=0.05, random_state=0
     ).fit(data.X, data.y, sample_domain=data.sample_domain)
     dropped = ~selector.get_support()
     assert (selector.gates_[dropped] > 0.5).any()
@@ -673,3 +673,19 @@ def test_the_history_counts_the_fits_own_gates_open_and_selected(make_text_domai
     n_features = data.X.shape[1]
     assert 0 <= last["selected_columns"] <= last["open_gates"] <= n_features
     assert last["selected_columns"] == int((selector.gates_ > selector.threshold).sum())
+
+
+def test_heterogeneity_level_is_the_deprecated_name_of_tie_test_level(multimodal):
+    text, video = (multimodal.X[:, multimodal.modalities[m]] for m in ("text", "video"))
+    fit = dict(sample_domain=multimodal.sample_domain, guidance=text)
+    new = InvariantMaskSelector(tie_test_level=0.2, max_epochs=5, random_state=0)
+    new.fit(video, multimodal.y, **fit)
+    old = InvariantMaskSelector(heterogeneity_level=0.2, max_epochs=5, random_state=0)
+    with pytest.warns(FutureWarning, match="renamed tie_test_level"):
+        old.fit(video, multimodal.y, **fit)
+    np.testing.assert_array_equal(old.get_support(), new.get_support())
+    np.testing.assert_array_equal(old.heterogeneity_pvalues_, new.heterogeneity_pvalues_)
+    default = InvariantMaskSelector(max_epochs=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        default.fit(video, multimodal.y, **fit)
