@@ -1256,10 +1256,8 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Input features.
-        guidance : array-like of shape (n_samples, n_guidance_features), default=None
-            Required when ``fit`` was given guidance.
+        X, guidance
+            As in :meth:`predict`.
 
         Returns
         -------
