@@ -7,6 +7,8 @@ __version__ = "0.1.0"
 # The estimators import torch; they load on first use so that the command line's --help and
 # light submodules (datasets, metrics) start without it.
 _LAZY = {
+    "ContextGRUClassifier": ".contextual._gru",
+    "ContextGRURegressor": ".contextual._gru",
     "DomainCenterer": ".preprocessing._centering",
     "GroupContext": ".preprocessing._context",
     "InvariantMaskSelector": ".selection._selector",
@@ -16,6 +18,8 @@ _LAZY = {
 }
 
 __all__ = [
+    "ContextGRUClassifier",
+    "ContextGRURegressor",
     "DomainCenterer",
     "GroupContext",
     "InvariantMaskSelector",

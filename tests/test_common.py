@@ -3,6 +3,8 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_seqinv import (
+    ContextGRUClassifier,
+    ContextGRURegressor,
     DomainCenterer,
     GroupContext,
     InvariantMaskSelector,
@@ -28,6 +30,8 @@ ESTIMATORS = [
     TieInvarianceFilter(),
     DomainCenterer(),
     GroupContext(summaries=("mean", "previous", "next")),
+    ContextGRUClassifier(hidden_units=16, max_epochs=10, random_state=0),
+    ContextGRURegressor(hidden_units=16, max_epochs=30, random_state=0),
 ]
 
 # Expected failures, one place, each with its reason. Empty: every check passes.

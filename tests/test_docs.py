@@ -46,7 +46,7 @@ def test_every_public_name_has_an_api_page():
 
 def test_the_package_exports_every_estimator_of_its_role_subpackages():
     package = importlib.import_module("sklearn_seqinv")
-    for role in ("selection", "meta", "preprocessing"):
+    for role in ("selection", "meta", "preprocessing", "contextual"):
         subpackage = importlib.import_module(f"sklearn_seqinv.{role}")
         assert subpackage.__all__
         for name in subpackage.__all__:

@@ -3,15 +3,20 @@ draws, and the callbacks of its loop (testable without the scikit-learn estimato
 
 from ._data import ArrayDataset, BatchIterator, BatchTarget
 from ._net import GatedNet, StageTerms
+from ._sequences import PADDING, GroupSequences, SequenceNet, pad_groups
 from .callbacks import InvarianceWarmup, PlainPrintLog, SelectionSettled
 
 __all__ = [
+    "PADDING",
     "ArrayDataset",
     "BatchIterator",
     "BatchTarget",
     "GatedNet",
+    "GroupSequences",
     "InvarianceWarmup",
     "PlainPrintLog",
     "SelectionSettled",
+    "SequenceNet",
     "StageTerms",
+    "pad_groups",
 ]

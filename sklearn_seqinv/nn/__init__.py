@@ -23,14 +23,17 @@ from .losses import (
     sparsity_penalty,
     vrex_penalty,
 )
+from .recurrent import MaskedMSELoss, UtteranceGRU
 
 __all__ = [
     "GatedHead",
     "GatedMembers",
     "HardConcreteGate",
+    "MaskedMSELoss",
     "OutputMean",
     "StackedLinear",
     "StochasticGate",
+    "UtteranceGRU",
     "coral_penalty",
     "domain_risks",
     "embed_linear",

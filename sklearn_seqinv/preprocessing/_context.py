@@ -10,51 +10,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._groups import check_labels, group_order
 from ..exceptions import SeqinvWarning
 
 __all__ = ["CONTEXT_SUMMARIES", "GroupContext"]
 
 #: The summaries :class:`GroupContext` can give of a row's group, in output order.
 CONTEXT_SUMMARIES = ("mean", "previous", "next")
-
-
-def _check_labels(values, name, n_samples):
-    """``values`` as a 1-D array of one label per row, or a ``ValueError`` naming it."""
-    values = np.asarray(values)
-    if values.ndim != 1 or values.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has shape {values.shape}; expected ({n_samples},): one label per row of X."
-        )
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        raise ValueError(f"{name} holds NaN or infinity; every row needs a label.")
-    if values.dtype.kind == "O" and any(v is None for v in values):
-        raise ValueError(f"{name} holds None; every row needs a label.")
-    return values
-
-
-def _group_order(codes, order, group):
-    """The rows sorted by group code, then by ``order`` within the group (the rows' own
-    order where ``order`` is None), and, for each sorted position, where its group starts
-    and ends; a repeated order value within a group is an error (the previous and next rows
-    would be ambiguous)."""
-    if order is None:
-        position = np.arange(len(codes))
-    else:
-        _, position = np.unique(order, return_inverse=True)
-        position = position.ravel()
-    rows = np.lexsort((position, codes))
-    sorted_codes, sorted_position = codes[rows], position[rows]
-    repeated = (np.diff(sorted_codes) == 0) & (np.diff(sorted_position) == 0)
-    if repeated.any():
-        at = rows[np.flatnonzero(repeated)[0]]
-        raise ValueError(
-            f"sample_order repeats the value {order[at].item()!r} inside group "
-            f"{group[at].item()!r}: the "
-            "order of a group's rows must be unique to tell the previous row from the next."
-        )
-    starts = np.searchsorted(sorted_codes, sorted_codes, side="left")
-    ends = np.searchsorted(sorted_codes, sorted_codes, side="right")
-    return rows, starts, ends
 
 
 class GroupContext(TransformerMixin, BaseEstimator):
@@ -235,10 +197,10 @@ class GroupContext(TransformerMixin, BaseEstimator):
                 "enable_metadata_routing=True)), call set_transform_request(sample_group="
                 "True) and pass sample_group to predict."
             )
-        group = _check_labels(sample_group, "sample_group", X.shape[0])
+        group = check_labels(sample_group, "sample_group", X.shape[0])
         order = None
         if sample_order is not None:
-            order = _check_labels(sample_order, "sample_order", X.shape[0])
+            order = check_labels(sample_order, "sample_order", X.shape[0])
         return group, order
 
     def transform(self, X, *, sample_group=None, sample_order=None):
@@ -274,7 +236,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
                 sums, counts = self._others(values, present, codes)
             else:
                 if ordered is None:  # one sort serves "previous" and "next"
-                    ordered = _group_order(codes, order, group)
+                    ordered = group_order(codes, order, group)
                 sums, counts = self._neighbours(values, present, ordered, summary)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = sums / counts
@@ -295,7 +257,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
 
     def _neighbours(self, values, present, ordered, summary):
         """Sums and counts of the present values of the ``window`` rows before (after) each
-        row in its group's order (``ordered``: what :func:`_group_order` returns)."""
+        row in its group's order (``ordered``: what ``group_order`` returns)."""
         rows, starts, ends = ordered
         cumulative = np.vstack([np.zeros(values.shape[1]), np.cumsum(values[rows], axis=0)])
         seen = np.vstack([np.zeros(values.shape[1]), np.cumsum(present[rows], axis=0)])
