@@ -21,6 +21,12 @@ Gaussian noise of its training scale, set to zero, and missing (NaN through the
 missing-modality path where a method has one, the training mean otherwise): the
 ``corruptions`` option of :func:`~sklearn_seqinv.evaluation.evaluate_domain_generalization`.
 
+The contextual head (:class:`~sklearn_seqinv.ContextGRUClassifier`, its defaults, each video
+read in its utterance order) is fitted on the train speakers beside them, outside the protocol
+(no corruptions): on every column (row ``gru``), on the columns the protocol's text_first
+kept (row ``text_first>gru``: text_first fitted and model-selected as the protocol does, then
+the head on its ``transform``), and on the text columns alone (row ``text>gru``).
+
     python benchmarks/bench_mosi.py              # 5 seeds, about 8 minutes on 2 cores
     python benchmarks/bench_mosi.py --quick      # 1 seed, 30 epochs, no sub-group rows
 
@@ -37,10 +43,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
+from sklearn_seqinv import ContextGRUClassifier
 from sklearn_seqinv.datasets import load_bclstm
-from sklearn_seqinv.evaluation import evaluate_domain_generalization, markdown_table
+from sklearn_seqinv.evaluation import evaluate_domain_generalization, make_methods, markdown_table
+from sklearn_seqinv.evaluation._units import fit_validated
 from sklearn_seqinv.exceptions import ClosedGatesWarning
 
 RESULTS = Path(__file__).parent / "results"
@@ -83,6 +92,60 @@ def _rows(results, suffix=""):
     for method, per in results["gates"].items():
         kept[method + suffix] = {m: float(np.sum(v["selected_share"])) for m, v in per.items()}
     return out, kept
+
+
+def _head_scores(data, test, predicted):
+    """Accuracy and weighted F1 per group of test speakers: mean and worst, as the summary."""
+    per = [
+        (
+            accuracy_score(data.y[test][at], predicted[at]),
+            f1_score(data.y[test][at], predicted[at], average="weighted"),
+        )
+        for at in (data.sample_domain[test] == g for g in np.unique(data.sample_domain[test]))
+    ]
+    accuracy, f1 = np.array(per).T
+    return {
+        "accuracy_mean": accuracy.mean(),
+        "accuracy_worst": accuracy.min(),
+        "f1_weighted_mean": f1.mean(),
+        "f1_weighted_worst": f1.min(),
+    }
+
+
+def contextual_heads(data, X, seed, epochs):
+    """The contextual GRU head on every column, on text_first's kept columns and on the text
+    columns: ``(rows, kept)`` as :func:`_rows` gives them (no corruption rows)."""
+    train, test = data.split != "test", data.split == "test"
+    order = data.sample_order
+
+    def head(columns):
+        model = ContextGRUClassifier(random_state=seed)
+        model.fit(
+            columns[train],
+            data.y[train],
+            sample_group=data.context_group[train],
+            sample_order=order[train],
+        )
+        predicted = model.predict(
+            columns[test], sample_group=data.context_group[test], sample_order=order[test]
+        )
+        return _head_scores(data, test, predicted)
+
+    estimator, grid = make_methods(
+        data.modalities, "classification", max_epochs=epochs, random_state=seed
+    )["text_first"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ClosedGatesWarning)
+        selection, _, _ = fit_validated(
+            estimator, grid, X[train], data.y[train], data.sample_domain[train], seed
+        )
+    kept = {m: float(s.support.sum()) for m, s in selection.selection_.items()}
+    rows = {
+        ("gru", None): head(X),
+        ("text_first>gru", None): head(selection.transform(X)),
+        ("text>gru", None): head(X[:, data.modalities["text"]]),
+    }
+    return rows, {"text_first>gru": kept, "text>gru": {"text": len(data.modalities["text"])}}
 
 
 def _mean(values):
@@ -190,6 +253,22 @@ def targets(table):
             ),
             ("moonshot: text_first+context >= 0.80", f"{context:.3f}", context >= 0.80),
         ]
+    if "text_first>gru" in table:
+        head = table["text_first>gru"]["accuracy"]
+        tuned = table["linear_tuned+context"]["accuracy"]
+        checks += [
+            (
+                "text_first>gru (the contextual head, an option) >= 0.79",
+                f"{head:.3f}",
+                head >= 0.79,
+            ),
+            (
+                "text_first>gru >= linear_tuned+context",
+                f"{head:.3f} vs {tuned:.3f}",
+                head >= tuned,
+            ),
+            ("moonshot: text_first>gru >= 0.80", f"{head:.3f}", head >= 0.80),
+        ]
     for kind in ("video:noise", "video:zero"):
         drop = ours["drop"][kind]
         others = {m: table[m]["drop"][kind] for m in ("linear_tuned", "erm_vrex", "erm_coral")}
@@ -231,6 +310,7 @@ def plot(table, path):
     from sklearn_seqinv.plotting import CorruptionDisplay
 
     drops = {m: {k: v for k, v in e["drop"].items() if np.isfinite(v)} for m, e in table.items()}
+    drops = {m: d for m, d in drops.items() if d}  # the contextual heads have no corruption
     display = CorruptionDisplay(
         drops, "accuracy", title="CMU-MOSI, unseen speakers: accuracy lost under corruption"
     )
@@ -262,6 +342,9 @@ def main(argv=None):
             data, X, SELECTION + BASELINES, seed, epochs, None, args.verbose, context=True
         )
         run, kept = _rows(clean)
+        heads, heads_kept = contextual_heads(data, X, seed, epochs)
+        run.update(heads)
+        kept.update(heads_kept)
         if not args.quick:
             grouped = _evaluate(data, X, SELECTION, seed, epochs, data.sample_group, args.verbose)
             more, more_kept = _rows(grouped, "+groups")
@@ -288,7 +371,10 @@ def main(argv=None):
         "over the 4 groups of test speakers, worst the lowest group (mean over seeds); kept "
         "columns: mean over seeds. `+groups`: each video passed as `sample_group`; `+context`: "
         "the mean of the other utterances of the same video added as `text_context` (a "
-        "stage of its own for the sequential methods, columns for the others).\n\n"
+        "stage of its own for the sequential methods, columns for the others); `>gru`: the "
+        "contextual GRU head (`ContextGRUClassifier`, defaults) on every column (`gru`), on "
+        "text_first's kept columns, or on the text columns, each video read in its order "
+        "(no corruption rows).\n\n"
         f"{scores}\n\nAccuracy lost under test-time corruption (clean minus corrupted, mean "
         "over seeds; `*`: no missing-modality path, the training mean was given):\n\n"
         f"{drops}\n\nTargets:\n\n{claims}\n{moved}Took {seconds:.0f} s "
