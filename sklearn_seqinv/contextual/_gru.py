@@ -28,6 +28,46 @@ __all__ = ["ContextGRUClassifier", "ContextGRURegressor"]
 
 _METADATA = {"sample_group": True, "sample_order": True}
 
+# The twins' docstrings share these sections (as the sequential meta-estimators do).
+_PARAMETERS = """    Parameters
+    ----------
+    hidden_units : int, default=64
+        Width of the row projection and of each direction of the GRU.
+    dropout : float, default=0.5
+        Dropout on the inputs and on what the output layer reads.
+    max_epochs : int, default=30
+        Passes over the training groups.
+    batch_size : int, default=16
+        Groups per training step.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    weight_decay : float, default=1e-4
+        Adam's L2 weight decay.
+    device : str, default="cpu"
+        Torch device to train on.
+    verbose : int, default=0
+        ``1`` prints skorch's epoch log.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialization, dropout and batch order; the caller's global torch generator
+        is left untouched.
+
+"""
+
+_ATTRIBUTES = """    grouped_ : bool
+        Whether ``fit`` was given ``sample_group`` (then ``predict`` needs it too).
+    n_outputs_ : int
+        Outputs per row.
+    net_ : skorch.NeuralNet
+        The fitted net (:class:`~sklearn_seqinv.net.SequenceNet`).
+    history_ : skorch.History
+        Per-epoch ``train_loss``.
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names, when ``X`` was a DataFrame with string column names.
+
+"""
+
 
 class _ContextGRU(BaseEstimator):
     """What the classifier and the regressor share: groups, the skorch net, predictions."""
@@ -172,7 +212,8 @@ class _ContextGRU(BaseEstimator):
 
 
 class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
-    """Classify every row from its own columns and the other rows of its group, in order.
+    __doc__ = (
+        """Classify every row from its own columns and the other rows of its group, in order.
 
     A bidirectional GRU reads the rows of each group (the utterances of a video, the lines
     of a dialogue) in their order (:class:`~sklearn_seqinv.nn.recurrent.UtteranceGRU`), and
@@ -188,46 +229,15 @@ class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
     (alias them with ``set_fit_request(sample_group="video")`` when ``sample_group`` means
     something else to an earlier step).
 
-    Parameters
-    ----------
-    hidden_units : int, default=64
-        Width of the row projection and of each direction of the GRU.
-    dropout : float, default=0.5
-        Dropout on the inputs and on what the output layer reads.
-    max_epochs : int, default=30
-        Passes over the training groups.
-    batch_size : int, default=16
-        Groups per training step.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    weight_decay : float, default=1e-4
-        Adam's L2 weight decay.
-    device : str, default="cpu"
-        Torch device to train on.
-    verbose : int, default=0
-        ``1`` prints skorch's epoch log.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, dropout and batch order; the caller's global torch generator
-        is left untouched.
-
-    Attributes
+"""
+        + _PARAMETERS
+        + """    Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-    grouped_ : bool
-        Whether ``fit`` was given ``sample_group`` (then ``predict`` needs it too).
-    n_outputs_ : int
-        Outputs per row.
-    net_ : skorch.NeuralNet
-        The fitted net (:class:`~sklearn_seqinv.net.SequenceNet`).
-    history_ : skorch.History
-        Per-epoch ``train_loss``.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
-
-    Examples
+"""
+        + _ATTRIBUTES
+        + """    Examples
     --------
     >>> import numpy as np
     >>> from sklearn_seqinv import ContextGRUClassifier
@@ -239,6 +249,7 @@ class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
     >>> model.fit(X, mood, sample_group=video).score(X, mood, sample_group=video) > 0.9
     True
     """
+    )
 
     _multi_output = False
 
@@ -309,48 +320,19 @@ class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
 
 
 class ContextGRURegressor(RegressorMixin, _ContextGRU):
-    """Predict every row's target from its own columns and the other rows of its group.
+    __doc__ = (
+        """Predict every row's target from its own columns and the other rows of its group.
 
     The regressor twin of :class:`ContextGRUClassifier` (the same GRU, parameters and
     metadata), trained on the mean squared error of the rows (padding masked).
 
-    Parameters
+"""
+        + _PARAMETERS
+        + """    Attributes
     ----------
-    hidden_units : int, default=64
-        Width of the row projection and of each direction of the GRU.
-    dropout : float, default=0.5
-        Dropout on the inputs and on what the output layer reads.
-    max_epochs : int, default=30
-        Passes over the training groups.
-    batch_size : int, default=16
-        Groups per training step.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    weight_decay : float, default=1e-4
-        Adam's L2 weight decay.
-    device : str, default="cpu"
-        Torch device to train on.
-    verbose : int, default=0
-        ``1`` prints skorch's epoch log.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialization, dropout and batch order.
-
-    Attributes
-    ----------
-    grouped_ : bool
-        Whether ``fit`` was given ``sample_group`` (then ``predict`` needs it too).
-    n_outputs_ : int
-        Targets per row.
-    net_ : skorch.NeuralNet
-        The fitted net (:class:`~sklearn_seqinv.net.SequenceNet`).
-    history_ : skorch.History
-        Per-epoch ``train_loss``.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
-
-    Examples
+"""
+        + _ATTRIBUTES
+        + """    Examples
     --------
     >>> import numpy as np
     >>> from sklearn_seqinv import ContextGRURegressor
@@ -362,6 +344,7 @@ class ContextGRURegressor(RegressorMixin, _ContextGRU):
     >>> model.fit(X, mood, sample_group=video).score(X, mood, sample_group=video) > 0.5
     True
     """
+    )
 
     _multi_output = True
 
@@ -386,12 +369,9 @@ class ContextGRURegressor(RegressorMixin, _ContextGRU):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to predict.
-        sample_group : array-like of shape (n_samples,), default=None
-            Group of each row; needed when ``fit`` was given groups.
-        sample_order : array-like of shape (n_samples,), default=None
-            Position of each row in its group; ``None``: the rows' order in ``X``.
+        X, sample_group, sample_order
+            As in :meth:`ContextGRUClassifier.predict`: the rows, and the group and position
+            of each (the group is needed when ``fit`` was given groups).
 
         Returns
         -------
