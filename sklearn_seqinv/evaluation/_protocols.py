@@ -2,8 +2,6 @@
 
 import numpy as np
 
-from ..model_selection import LeaveOneDomainOut
-
 __all__ = [
     "DEFAULT_PROTOCOLS",
     "PROTOCOLS",
@@ -49,6 +47,9 @@ def protocol_splits(domain, protocols, is_test):
     if {"leave_one_domain_out", "single_source"} & set(protocols):
         if len(np.unique(domain)) < 2:
             raise ValueError("Domain generalization needs at least 2 domains in sample_domain.")
+        # scikit-learn loads here, not with the command line's --help.
+        from ..model_selection import LeaveOneDomainOut
+
         # Single source is leave-one-domain-out the other way round: fit on the one domain.
         folds = [
             (list(np.unique(domain[train])), list(np.unique(domain[test])))
