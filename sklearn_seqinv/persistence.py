@@ -43,6 +43,7 @@ from sklearn.utils import Bunch
 from sklearn.utils._metadata_requests import SIMPLE_METHODS, MetadataRequest
 
 from . import __version__
+from .contextual._gru import ContextGRUClassifier, ContextGRURegressor
 from .meta._sequential import SequentialModalityClassifier, SequentialModalityRegressor
 from .preprocessing._centering import DomainCenterer
 from .preprocessing._context import GroupContext
@@ -55,6 +56,8 @@ _FORMAT = "sklearn_seqinv.persistence/2"
 
 #: The classes :func:`save` writes and :func:`load` rebuilds; anything else is refused.
 TRUSTED_TYPES = (
+    ContextGRUClassifier,
+    ContextGRURegressor,
     DomainCenterer,
     GroupContext,
     InvariantMaskSelector,

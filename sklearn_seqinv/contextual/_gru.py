@@ -20,7 +20,7 @@ from .._validation import (
     draw_seed,
     seeded_torch,
 )
-from ..exceptions import SeqinvWarning
+from ..exceptions import DeviceFallbackWarning, SeqinvWarning
 from ..net import GroupSequences, SequenceNet, pad_groups
 from ..nn.recurrent import MaskedMSELoss, UtteranceGRU
 
@@ -149,9 +149,20 @@ class _ContextGRU(BaseEstimator):
         self.grouped_ = sample_group is not None
         groups = self._groups(X, sample_group, sample_order)
         device = check_device(self.device)
-        net = SequenceNet(
+        net = self._make_net(X.shape[1], n_outputs, device)
+        with seeded_torch(draw_seed(self.random_state), device):
+            net.fit(GroupSequences(torch.from_numpy(X), groups, target), None)
+        # Inference in float64: a row's prediction does not depend on the batch it is in.
+        net.module_.double()
+        self.net_, self.history_ = net, net.history
+        self.n_outputs_ = n_outputs
+        return self
+
+    def _make_net(self, n_inputs, n_outputs, device):
+        """The skorch net of this estimator's parameters, for rows of ``n_inputs`` columns."""
+        return SequenceNet(
             UtteranceGRU,
-            module__n_inputs=X.shape[1],
+            module__n_inputs=n_inputs,
             module__n_outputs=n_outputs,
             module__hidden_units=self.hidden_units,
             module__dropout=self.dropout,
@@ -168,13 +179,43 @@ class _ContextGRU(BaseEstimator):
             device=device,
             verbose=self.verbose,
         )
-        with seeded_torch(draw_seed(self.random_state), device):
-            net.fit(GroupSequences(torch.from_numpy(X), groups, target), None)
-        # Inference in float64: a row's prediction does not depend on the batch it is in.
-        net.module_.double()
+
+    def __getstate__(self):
+        """The estimator's state, its fitted net as plain data (weights and history), so
+        pickle and :mod:`sklearn_seqinv.persistence` need no knowledge of the net and a
+        model trained on a GPU loads on a CPU."""
+        state = dict(super().__getstate__())
+        net = state.pop("net_", None)
+        state.pop("history_", None)  # the net's history, restored with it
+        if net is not None:
+            state["net_"] = {
+                "module_state": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
+                "history": net.history.to_list(),
+                "device": str(net.device),
+            }
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("net_", None)
+        super().__setstate__(state)
+        if saved is None:
+            return
+        device = torch.device(saved["device"])
+        if device.type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                "The net was trained on CUDA, which is not available here: it is loaded on the "
+                "CPU.",
+                DeviceFallbackWarning,
+                stacklevel=2,
+            )
+            device = torch.device("cpu")
+        net = self._make_net(self.n_features_in_, self.n_outputs_, device).initialize()
+        net.module_.double().load_state_dict(saved["module_state"])
+        net.module_.to(device)
+        for row in saved["history"]:
+            net.history.append(row)
         self.net_, self.history_ = net, net.history
-        self.n_outputs_ = n_outputs
-        return self
 
     def _groups(self, X, sample_group, sample_order):
         if sample_group is None:

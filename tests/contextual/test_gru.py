@@ -105,3 +105,28 @@ def test_the_regressor_predicts_a_videos_shared_score_from_its_rows(videos):
     assert r2 > 0.4
     two = model.fit(X, np.c_[score, -score], sample_group=video).predict(X, sample_group=video)
     assert two.shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("how", ["persistence", "pickle"])
+def test_a_saved_head_predicts_as_the_fitted_one(videos, fitted, tmp_path, how):
+    import pickle
+
+    from sklearn_seqinv.persistence import load, save
+
+    _, (X, y, video, order) = videos
+    regressor = ContextGRURegressor(hidden_units=8, max_epochs=3, random_state=0)
+    regressor.fit(X, np.c_[y, -y], sample_group=video)
+    for model in (fitted, regressor):
+        if how == "persistence":
+            save(model, tmp_path / "head.pt")
+            restored = load(tmp_path / "head.pt")
+        else:
+            restored = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(
+            restored.predict(X, sample_group=video, sample_order=order),
+            model.predict(X, sample_group=video, sample_order=order),
+        )
+        assert restored.get_params() == model.get_params()
+        assert len(restored.history_) == len(model.history_)
+    with pytest.raises(ValueError, match="needs it to predict too"):
+        restored.predict(X)
