@@ -10,7 +10,6 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import accuracy_score, r2_score
-from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Hidden, Interval, StrOptions
@@ -36,7 +35,6 @@ from ..exceptions import (
     PenaltyWithoutEnvironmentsWarning,
     SeqinvWarning,
 )
-from ..model_selection import LeaveOneDomainOut
 from ..net import ArrayDataset, GatedNet
 from ..nn.heads import (
     GatedHead,
@@ -47,11 +45,12 @@ from ..nn.heads import (
     restrict_inputs,
 )
 from ..nn.losses import OutputMean
+from ._decision import decision_evidence, held_out_domain_folds
 from ._refit import fit_head, fits_by_scikit_learn, select_alpha
 from ._tie_filter import TieInvarianceFilter
 from ._tie_test import passing
 
-__all__ = ["SPARSE_MARGIN", "InvariantMaskSelector", "held_out_domain_folds", "sparse_wins"]
+__all__ = ["InvariantMaskSelector"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 _REGRESSION_LOSSES = {"squared_error": torch.nn.MSELoss, "absolute_error": torch.nn.L1Loss}
@@ -157,79 +156,6 @@ def _could_classify(estimator):
     if hasattr(estimator, "task_"):
         return estimator.task_ == "classification"
     return estimator.task != "regression"
-
-
-#: A sparse selection replaces the dense candidate when its mean gain over the held-out
-#: domains exceeds this many standard errors of that mean (ESL's one-standard-error rule).
-SPARSE_MARGIN = 1.0
-
-
-def sparse_wins(gains, margin=SPARSE_MARGIN):
-    """Whether a sparse selection beats the dense candidate on new domains.
-
-    ``gains`` holds one number per held-out training domain ``k``: the dense candidate's
-    mean validation loss on ``k`` minus the sparse selection's, both fitted without ``k``
-    (the sparse columns chosen by gates that never saw ``k``). The sparse selection wins
-    when the mean gain exceeds ``margin`` standard errors of that mean, the standard error
-    estimated from how much the gain varies from one held-out domain to the next (which
-    holds the rows' own noise too): the one-standard-error rule of Hastie, Tibshirani and
-    Friedman (ESL, 7.10), with the dense candidate, which chooses nothing, as the default
-    that a selection must beat by more than its uncertainty. A domain is the unit that
-    generalizes, so each counts once whatever its size; with fewer than two the dense
-    candidate is kept.
-
-    Parameters
-    ----------
-    gains : array-like of shape (n_held_out_domains,)
-        Mean loss of the dense candidate minus that of the sparse one, per held-out domain.
-    margin : float, default=SPARSE_MARGIN
-        Standard errors the mean gain must exceed.
-
-    Returns
-    -------
-    wins : bool
-
-    Examples
-    --------
-    A gain on every one of four held-out domains, of very different sizes; a gain on one
-    that is a loss on another:
-
-    >>> sparse_wins([0.02, 0.18, 0.47, 0.05])
-    True
-    >>> sparse_wins([0.30, -0.05, 0.01])
-    False
-    """
-    gains = np.asarray(gains, dtype=float)
-    if len(gains) < 2:
-        return False
-    return bool(_t_statistic(gains) > margin)
-
-
-def held_out_domain_folds(domain, n_environments, max_folds=5):
-    """``(train, test)`` row indices that hold out each training environment in turn, or,
-    with more than ``max_folds`` environments, ``max_folds`` groups of whole environments
-    (scikit-learn's ``GroupKFold``).
-
-    Examples
-    --------
-    >>> [test.tolist() for _, test in held_out_domain_folds(np.array([0, 0, 1, 2]), 3)]
-    [[0, 1], [2], [3]]
-    """
-    if n_environments <= max_folds:
-        return list(LeaveOneDomainOut().split(domain, sample_domain=domain))
-    return list(GroupKFold(n_splits=max_folds).split(domain, groups=domain))
-
-
-def _t_statistic(gains):
-    """The mean gain over its standard error across held-out domains (``nan`` with fewer
-    than two; ``inf`` times its sign when every gain is the same, 0 when every gain is 0)."""
-    if len(gains) < 2:
-        return float("nan")
-    spread = gains.std(ddof=1)
-    if spread == 0:
-        mean = gains.mean()
-        return 0.0 if mean == 0 else float(np.sign(mean) * np.inf)
-    return float(gains.mean() / (spread / np.sqrt(len(gains))))
 
 
 class InvariantMaskSelector(SelectorMixin, BaseEstimator):
@@ -967,12 +893,12 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
         guided stage's modality or the guidance alone, judged on domains that did not shape
         the selection (cross-fitting by domain).
 
-        For each fold of training environments held out (:func:`held_out_domain_folds`),
+        For each fold of training environments held out (``held_out_domain_folds``),
         the gates trained without it (``cross_fits``) keep their sparse candidate among the
         passing columns, every passing column is the dense one. Each gets a head fitted
         without the fold at the pre-fit's L2 weight, and the gain on each held-out
         environment is the dense candidate's mean loss minus the sparse one's;
-        :func:`sparse_wins` decides from those gains, one per held-out environment
+        ``sparse_wins`` decides from those gains, one per held-out environment
         (``compare=False``: the candidates are the same, the sparse one stays). For a
         guided stage (``guided``), the chosen candidate must then improve on a head on the
         guidance alone (``modality_gains``): it is left out when it does not lower the mean
@@ -1006,35 +932,16 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
                 losses.append([self._loss_on(h, cols, dataset, rows) for cols, h in candidates])
                 kept.append(int(sparse.sum()))
                 held_out.append(str(labels[code]) if labels is not None else str(code))
-        losses = np.array(losses)
-        gains = losses[:, 1] - losses[:, 0]
-        sparse_kept = sparse_wins(gains) if compare else True
-        evidence = Bunch(
-            held_out=held_out,
-            gains=gains,
-            sparse_kept_per_fold=kept,
+        return decision_evidence(
+            np.array(losses),
+            held_out,
+            kept,
+            stable_columns=int((votes > len(cross_fits) / 2).sum()),
             dense_columns=int(dense.sum()),
             sparse_columns=int(gated.sum()),
-            stable_columns=int((votes > len(cross_fits) / 2).sum()),
-            sparse_kept=sparse_kept,
-            threshold=SPARSE_MARGIN,
-            statistic=_t_statistic(gains) if compare else float("nan"),
-            modality_gains=None,
-            modality_statistic=float("nan"),
-            modality_kept=True,
-            modality_risk=[],
+            compare=compare,
+            guided=guided,
         )
-        if guided:
-            chosen = losses[:, 0] if sparse_kept else losses[:, 1]
-            gains = losses[:, 2] - chosen
-            # Two candidates that both passed their tests, neither the simpler by choice:
-            # the lower mean held-out loss wins (as a grid search chooses), and a held-out
-            # domain where the modality hurts is a risk named in the fitted state.
-            evidence.modality_gains = gains
-            evidence.modality_statistic = _t_statistic(gains)
-            evidence.modality_kept = bool(gains.mean() > 0)
-            evidence.modality_risk = [h for h, g in zip(held_out, gains) if g < 0]
-        return evidence
 
     def _held_out_head(self, problem, support, train, alpha):
         """A head on the guidance and ``support``, fitted on the ``train`` rows at L2 weight

@@ -508,13 +508,13 @@ def test_a_sparse_selection_that_wins_out_of_domain_is_kept():
     ],
 )
 def test_sparse_wins_asks_more_than_one_standard_error_across_domains(gains, wins):
-    from sklearn_seqinv.selection._selector import sparse_wins
+    from sklearn_seqinv.selection._decision import sparse_wins
 
     assert sparse_wins(gains) is wins
 
 
 def test_sparse_wins_reads_the_spread_across_domains():
-    from sklearn_seqinv.selection._selector import sparse_wins
+    from sklearn_seqinv.selection._decision import sparse_wins
 
     # The same mean gain: consistent over the domains, it wins; spread out, it does not.
     assert sparse_wins([0.05, 0.06, 0.04])
@@ -603,7 +603,7 @@ def test_cross_fitted_decision_judges_each_domain_by_gates_that_never_saw_it():
 
 
 def test_the_cross_fitted_folds_hold_out_whole_environments():
-    from sklearn_seqinv.selection._selector import held_out_domain_folds
+    from sklearn_seqinv.selection._decision import held_out_domain_folds
 
     domain = np.repeat(np.arange(8), 5)
     folds = held_out_domain_folds(domain, 8)
