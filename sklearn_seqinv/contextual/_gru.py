@@ -20,8 +20,9 @@ from .._validation import (
     draw_seed,
     seeded_torch,
 )
-from ..exceptions import DeviceFallbackWarning, SeqinvWarning
+from ..exceptions import SeqinvWarning
 from ..net import GroupSequences, SequenceNet, pad_groups
+from ..net._state import NetStateMixin
 from ..nn.recurrent import MaskedMSELoss, UtteranceGRU
 
 __all__ = ["ContextGRUClassifier", "ContextGRURegressor"]
@@ -69,7 +70,7 @@ _ATTRIBUTES = """    grouped_ : bool
 """
 
 
-class _ContextGRU(BaseEstimator):
+class _ContextGRU(NetStateMixin, BaseEstimator):
     """What the classifier and the regressor share: groups, the skorch net, predictions."""
 
     __metadata_request__fit = _METADATA
@@ -180,42 +181,8 @@ class _ContextGRU(BaseEstimator):
             verbose=self.verbose,
         )
 
-    def __getstate__(self):
-        """The estimator's state, its fitted net as plain data (weights and history), so
-        pickle and :mod:`sklearn_seqinv.persistence` need no knowledge of the net and a
-        model trained on a GPU loads on a CPU."""
-        state = dict(super().__getstate__())
-        net = state.pop("net_", None)
-        state.pop("history_", None)  # the net's history, restored with it
-        if net is not None:
-            state["net_"] = {
-                "module_state": {k: v.detach().cpu() for k, v in net.module_.state_dict().items()},
-                "history": net.history.to_list(),
-                "device": str(net.device),
-            }
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        saved = state.pop("net_", None)
-        super().__setstate__(state)
-        if saved is None:
-            return
-        device = torch.device(saved["device"])
-        if device.type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                "The net was trained on CUDA, which is not available here: it is loaded on the "
-                "CPU.",
-                DeviceFallbackWarning,
-                stacklevel=2,
-            )
-            device = torch.device("cpu")
-        net = self._make_net(self.n_features_in_, self.n_outputs_, device).initialize()
-        net.module_.double().load_state_dict(saved["module_state"])
-        net.module_.to(device)
-        for row in saved["history"]:
-            net.history.append(row)
-        self.net_, self.history_ = net, net.history
+    def _net_from_state(self, saved, device):
+        return self._make_net(self.n_features_in_, self.n_outputs_, device)
 
     def _groups(self, X, sample_group, sample_order):
         if sample_group is None:

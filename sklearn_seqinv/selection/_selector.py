@@ -31,11 +31,11 @@ from .._validation import (
 )
 from ..exceptions import (
     ClosedGatesWarning,
-    DeviceFallbackWarning,
     PenaltyWithoutEnvironmentsWarning,
     SeqinvWarning,
 )
 from ..net import ArrayDataset, GatedNet
+from ..net._state import NetStateMixin
 from ..nn.heads import (
     GatedHead,
     GatedMembers,
@@ -158,7 +158,7 @@ def _could_classify(estimator):
     return estimator.task != "regression"
 
 
-class InvariantMaskSelector(SelectorMixin, BaseEstimator):
+class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
     """Select sparse, domain-invariant features with learnable stochastic gates.
 
     A fit has five steps:
@@ -1200,52 +1200,11 @@ class InvariantMaskSelector(SelectorMixin, BaseEstimator):
             return accuracy_score(y, y_pred, sample_weight=sample_weight)
         return r2_score(y, y_pred, sample_weight=sample_weight)
 
-    def __getstate__(self):
-        """The estimator's state, its fitted net as plain data (weights, sizes, history).
+    def _net_sizes(self, net):
+        return {"n_outputs": int(net.module_.head_outputs)}
 
-        This is the one declaration of the fitted state: pickle, ``copy`` and
-        :mod:`sklearn_seqinv.persistence` all go through it, so a model trained on a GPU loads
-        on a CPU-only machine and a safe save needs no knowledge of the net.
-        """
-        state = dict(super().__getstate__())  # object.__getstate__ gives __dict__ itself
-        net = state.pop("net_", None)
-        state.pop("history_", None)  # the net's history, restored with it
-        if net is not None:
-            module = net.module_
-            state["net_"] = {
-                "module_state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-                "n_outputs": int(module.head_outputs),
-                "history": net.history.to_list(),
-                "device": str(net.device),
-            }
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        saved = state.pop("net_", None)
-        super().__setstate__(state)
-        if saved is not None:
-            self._restore_net(saved)
-
-    def _restore_net(self, saved):
-        device = torch.device(saved["device"])
-        if device.type == "cuda" and not torch.cuda.is_available():
-            warnings.warn(
-                "The net was trained on CUDA, which is not available here: it is loaded on the "
-                "CPU.",
-                DeviceFallbackWarning,
-                stacklevel=3,
-            )
-            device = torch.device("cpu")
-        weights = saved["module_state"]
-        net = self._make_net(self.n_features_in_, saved["n_outputs"], device, None, 0.0)
-        net.initialize()
-        net.module_.to(next(iter(weights.values())).dtype)
-        net.module_.load_state_dict(weights)
-        net.module_.to(device)
-        for row in saved["history"]:
-            net.history.append(row)
-        self.net_, self.history_ = net, net.history
+    def _net_from_state(self, saved, device):
+        return self._make_net(self.n_features_in_, saved["n_outputs"], device, None, 0.0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import sklearn
+import torch
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -130,3 +131,20 @@ def test_a_saved_head_predicts_as_the_fitted_one(videos, fitted, tmp_path, how):
         assert len(restored.history_) == len(model.history_)
     with pytest.raises(ValueError, match="needs it to predict too"):
         restored.predict(X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_head_trained_on_cuda_loads_on_the_cpu_with_a_warning(videos, fitted):
+    from sklearn_seqinv.exceptions import DeviceFallbackWarning
+
+    _, (X, _, video, order) = videos
+    state = fitted.__getstate__()
+    state["net_"]["device"] = "cuda:0"  # as a GPU-trained head's state says
+    restored = ContextGRUClassifier.__new__(ContextGRUClassifier)
+    with pytest.warns(DeviceFallbackWarning, match="loaded on the CPU"):
+        restored.__setstate__(state)
+    assert restored.net_.device.type == "cpu"
+    np.testing.assert_array_equal(
+        restored.predict(X, sample_group=video, sample_order=order),
+        fitted.predict(X, sample_group=video, sample_order=order),
+    )
