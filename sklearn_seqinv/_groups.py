@@ -17,6 +17,15 @@ def check_labels(values, name, n_samples):
         raise ValueError(f"{name} holds NaN or infinity; every row needs a label.")
     if values.dtype.kind == "O" and any(v is None for v in values):
         raise ValueError(f"{name} holds None; every row needs a label.")
+    if values.dtype.kind == "O":
+        try:
+            np.unique(values)
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in values})
+            raise ValueError(
+                f"{name} mixes labels that cannot be ordered ({', '.join(kinds)}); give labels "
+                "of one type, for example strings."
+            ) from None
     return values
 
 

@@ -18,6 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_seqinv import (
+    ContextGRUClassifier,
+    ContextGRURegressor,
     InvariantMaskSelector,
     SequentialModalityClassifier,
     SequentialModalityRegressor,
@@ -145,6 +147,28 @@ def test_bad_fit_input_gives_a_clear_error(name, kind):
     )
     # A constant regression target is refused too: nothing to learn, no loss scale.
     assert outcome == "clear error", f"{name} accepted {kind} input"
+
+
+#: The contextual heads, whose groups are ``sample_group`` (the other estimators' domains).
+HEADS = {
+    "gru_classifier": lambda: ContextGRUClassifier(hidden_units=4, max_epochs=2, random_state=0),
+    "gru_regressor": lambda: ContextGRURegressor(hidden_units=4, max_epochs=2, random_state=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HEADS))
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_input_to_a_contextual_head_gives_a_clear_error(name, kind):
+    rng = np.random.default_rng(0)
+    task = "regression" if name == "gru_regressor" else "classification"
+    X, y, group = _corrupt(kind, *_data(rng, task=task), rng)
+    head = HEADS[name]()
+    outcome = _expect_clear_error_or_behaviour(
+        f"fit:{name}:{kind}", lambda: head.fit(X, y, sample_group=group)
+    )
+    # A constant score is a regression target like any other (no loss scale to estimate).
+    behaves = name == "gru_regressor" and kind == "one-class"
+    assert outcome == ("behaves" if behaves else "clear error"), f"{name} on {kind} input"
 
 
 DEGENERATE = [
