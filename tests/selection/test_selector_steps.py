@@ -166,3 +166,37 @@ def test_fit_sets_the_attributes_from_the_steps_and_clears_those_a_refit_leaves_
     selector.set_params(hidden_units=8).fit(data.X, data.y, sample_domain=data.sample_domain)
     assert not hasattr(selector, "alpha_") and selector.selection_evidence_ is None
     assert isinstance(_CrossFit._fields, tuple)
+
+
+def test_the_modality_rule_reads_the_mean_gain_and_names_the_domains_it_hurts():
+    from sklearn_seqinv.selection._decision import decision_evidence
+
+    # Columns: sparse, dense, guidance alone. The sparse candidate loses on average (dense
+    # kept); against it, the modality helps on a and c and hurts on b.
+    losses = np.array([[0.60, 0.50, 0.70], [0.40, 0.42, 0.38], [0.65, 0.55, 0.80]])
+    evidence = decision_evidence(
+        losses,
+        ["a", "b", "c"],
+        [2, 2, 3],
+        stable_columns=2,
+        dense_columns=6,
+        sparse_columns=2,
+        compare=True,
+        guided=True,
+    )
+    assert not evidence.sparse_kept
+    np.testing.assert_allclose(evidence.modality_gains, [0.20, -0.04, 0.25])
+    assert evidence.modality_kept and evidence.modality_risk == ["b"]
+    hurting = losses.copy()
+    hurting[:, 2] = [0.45, 0.38, 0.50]
+    evidence = decision_evidence(
+        hurting,
+        ["a", "b", "c"],
+        [2, 2, 3],
+        stable_columns=2,
+        dense_columns=6,
+        sparse_columns=2,
+        compare=True,
+        guided=True,
+    )
+    assert not evidence.modality_kept and evidence.modality_risk == ["a", "b", "c"]
