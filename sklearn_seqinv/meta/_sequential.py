@@ -549,8 +549,8 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            All modalities side by side.
+        X
+            As in :meth:`predict`.
 
         Returns
         -------
