@@ -5,6 +5,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
@@ -186,7 +187,7 @@ class _ContextGRU(NetStateMixin, BaseEstimator):
 
     def _groups(self, X, sample_group, sample_order):
         if sample_group is None:
-            if getattr(self, "grouped_", False) and hasattr(self, "net_"):
+            if getattr(self, "grouped_", False):  # fit sets it False before it gets here
                 raise ValueError(
                     f"{type(self).__name__} was fitted with sample_group and needs it to "
                     "predict too: the group (video, dialogue) of each row. In a Pipeline, turn "
@@ -303,8 +304,7 @@ class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
             Probabilities in the order of ``classes_``.
         """
         outputs = self._outputs(X, sample_group, sample_order)
-        outputs = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return outputs / outputs.sum(axis=1, keepdims=True)
+        return softmax(outputs, axis=1)
 
     def score(self, X, y, sample_weight=None, *, sample_group=None, sample_order=None):
         """Accuracy on ``(X, y)``.
