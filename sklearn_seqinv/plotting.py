@@ -1,5 +1,7 @@
 """Display objects for per-domain scores and learned gates (matplotlib, optional)."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .evaluation._aggregate import primary_metric
@@ -70,6 +72,7 @@ def _column_axis(ax, n_columns, handles=None):
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", **extra)
 
 
+@dataclass(eq=False)
 class CorruptionDisplay:
     """Grouped bars: how much each method's mean score drops under each test-time corruption.
 
@@ -91,10 +94,9 @@ class CorruptionDisplay:
     'drop in mean accuracy from clean'
     """
 
-    def __init__(self, drops, metric, title=""):
-        self.drops = drops
-        self.metric = metric
-        self.title = title
+    drops: dict
+    metric: str
+    title: str = ""
 
     @classmethod
     def from_results(cls, results, metric=None, protocol=None):
@@ -144,6 +146,7 @@ class CorruptionDisplay:
         return self
 
 
+@dataclass(eq=False)
 class DomainScoresDisplay:
     """Points per method: the score of each target domain, with each method's mean.
 
@@ -170,11 +173,10 @@ class DomainScoresDisplay:
     'accuracy'
     """
 
-    def __init__(self, scores, metric, title="", legend_title="target domain"):
-        self.scores = scores
-        self.metric = metric
-        self.title = title
-        self.legend_title = legend_title
+    scores: dict
+    metric: str
+    title: str = ""
+    legend_title: str = "target domain"
 
     @classmethod
     def from_results(cls, results, metric=None, protocol="leave_one_domain_out"):
@@ -257,6 +259,7 @@ class DomainScoresDisplay:
         return self
 
 
+@dataclass(eq=False)
 class GateDisplay:
     """Which columns the fitted estimator keeps, one panel per modality.
 
@@ -300,12 +303,11 @@ class GateDisplay:
     [False, True]
     """
 
-    def __init__(self, gates, selected, n_fits=1, notes=None, kept=None):
-        self.gates = gates
-        self.selected = selected
-        self.n_fits = n_fits
-        self.notes = notes
-        self.kept = kept
+    gates: dict
+    selected: dict
+    n_fits: int = 1
+    notes: dict | None = None
+    kept: dict | None = None
 
     @classmethod
     def from_estimator(cls, estimator):
@@ -466,6 +468,7 @@ class GateDisplay:
 WIDE_PANEL = 50
 
 
+@dataclass(eq=False)
 class MaskStabilityDisplay:
     """How often each column is selected over refits, one panel per modality.
 
@@ -491,11 +494,10 @@ class MaskStabilityDisplay:
     1
     """
 
-    def __init__(self, frequency, jaccard, n_refits, title=""):
-        self.frequency = frequency
-        self.jaccard = jaccard
-        self.n_refits = n_refits
-        self.title = title
+    frequency: dict
+    jaccard: dict
+    n_refits: int
+    title: str = ""
 
     @classmethod
     def from_estimator(cls, estimator, X, y, *, sample_domain, seeds=(0, 1, 2), **kwargs):

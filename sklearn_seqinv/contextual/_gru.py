@@ -12,6 +12,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import fill_doc
 from .._groups import check_labels, ordered_groups
 from .._validation import (
     atomic_fit,
@@ -63,10 +64,7 @@ _ATTRIBUTES = """    grouped_ : bool
         The fitted net (:class:`~sklearn_seqinv.net.SequenceNet`).
     history_ : skorch.History
         Per-epoch ``train_loss``.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 
 """
 
@@ -113,6 +111,7 @@ class _ContextGRU(NetStateMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
 
+    @fill_doc
     @atomic_fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, *, sample_group=None, sample_order=None):
@@ -127,9 +126,7 @@ class _ContextGRU(NetStateMixin, BaseEstimator):
         sample_group : array-like of shape (n_samples,), default=None
             Group of each row (the video, the dialogue). ``None``: every row is its own
             group, with a warning (the head then reads no context).
-        sample_order : array-like of shape (n_samples,), default=None
-            Position of each row in its group (the utterance number); ``None``: the rows'
-            order in ``X``.
+        %(sample_order)s
 
         Returns
         -------
@@ -220,6 +217,7 @@ class _ContextGRU(NetStateMixin, BaseEstimator):
         return outputs
 
 
+@fill_doc
 class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
     __doc__ = (
         """Classify every row from its own columns and the other rows of its group, in order.
@@ -327,6 +325,7 @@ class ContextGRUClassifier(ClassifierMixin, _ContextGRU):
         return accuracy_score(y, predicted, sample_weight=sample_weight)
 
 
+@fill_doc
 class ContextGRURegressor(RegressorMixin, _ContextGRU):
     __doc__ = (
         """Predict every row's target from its own columns and the other rows of its group.

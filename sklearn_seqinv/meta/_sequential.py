@@ -27,6 +27,7 @@ from sklearn.utils.validation import (
 )
 
 from .._columns import resolve_columns
+from .._docstring import fill_doc
 from .._validation import atomic_fit, check_class_labels, check_regression_target
 from ..selection._selector import InvariantMaskSelector
 from ._stage_cache import fit_stage
@@ -505,13 +506,11 @@ _SHARED_PARAMETERS = """
         on the earlier modalities.
     final_estimator_ : estimator or None
         The fitted final estimator or head; ``None`` when the last stage predicts.
-    n_features_in_ : int
-        Number of columns of ``X``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 """
 
 
+@fill_doc
 class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
     __doc__ = (
         """Select invariant features modality by modality, in order, then classify.
@@ -559,6 +558,7 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
         return self._final_outputs(X, "predict_proba")
 
 
+@fill_doc
 class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
     __doc__ = (
         """Select invariant features modality by modality, in order, then regress.

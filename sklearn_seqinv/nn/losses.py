@@ -10,6 +10,8 @@ from typing import NamedTuple
 
 import torch
 
+from .._docstring import fill_doc
+
 __all__ = [
     "FEATURE_PENALTIES",
     "INVARIANCE_PENALTIES",
@@ -215,6 +217,7 @@ def coral_penalty(features, domain, n_domains):
     return 2.0 * spread / (k - 1)
 
 
+@fill_doc
 def irm_penalty(outputs, target, domain, n_domains, loss_fn):
     """IRMv1 penalty (Arjovsky et al., 2019), vectorized over domains.
 
@@ -226,14 +229,7 @@ def irm_penalty(outputs, target, domain, n_domains, loss_fn):
     ----------
     outputs : Tensor of shape (n, n_outputs)
         Logits (classification) or predictions (regression).
-    target : Tensor
-        Targets accepted by ``loss_fn``.
-    domain : LongTensor of shape (n,)
-        Domain code of each sample.
-    n_domains : int
-        Number of domain codes.
-    loss_fn : callable
-        ``loss_fn(outputs, target)`` returning per-sample losses.
+    %(risk_args)s
 
     Examples
     --------

@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, 
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import fill_doc
 from .._validation import check_sample_domain
 
 __all__ = ["DomainCenterer"]
@@ -20,6 +21,7 @@ def _means(rows):
         return np.nanmean(rows, axis=0)
 
 
+@fill_doc
 class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Centre the rows of every domain by that domain's own column means.
 
@@ -50,10 +52,7 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Column means of every training domain.
     single_domain_ : bool
         Whether ``fit`` was given no ``sample_domain`` (every row one domain).
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 
     Examples
     --------

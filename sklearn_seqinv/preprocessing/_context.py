@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import fill_doc
 from .._groups import check_labels, group_order
 from ..exceptions import SeqinvWarning
 
@@ -19,6 +20,7 @@ __all__ = ["CONTEXT_SUMMARIES", "GroupContext"]
 CONTEXT_SUMMARIES = ("mean", "previous", "next")
 
 
+@fill_doc
 class GroupContext(TransformerMixin, BaseEstimator):
     """Summarize, for each row, the other rows of its group: the other utterances of the
     same video or dialogue.
@@ -72,10 +74,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
         Whether ``fit`` was given ``sample_group``.
     fill_values_ : ndarray of shape (n_columns,)
         Their means on the training rows: the value of a summary with nothing to summarize.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 
     Examples
     --------
@@ -131,6 +130,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
             )
         return columns
 
+    @fill_doc
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, sample_group=None, sample_order=None):
         """Check the parameters and learn the fill values (the training column means).
@@ -143,9 +143,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
             Ignored.
         sample_group : array-like of shape (n_samples,)
             Group of each row (the video, the dialogue).
-        sample_order : array-like of shape (n_samples,), default=None
-            Position of each row in its group (the utterance number); ``None``: the rows'
-            order in ``X``.
+        %(sample_order)s
 
         Returns
         -------

@@ -30,6 +30,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import ThreadpoolController
 
+from .._docstring import fill_doc
 from ..model_selection import LeaveOneDomainOut, TrainingDomainHoldout
 from ..nn.heads import head_features
 from ..nn.losses import (
@@ -245,6 +246,7 @@ def _objective(head, inputs, target, domain, n_domains, loss_fn, alpha, invarian
     return loss
 
 
+@fill_doc
 def fit_head(
     head,
     inputs,
@@ -273,14 +275,7 @@ def fit_head(
         The head to fit; its current parameters are L-BFGS's starting point.
     inputs : Tensor of shape (n, d)
         Head inputs.
-    target : Tensor
-        Targets accepted by ``loss_fn``: class indices or values of shape (n, n_outputs).
-    domain : LongTensor of shape (n,)
-        Domain code of each row.
-    n_domains : int
-        Number of domain codes.
-    loss_fn : callable
-        ``loss_fn(outputs, target)`` returning per-sample losses.
+    %(risk_args)s
     alpha : float, default=1e-2
         L2 weight on the head's weights (not its biases), ``0.5 * alpha * ||W||^2``.
     invariance : {"vrex", "irm", "coral"} or None, default=None

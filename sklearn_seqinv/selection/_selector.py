@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import fill_doc
 from .._validation import (
     atomic_fit,
     check_class_labels,
@@ -158,6 +159,7 @@ def _could_classify(estimator):
     return estimator.task != "regression"
 
 
+@fill_doc
 class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
     """Select sparse, domain-invariant features with learnable stochastic gates.
 
@@ -377,10 +379,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         ``sample_group``).
     n_guidance_features_ : int
         Number of guidance columns seen in ``fit``.
-    n_features_in_ : int
-        Number of columns of ``X`` seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 
     Examples
     --------

@@ -9,12 +9,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import fill_doc
 from .._validation import check_environments, check_guidance
 from ._tie_test import passing, tie_pvalues
 
 __all__ = ["TieInvarianceFilter"]
 
 
+@fill_doc
 class TieInvarianceFilter(SelectorMixin, BaseEstimator):
     """Keep the columns whose tie to the label exists and is the same in every environment.
 
@@ -55,10 +57,7 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
         Environments compared (sub-groups of fewer than 10 rows pooled within their domain).
     n_pooled_groups_ : int
         Sub-groups pooled for being too small.
-    n_features_in_ : int
-        Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of str
-        Column names, when ``X`` was a DataFrame with string column names.
+    %(features_in)s
 
     Examples
     --------
