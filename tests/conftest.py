@@ -4,10 +4,21 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from sklearn_seqinv import InvariantMaskSelector
 from sklearn_seqinv.datasets import BCLSTM_MODALITIES, make_multimodal_domains
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n auto``, the default) each worker is one process of several on
+    the machine's cores: it runs torch and BLAS on one thread, as the protocol's parallel fits
+    do, instead of every worker taking every core (which makes the suite slower than serial)."""
+    if hasattr(config, "workerinput"):
+        threadpool_limits(1)
+        torch.set_num_threads(1)
 
 
 def text_domains(seed=0, n_samples=900, task="classification"):
