@@ -24,7 +24,9 @@ class TieInvarianceFilter(SelectorMixin, BaseEstimator):
     regressed on the centred label and, when ``guidance`` is given, on the guidance's
     cross-fitted prediction of the label (one score per target: what earlier modalities
     already predict), with the environment's own intercept. Cochran's Q tests whether the
-    coefficient on the label, the column's *tie*, is the same in all environments, and the
+    coefficient on the label, the column's *tie*, is the same in all environments (with
+    guidance, both with and without the scores held fixed, the smaller p-value doubled: a
+    strong guidance leaves the guided tie little precision), and the
     fixed-effects (inverse-variance pooled, within-environment) tie is tested against zero;
     a column is kept when its tie is not shown to differ across environments and is shown to
     exist, each at the family-wise ``level`` (Bonferroni over the columns). A tie that flips

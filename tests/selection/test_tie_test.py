@@ -43,6 +43,27 @@ def test_holding_every_dense_guidance_column_fixed_would_hide_a_sign_flip():
     assert p_all[1] > 100 * p_scores[1]
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_strength_change_fails_even_where_the_guidance_predicts_the_label_almost_surely(seed):
+    # Guidance that classifies nearly every row leaves the label little variation beyond its
+    # scores inside a domain: the guided test alone lets a tie that halves pass; the test
+    # without the guidance sees it, and a column passes only when neither test rejects.
+    rng = np.random.default_rng(seed)
+    domain, y = np.repeat([0, 1], 1000), rng.integers(0, 2, 2000)
+    signed = (y - y.mean()) / y.std()
+    ties = np.array([[0.5, 1.0], [0.5, 0.5]])[domain]  # invariant; strength 1.0 -> 0.5
+    X = ties * signed[:, None] + 0.5 * rng.standard_normal(2)[domain, None]
+    X += rng.standard_normal((2000, 2))
+    guidance = signed[:, None] * rng.standard_normal(32) / np.sqrt(32) * 6.0
+    guidance += rng.standard_normal((2000, 32))
+    T = (y - y.mean())[:, None].astype(float)
+    guided = tie_heterogeneity(X, T, domain, controls=guidance_scores(guidance, T))[1]
+    p = tie_pvalues(X, y, domain, guidance=guidance, classification=True)
+    assert guided[1] > 0.05  # what the guided test alone would keep
+    assert p[1] < 1e-6
+    assert p[0] > 0.05
+
+
 def test_the_test_keeps_its_level_on_invariant_columns():
     rejected = 0
     for seed in range(40):
