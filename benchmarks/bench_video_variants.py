@@ -262,7 +262,8 @@ def review_table(rows):
             "ERM +centred",
             "video kept: spurious, invariant, offset-only",
             "+centred",
-            "video stage: its gain in loss over the text alone per held-out training domain",
+            "video stage: its gain in loss over the text alone per held-out training domain"
+            + (" (first seed)" if any(r.get("n_seeds", 1) > 1 for r in rows) else ""),
         ],
         [
             [
@@ -385,6 +386,8 @@ def main(argv=None):
         )
     seconds = time.perf_counter() - start
     command = "python benchmarks/bench_video_variants.py" + (" --mosi" if args.mosi else "")
+    if args.data != [SHARED / "reviews3", SHARED / "reviews4"]:
+        command += " --data " + " ".join(str(path) for path in args.data)
     if args.seeds != [0]:
         command += f" --seeds {' '.join(map(str, args.seeds))}"
     text += f"\n\nTargets:\n\n{claims}\nTook {seconds:.0f} s (`{command}`).\n"
