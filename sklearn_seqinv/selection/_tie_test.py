@@ -35,7 +35,14 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import label_binarize
 
-__all__ = ["guidance_scores", "passing", "tie_heterogeneity", "tie_pvalues", "tie_tests"]
+__all__ = [
+    "guidance_scores",
+    "guided_tie_tests",
+    "passing",
+    "tie_heterogeneity",
+    "tie_pvalues",
+    "tie_tests",
+]
 
 #: Folds of the cross-fitted guidance scores.
 SCORE_FOLDS = 5
@@ -212,15 +219,29 @@ def tie_pvalues(X, y, domain, *, guidance=None, classification, existence=False)
         With ``existence=True``.
     """
     T, X = _targets(np.asarray(y), classification), np.asarray(X, float)
-    controls = None
     if guidance is not None and guidance.shape[1]:
-        controls = guidance_scores(np.asarray(guidance, float), T)
-    _, heterogeneity, exists = tie_tests(X, T, domain, controls=controls)
-    if controls is not None:
-        # Either test can show the tie to change; Bonferroni over the two.
-        _, marginal, _ = tie_tests(X, T, domain)
-        heterogeneity = np.minimum(1.0, 2.0 * np.minimum(heterogeneity, marginal))
+        scores = guidance_scores(np.asarray(guidance, float), T)
+        heterogeneity, exists = guided_tie_tests(X, T, domain, scores)
+    else:
+        _, heterogeneity, exists = tie_tests(X, T, domain)
     return (heterogeneity, exists) if existence else heterogeneity
+
+
+def guided_tie_tests(X, T, domain, scores):
+    """The tie test of a guided stage, given the guidance's cross-fitted ``scores``.
+
+    Heterogeneity: the smaller p-value of :func:`tie_heterogeneity` with the scores held
+    fixed and without them, doubled (Bonferroni over the two: either can show the tie to
+    change; see the module's description). Existence: beyond the scores.
+
+    Returns
+    -------
+    heterogeneity, existence : ndarray of shape (n_columns,)
+        p-values, as :func:`tie_tests` returns them.
+    """
+    _, guided, exists = tie_tests(X, T, domain, controls=scores)
+    _, marginal = tie_heterogeneity(X, T, domain)
+    return np.minimum(1.0, 2.0 * np.minimum(guided, marginal)), exists
 
 
 def passing(candidates, pvalues, level=0.05, existence=None):

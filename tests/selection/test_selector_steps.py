@@ -173,30 +173,24 @@ def test_the_modality_rule_reads_the_mean_gain_and_names_the_domains_it_hurts():
 
     # Columns: sparse, dense, guidance alone. The sparse candidate loses on average (dense
     # kept); against it, the modality helps on a and c and hurts on b.
+    def evidence_of(losses):
+        return decision_evidence(
+            losses,
+            ["a", "b", "c"],
+            [2, 2, 3],
+            stable_columns=2,
+            dense_columns=6,
+            sparse_columns=2,
+            compare=True,
+            guided=True,
+        )
+
     losses = np.array([[0.60, 0.50, 0.70], [0.40, 0.42, 0.38], [0.65, 0.55, 0.80]])
-    evidence = decision_evidence(
-        losses,
-        ["a", "b", "c"],
-        [2, 2, 3],
-        stable_columns=2,
-        dense_columns=6,
-        sparse_columns=2,
-        compare=True,
-        guided=True,
-    )
+    evidence = evidence_of(losses)
     assert not evidence.sparse_kept
     np.testing.assert_allclose(evidence.modality_gains, [0.20, -0.04, 0.25])
     assert evidence.modality_kept and evidence.modality_risk == ["b"]
     hurting = losses.copy()
     hurting[:, 2] = [0.45, 0.38, 0.50]
-    evidence = decision_evidence(
-        hurting,
-        ["a", "b", "c"],
-        [2, 2, 3],
-        stable_columns=2,
-        dense_columns=6,
-        sparse_columns=2,
-        compare=True,
-        guided=True,
-    )
+    evidence = evidence_of(hurting)
     assert not evidence.modality_kept and evidence.modality_risk == ["a", "b", "c"]
