@@ -20,6 +20,11 @@ feature_names_in_ : ndarray of str
 sample_order : array-like of shape (n_samples,), default=None
     Position of each row in its group (the utterance number); ``None``: the rows' order in
     ``X``.""",
+    "transformer_fit_rows": """\
+X : array-like of shape (n_samples, n_features)
+    Training rows.
+y : None
+    Ignored.""",
     "risk_args": """\
 target : Tensor
     Targets accepted by ``loss_fn``: class indices or values of shape (n, n_outputs).

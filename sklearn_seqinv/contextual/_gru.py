@@ -342,13 +342,13 @@ class ContextGRURegressor(RegressorMixin, _ContextGRU):
         + """    Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_seqinv import ContextGRURegressor
+    >>> from sklearn_seqinv.contextual import ContextGRURegressor
     >>> rng = np.random.default_rng(0)
     >>> video = np.repeat(np.arange(40), 5)
-    >>> mood = rng.standard_normal(40)[video]
-    >>> X = mood[:, None] + rng.standard_normal((200, 3))
-    >>> model = ContextGRURegressor(max_epochs=30, random_state=0)
-    >>> model.fit(X, mood, sample_group=video).score(X, mood, sample_group=video) > 0.5
+    >>> score = np.repeat(rng.standard_normal(40), 5)  # one sentiment score per video
+    >>> X = score[:, None] + rng.standard_normal((200, 3))
+    >>> model = ContextGRURegressor(max_epochs=30, random_state=0).fit(X, score, sample_group=video)
+    >>> model.score(X, score, sample_group=video) > 0.5
     True
     """
     )

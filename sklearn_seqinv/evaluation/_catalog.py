@@ -136,15 +136,11 @@ def sequential_method(modalities, task, max_epochs, random_state, *, strategy=No
     return meta(steps) if strategy is None else meta(steps, strategy=strategy)
 
 
-def ungated_head(task, max_epochs, random_state, invariance=None, hidden_units=0):
-    """An ungated ``InvariantMaskSelector`` head (ERM, or ERM with ``invariance``)."""
+def ungated_head(task, max_epochs, random_state, **params):
+    """An ungated ``InvariantMaskSelector`` head: ERM, or ERM with the ``invariance`` penalty
+    or the ``hidden_units`` that ``params`` set."""
     return InvariantMaskSelector(
-        gate=None,
-        invariance=invariance,
-        hidden_units=hidden_units,
-        task=task,
-        max_epochs=max_epochs,
-        random_state=random_state,
+        gate=None, task=task, max_epochs=max_epochs, random_state=random_state, **params
     )
 
 

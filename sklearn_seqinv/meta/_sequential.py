@@ -423,12 +423,11 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
         names = getattr(self, "feature_names_in_", None)
         if names is None:
             names = np.array([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        out = [
-            f"{name}__{names[col]}"
-            for (name, _, cols), mask in zip(self.modalities_, self._supports())
-            for col in cols[mask]
-        ]
-        return np.asarray(out, dtype=object)
+        selected = zip(self.modalities_, self._supports())
+        return np.asarray(
+            [f"{name}__{names[col]}" for (name, _, cols), mask in selected for col in cols[mask]],
+            dtype=object,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,7 +2,7 @@
 draws, and the callbacks of its loop (testable without the scikit-learn estimators)."""
 
 from ._data import ArrayDataset, BatchIterator, BatchTarget
-from ._net import GatedNet, StageTerms
+from ._net import GatedNet, StageObjective, StageTerms
 from ._sequences import PADDING, GroupSequences, SequenceNet, pad_groups
 from .callbacks import InvarianceWarmup, PlainPrintLog, SelectionSettled
 
@@ -17,6 +17,7 @@ __all__ = [
     "PlainPrintLog",
     "SelectionSettled",
     "SequenceNet",
+    "StageObjective",
     "StageTerms",
     "pad_groups",
 ]

@@ -19,24 +19,11 @@ from skorch import NeuralNet
 from skorch.callbacks import EpochTimer, PassthroughScoring
 
 from ..exceptions import TrainingInterrupted
-from ..nn.losses import (
-    FEATURE_PENALTIES,
-    INVARIANCE_PENALTIES,
-    RiskBatch,
-    balanced_risks,
-    domain_risks,
-    mean_risk,
-    member_irm_penalty,
-    member_risks,
-    member_vrex_penalty,
-    redundancy_penalty,
-    sparsity_penalty,
-    vrex_penalty,
-)
+from ..nn import losses as nn_losses
 from ._data import BatchIterator
 from .callbacks import InvarianceWarmup, PlainPrintLog, SelectionSettled
 
-__all__ = ["GatedNet", "StageTerms"]
+__all__ = ["GatedNet", "StageObjective", "StageTerms"]
 
 
 class StageTerms(NamedTuple):
@@ -46,6 +33,49 @@ class StageTerms(NamedTuple):
     invariance_penalty: torch.Tensor | None
     sparsity_penalty: torch.Tensor | None
     redundancy_penalty: torch.Tensor | None
+
+
+class StageObjective(NamedTuple):
+    """What the stage loss adds to the task risk, and the units it is measured in.
+
+    Parameters
+    ----------
+    sparsity_weights : Tensor of shape (n_features,) or None, default=None
+        Weight of each gate's open probability; ``None`` disables the sparsity term.
+    invariance : {"vrex", "irm", "coral"} or None, default="vrex"
+        Invariance penalty: over the per-domain risks (V-REx, IRMv1), or over the moments of
+        the representation the head's last linear layer reads (CORAL).
+    invariance_weight : float, default=100.0
+        Weight of the invariance penalty once warmed up.
+    invariance_warmup : int, default=10
+        Epochs over which the invariance weight ramps linearly from 0 to its full value.
+    redundancy : float, default=0.0
+        Weight of the cross-correlation penalty between gated features and guidance.
+    n_domains : int, default=1
+        Number of domain codes in the training data.
+    loss_scale : float or Tensor, default=1.0
+        Divides the per-sample task loss, so that a regression loss is in units of a negative
+        log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
+        cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
+        A :class:`~sklearn_seqinv.nn.GatedMembers` module may get one per member, a tensor
+        of shape ``(n_members, 1)``.
+
+    Examples
+    --------
+    >>> StageObjective(invariance="irm", n_domains=3).invariance_weight
+    100.0
+    """
+
+    sparsity_weights: torch.Tensor | None = None
+    invariance: str | None = "vrex"
+    invariance_weight: float = 100.0
+    invariance_warmup: int = 10
+    redundancy: float = 0.0
+    n_domains: int = 1
+    loss_scale: float | torch.Tensor = 1.0
+
+
+NO_PENALTY_DEFAULTS = StageObjective()
 
 
 @contextlib.contextmanager
@@ -94,25 +124,8 @@ class GatedNet(NeuralNet):
     *args, **kwargs
         Passed to :class:`skorch.NeuralNet`; ``criterion`` must return per-sample losses
         (``reduction="none"``).
-    sparsity_weights : Tensor of shape (n_features,) or None, default=None
-        Weight of each gate's open probability; ``None`` disables the sparsity term.
-    invariance : {"vrex", "irm", "coral"} or None, default="vrex"
-        Invariance penalty: over the per-domain risks (V-REx, IRMv1), or over the moments of
-        the representation the head's last linear layer reads (CORAL).
-    invariance_weight : float, default=100.0
-        Weight of the invariance penalty once warmed up.
-    invariance_warmup : int, default=10
-        Epochs over which the invariance weight ramps linearly from 0 to its full value.
-    redundancy : float, default=0.0
-        Weight of the cross-correlation penalty between gated features and guidance.
-    n_domains : int, default=1
-        Number of domain codes in the training data.
-    loss_scale : float, default=1.0
-        Divides the per-sample task loss, so that a regression loss is in units of a negative
-        log-likelihood (``2 s^2`` for squared error with residual variance ``s^2``) like
-        cross-entropy, and one invariance weight and one sparsity unit serve both tasks.
-        A :class:`~sklearn_seqinv.nn.GatedMembers` module may get one per member, a tensor
-        of shape ``(n_members, 1)``.
+    objective : StageObjective, default=StageObjective()
+        The penalties beside the task risk, their weights and the loss's unit.
     n_iter_no_change : int or None, default=None
         End training once the selection has settled (:class:`SelectionSettled`); ``None``
         trains every epoch.
@@ -124,13 +137,7 @@ class GatedNet(NeuralNet):
         self,
         module,
         *args,
-        sparsity_weights=None,
-        invariance="vrex",
-        invariance_weight=100.0,
-        invariance_warmup=10,
-        redundancy=0.0,
-        n_domains=1,
-        loss_scale=1.0,
+        objective=NO_PENALTY_DEFAULTS,
         n_iter_no_change=None,
         threshold=0.5,
         **kwargs,
@@ -138,15 +145,9 @@ class GatedNet(NeuralNet):
         kwargs.setdefault("iterator_train", BatchIterator)
         kwargs.setdefault("iterator_valid", BatchIterator)
         super().__init__(module, *args, **kwargs)
-        self.loss_scale = loss_scale
+        self.objective = objective
         self.n_iter_no_change = n_iter_no_change
         self.threshold = threshold
-        self.sparsity_weights = sparsity_weights
-        self.invariance = invariance
-        self.invariance_weight = invariance_weight
-        self.invariance_warmup = invariance_warmup
-        self.redundancy = redundancy
-        self.n_domains = n_domains
 
     @property
     def _default_callbacks(self):
@@ -193,8 +194,8 @@ class GatedNet(NeuralNet):
     def per_sample_loss(self, outputs, target):
         """Task loss of each sample (multi-output regression averages over outputs)."""
         losses = self.criterion_(outputs, target)
-        if self.loss_scale != 1.0:
-            losses = losses / self.loss_scale
+        if self.objective.loss_scale != 1.0:
+            losses = losses / self.objective.loss_scale
         return losses.mean(dim=1) if losses.dim() > 1 else losses
 
     def risk_terms(self, y_pred, y_true):
@@ -209,21 +210,21 @@ class GatedNet(NeuralNet):
             # A balanced batch holds ``rows`` rows of every domain, domain after domain: its
             # risks and their sampling variances are the row means and variances of a view.
             # Every domain of the batch is present (``present=None``).
-            risks, noise = balanced_risks(losses, len(losses) // rows)
+            risks, noise = nn_losses.balanced_risks(losses, len(losses) // rows)
             present, mean = None, risks.mean()
         else:
-            risks, present = domain_risks(losses, domain, self.n_domains)
-            noise, mean = None, mean_risk(risks, present)
-        if self.invariance is None:
+            risks, present = nn_losses.domain_risks(losses, domain, self.objective.n_domains)
+            noise, mean = None, nn_losses.mean_risk(risks, present)
+        if self.objective.invariance is None:
             return mean, None
-        if self.invariance == "vrex" and rows is not None:
-            return mean, vrex_penalty(risks, mean=mean, sampling_variance=noise)
-        batch = RiskBatch(
+        if self.objective.invariance == "vrex" and rows is not None:
+            return mean, nn_losses.vrex_penalty(risks, mean=mean, sampling_variance=noise)
+        batch = nn_losses.RiskBatch(
             losses,
             outputs,
             target,
             domain,
-            self.n_domains,
+            self.objective.n_domains,
             self.per_sample_loss,
             risks,
             present,
@@ -231,9 +232,9 @@ class GatedNet(NeuralNet):
             noise_corrected=True,
             features=features[0] if features else None,
         )
-        if self.invariance in FEATURE_PENALTIES and batch.features is None:
+        if self.objective.invariance in nn_losses.FEATURE_PENALTIES and batch.features is None:
             return mean, None  # no representation at hand (scoring, not training)
-        return mean, INVARIANCE_PENALTIES[self.invariance](batch)
+        return mean, nn_losses.INVARIANCE_PENALTIES[self.objective.invariance](batch)
 
     def _member_losses(self, outputs, target):
         """Per-sample losses ``(M, n)`` of every member's outputs ``(M, n, n_outputs)``,
@@ -243,27 +244,29 @@ class GatedNet(NeuralNet):
             losses = self.criterion_(outputs.transpose(1, 2), target.expand(n_members, n))
         else:
             losses = self.criterion_(outputs, target.expand_as(outputs)).mean(dim=2)
-        if torch.is_tensor(self.loss_scale) or self.loss_scale != 1.0:
-            losses = losses / self.loss_scale
+        if torch.is_tensor(self.objective.loss_scale) or self.objective.loss_scale != 1.0:
+            losses = losses / self.objective.loss_scale
         return losses
 
     def _member_risk_terms(self, outputs, target, domain, rows):
         """:meth:`risk_terms` of every member of a ``GatedMembers`` module, each over the
         domains its ``membership`` gives it."""
         losses = self._member_losses(outputs, target)
-        risks, noise, present = member_risks(losses, domain, self.n_domains, rows)
+        risks, noise, present = nn_losses.member_risks(
+            losses, domain, self.objective.n_domains, rows
+        )
         weights = self.module_.membership * present.to(risks.dtype)
         mean = (risks * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
-        if self.invariance is None:
+        if self.objective.invariance is None:
             return mean, None
-        if self.invariance == "vrex":
-            return mean, member_vrex_penalty(risks, weights, noise)
-        if self.invariance == "irm":
+        if self.objective.invariance == "vrex":
+            return mean, nn_losses.member_vrex_penalty(risks, weights, noise)
+        if self.objective.invariance == "irm":
             membership = self.module_.membership
-            return mean, member_irm_penalty(
-                outputs, target, domain, self.n_domains, self._member_losses, membership
+            return mean, nn_losses.member_irm_penalty(
+                outputs, target, domain, self.objective.n_domains, self._member_losses, membership
             )
-        raise ValueError(f"GatedMembers cannot train the {self.invariance!r} penalty.")
+        raise ValueError(f"GatedMembers cannot train the {self.objective.invariance!r} penalty.")
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """The stage loss: mean per-domain risk, the invariance penalty (warmed up), the
@@ -276,7 +279,11 @@ class GatedNet(NeuralNet):
         mean, penalty = self.risk_terms(y_pred, y_true)
         weight = getattr(self, "epoch_invariance_weight_", None)
         if weight is None or not training:
-            weight = 0.0 if self.invariance is None else float(self.invariance_weight)
+            weight = (
+                0.0
+                if self.objective.invariance is None
+                else float(self.objective.invariance_weight)
+            )
         # Members (a GatedMembers module) give one term each; the gradient of their sum is
         # each member's own, and the history records the first member's (the fit itself).
         total = mean.sum()
@@ -284,13 +291,15 @@ class GatedNet(NeuralNet):
             total = total + weight * penalty.sum()
         sparsity = redundancy = None
         gate = self.module_.gate
-        if gate is not None and self.sparsity_weights is not None:
-            sparsity = sparsity_penalty(gate.open_probability(), self.sparsity_weights)
+        if gate is not None and self.objective.sparsity_weights is not None:
+            sparsity = nn_losses.sparsity_penalty(
+                gate.open_probability(), self.objective.sparsity_weights
+            )
             total = total + sparsity.sum()
         n_guidance = self.module_.n_guidance
-        if self.redundancy > 0 and n_guidance > 0:
-            redundancy = redundancy_penalty(y_pred[1], X[:, :n_guidance])
-            total = total + self.redundancy * redundancy
+        if self.objective.redundancy > 0 and n_guidance > 0:
+            redundancy = nn_losses.redundancy_penalty(y_pred[1], X[:, :n_guidance])
+            total = total + self.objective.redundancy * redundancy
         if training:
             terms = StageTerms(mean, penalty, sparsity, redundancy)
             for name, term in zip(terms._fields, terms):
@@ -303,8 +312,8 @@ class GatedNet(NeuralNet):
         ``fit_params`` on to the module's ``forward``): the gated columns for the redundancy
         term, the representation for a feature penalty."""
         params = {}
-        if self.redundancy > 0 and self.module_.n_guidance > 0:
+        if self.objective.redundancy > 0 and self.module_.n_guidance > 0:
             params["return_gated"] = True
-        if self.invariance in FEATURE_PENALTIES:
+        if self.objective.invariance in nn_losses.FEATURE_PENALTIES:
             params["return_features"] = True
         return params

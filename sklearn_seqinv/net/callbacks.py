@@ -60,7 +60,7 @@ class _Settling:
 
 
 class InvarianceWarmup(Callback):
-    """Ramp the net's invariance weight linearly from 0 over ``net.invariance_warmup`` epochs.
+    """Ramp the net's invariance weight linearly from 0 over the objective's warm-up epochs.
 
     Sets ``net.epoch_invariance_weight_`` at the start of every epoch (what
     :meth:`GatedNet.get_loss` weighs the penalty by) and records it in the history as
@@ -69,11 +69,12 @@ class InvarianceWarmup(Callback):
 
     def on_epoch_begin(self, net, **kwargs):
         weight = 0.0
-        if net.invariance is not None:
-            weight = float(net.invariance_weight)
-            if net.invariance_warmup > 0:
+        objective = net.objective
+        if objective.invariance is not None:
+            weight = float(objective.invariance_weight)
+            if objective.invariance_warmup > 0:
                 epoch = len(net.history) - 1
-                weight *= min(1.0, epoch / net.invariance_warmup)
+                weight *= min(1.0, epoch / objective.invariance_warmup)
         net.epoch_invariance_weight_ = weight
         net.history.record("invariance_weight", weight)
 
@@ -92,7 +93,8 @@ class SelectionSettled(Callback):
     def on_train_begin(self, net, **kwargs):
         self.settling_ = None
         if net.n_iter_no_change is not None and net.module_.gate is not None:
-            self.settling_ = _Settling(net.n_iter_no_change, net.invariance_warmup, net.max_epochs)
+            warmup = net.objective.invariance_warmup
+            self.settling_ = _Settling(net.n_iter_no_change, warmup, net.max_epochs)
 
     def on_epoch_end(self, net, **kwargs):
         if self.settling_ is None:

@@ -56,13 +56,12 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from sklearn_seqinv import DomainCenterer
-    >>> X = np.array([[1.0], [3.0], [10.0], [12.0]])
-    >>> centerer = DomainCenterer(min_rows=2).fit(X, sample_domain=["a", "a", "b", "b"])
-    >>> centerer.transform(X, sample_domain=["a", "a", "b", "b"]).ravel().tolist()
+    >>> X, domain = [[1.0], [3.0], [10.0], [12.0]], ["a", "a", "b", "b"]
+    >>> centerer = DomainCenterer(min_rows=2).fit(X, sample_domain=domain)
+    >>> centerer.transform(X, sample_domain=domain).ravel().tolist()
     [-1.0, 1.0, -1.0, 1.0]
-    >>> centerer.transform(np.array([[5.0], [9.0]]), sample_domain=["new", "new"]).ravel().tolist()
+    >>> centerer.transform([[5.0], [9.0]], sample_domain=["new", "new"]).ravel().tolist()
     [-2.0, 2.0]
     """
 
@@ -74,16 +73,14 @@ class DomainCenterer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __init__(self, *, min_rows=10):
         self.min_rows = min_rows
 
+    @fill_doc
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, sample_domain=None):
         """Learn every training domain's column means.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : None
-            Ignored.
+        %(transformer_fit_rows)s
         sample_domain : array-like of shape (n_samples,), default=None
             Domain label of each row; ``None``: one domain.
 

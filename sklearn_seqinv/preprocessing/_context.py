@@ -137,10 +137,7 @@ class GroupContext(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : None
-            Ignored.
+        %(transformer_fit_rows)s
         sample_group : array-like of shape (n_samples,)
             Group of each row (the video, the dialogue).
         %(sample_order)s

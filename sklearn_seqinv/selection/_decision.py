@@ -87,9 +87,28 @@ def _t_statistic(gains):
     return float(gains.mean() / (spread / np.sqrt(len(gains))))
 
 
-def decision_evidence(
-    losses, held_out, kept, *, stable_columns, dense_columns, sparse_columns, compare, guided
-):
+def _modality_evidence(gains, held_out):
+    """The modality's part of the evidence, from its gains over the guidance alone on each
+    held-out domain (``None``: not judged, the modality stays)."""
+    if gains is None:
+        return dict(
+            modality_gains=None,
+            modality_statistic=float("nan"),
+            modality_kept=True,
+            modality_risk=[],
+        )
+    # Two candidates that both passed their tests, neither the simpler by choice: the lower
+    # mean held-out loss wins (as a grid search chooses), and a held-out domain where the
+    # modality hurts is a risk named in the fitted state.
+    return dict(
+        modality_gains=gains,
+        modality_statistic=_t_statistic(gains),
+        modality_kept=bool(gains.mean() > 0),
+        modality_risk=[h for h, g in zip(held_out, gains) if g < 0],
+    )
+
+
+def decision_evidence(losses, held_out, *, compare, guided, **counts):
     """The decision and its evidence, from the held-out losses of the candidates.
 
     Parameters
@@ -99,14 +118,15 @@ def decision_evidence(
         and, for a guided stage, of a head on the guidance alone; each fitted without it.
     held_out : list of str
         The held-out domains.
-    kept : list of int
-        Columns the gates blind to each held-out domain kept among the passing ones.
-    stable_columns, dense_columns, sparse_columns : int
-        Columns kept by most blind gates, in the dense candidate, in the fit's selection.
     compare : bool
         Whether the two candidates differ (else the sparse one stays, undecided).
     guided : bool
         Whether the modality itself is judged against the guidance alone.
+    **counts : dict
+        Column counts stored as they are: ``sparse_kept_per_fold`` (list of int, the columns
+        the gates blind to each held-out domain kept among the passing ones),
+        ``stable_columns``, ``dense_columns`` and ``sparse_columns`` (int: the columns kept by
+        most blind gates, in the dense candidate, in the fit's selection).
 
     Returns
     -------
@@ -116,36 +136,24 @@ def decision_evidence(
     Examples
     --------
     >>> losses = np.array([[0.50, 0.60], [0.40, 0.45], [0.70, 0.71]])
-    >>> evidence = decision_evidence(losses, ["a", "b", "c"], [3, 3, 4], stable_columns=3,
-    ...     dense_columns=10, sparse_columns=3, compare=True, guided=False)
+    >>> evidence = decision_evidence(losses, ["a", "b", "c"], compare=True, guided=False,
+    ...     sparse_kept_per_fold=[3, 3, 4], stable_columns=3, dense_columns=10, sparse_columns=3)
     >>> evidence.sparse_kept, evidence.gains.round(2).tolist()
     (True, [0.1, 0.05, 0.01])
     """
     gains = losses[:, 1] - losses[:, 0]
     sparse_kept = sparse_wins(gains) if compare else True
-    evidence = Bunch(
+    if guided:
+        chosen = losses[:, 0] if sparse_kept else losses[:, 1]
+        modality = _modality_evidence(losses[:, 2] - chosen, held_out)
+    else:
+        modality = _modality_evidence(None, held_out)
+    return Bunch(
         held_out=held_out,
         gains=gains,
-        sparse_kept_per_fold=kept,
-        dense_columns=dense_columns,
-        sparse_columns=sparse_columns,
-        stable_columns=stable_columns,
         sparse_kept=sparse_kept,
         threshold=SPARSE_MARGIN,
         statistic=_t_statistic(gains) if compare else float("nan"),
-        modality_gains=None,
-        modality_statistic=float("nan"),
-        modality_kept=True,
-        modality_risk=[],
+        **counts,
+        **modality,
     )
-    if guided:
-        chosen = losses[:, 0] if sparse_kept else losses[:, 1]
-        gains = losses[:, 2] - chosen
-        # Two candidates that both passed their tests, neither the simpler by choice: the
-        # lower mean held-out loss wins (as a grid search chooses), and a held-out domain
-        # where the modality hurts is a risk named in the fitted state.
-        evidence.modality_gains = gains
-        evidence.modality_statistic = _t_statistic(gains)
-        evidence.modality_kept = bool(gains.mean() > 0)
-        evidence.modality_risk = [h for h, g in zip(held_out, gains) if g < 0]
-    return evidence

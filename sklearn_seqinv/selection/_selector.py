@@ -35,7 +35,7 @@ from ..exceptions import (
     PenaltyWithoutEnvironmentsWarning,
     SeqinvWarning,
 )
-from ..net import ArrayDataset, GatedNet
+from ..net import ArrayDataset, GatedNet, StageObjective
 from ..net._state import NetStateMixin
 from ..nn.heads import (
     GatedHead,
@@ -934,7 +934,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         return decision_evidence(
             np.array(losses),
             held_out,
-            kept,
+            sparse_kept_per_fold=kept,
             stable_columns=int((votes > len(cross_fits) / 2).sum()),
             dense_columns=int(dense.sum()),
             sparse_columns=int(gated.sum()),
@@ -1062,6 +1062,9 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
             )
         else:
             shapes = {}
+        sparsity = None
+        if feature_sparsity is not None:
+            sparsity = torch.as_tensor(feature_sparsity, dtype=torch.float32).to(device)
         return GatedNet(
             module,
             **shapes,
@@ -1079,17 +1082,15 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
             callbacks=list(self.callbacks or []),
             device=device,
             verbose=self.verbose,
-            sparsity_weights=(
-                None
-                if feature_sparsity is None
-                else torch.as_tensor(feature_sparsity, dtype=torch.float32).to(device)
+            objective=StageObjective(
+                sparsity_weights=sparsity,
+                invariance=self.invariance,
+                invariance_weight=self.invariance_weight,
+                invariance_warmup=self.invariance_warmup,
+                redundancy=self.redundancy,
+                n_domains=self.n_environments_,
+                loss_scale=scale,
             ),
-            invariance=self.invariance,
-            invariance_weight=self.invariance_weight,
-            invariance_warmup=self.invariance_warmup,
-            redundancy=self.redundancy,
-            n_domains=self.n_environments_,
-            loss_scale=scale,
             n_iter_no_change=self.n_iter_no_change,
             threshold=self.threshold,
         )

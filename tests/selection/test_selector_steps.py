@@ -177,12 +177,12 @@ def test_the_modality_rule_reads_the_mean_gain_and_names_the_domains_it_hurts():
         return decision_evidence(
             losses,
             ["a", "b", "c"],
-            [2, 2, 3],
+            compare=True,
+            guided=True,
+            sparse_kept_per_fold=[2, 2, 3],
             stable_columns=2,
             dense_columns=6,
             sparse_columns=2,
-            compare=True,
-            guided=True,
         )
 
     losses = np.array([[0.60, 0.50, 0.70], [0.40, 0.42, 0.38], [0.65, 0.55, 0.80]])
