@@ -31,7 +31,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from threadpoolctl import ThreadpoolController
 
 from .._docstring import fill_doc
-from ..model_selection import LeaveOneDomainOut, TrainingDomainHoldout
+from ..model_selection import TrainingDomainHoldout
 from ..nn.heads import head_features
 from ..nn.losses import (
     FEATURE_PENALTIES,
@@ -41,6 +41,7 @@ from ..nn.losses import (
     loss_kind,
     mean_risk,
 )
+from ._decision import held_out_domain_folds
 
 __all__ = [
     "ALPHA_PATH",
@@ -350,7 +351,9 @@ def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=
     (:class:`~sklearn_seqinv.model_selection.TrainingDomainHoldout`). With ``by_domain`` and
     several domains, whole domains are held out instead, one fold each
     (:class:`~sklearn_seqinv.model_selection.LeaveOneDomainOut` inside the training
-    domains), which judges what holds across domains.
+    domains; with more than five, five folds of whole domains, as the decision's
+    :func:`~sklearn_seqinv.selection._decision.held_out_domain_folds`), which judges what
+    holds across domains.
 
     Parameters
     ----------
@@ -380,7 +383,7 @@ def validation_folds(domain, n_domains, *, test_size=0.2, by_domain=False, seed=
     codes = domain.cpu().numpy()
     everything = np.arange(len(codes))
     if by_domain and n_domains >= 2:
-        splits = LeaveOneDomainOut().split(codes, sample_domain=codes)
+        splits = held_out_domain_folds(codes, len(np.unique(codes)))
     else:
         # A domain of one row stays in training: none of it can be held out.
         eligible = everything[np.bincount(codes, minlength=n_domains)[codes] >= 2]

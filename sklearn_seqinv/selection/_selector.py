@@ -201,8 +201,14 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
        that does not lower the mean held-out loss is left out (the stage keeps none:
        modality trust), and the held-out domains where it hurts are named
        (``modality_risk``).
-    5. **Refit.** The head is refitted on the kept columns, full batch, with its L2
-       weight chosen on held-out training rows.
+    5. **Refit.** The head is refitted on the kept columns, full batch. A classifier with
+       several training domains chooses its L2 weight on whole training domains held out
+       in turn, each fitted without it (the weight is then judged only on domains that did
+       not shape it; under shift a weight chosen on rows i.i.d. with the training rows is
+       too weak); a regressor, or a classifier of one domain, on held-out training rows.
+       For squared error the held-out domains' losses favour a stronger shrinkage, which
+       pulls every prediction towards the training mean and costs the scores it is judged
+       by (docs/method.rst, step 5).
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
@@ -221,7 +227,9 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
     alpha : "auto" or float, default="auto"
         L2 weight of the head (``alpha / 2 * ||W||^2`` on the mean loss; ``1 / (C * n)`` for
         scikit-learn's ``C``). ``"auto"`` picks it on a path from 10 to 1e-4 by the loss on a
-        held-out fifth of every training domain (DomainBed's training-domain validation).
+        held-out fifth of every training domain (DomainBed's training-domain validation),
+        and, for the refitted head of a classifier with several training domains, by the
+        loss on each training domain held out in turn (step 5).
     refit : bool or "auto", default="auto"
         Refit the head on the kept columns after the gates are learnt (step 5); ``False``
         predicts with the head of the gate phase on the kept columns, each scaled by its
@@ -983,9 +991,11 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         """Step 5: the head of ``net`` on the kept columns ``support``; the L2 weight it was
         fitted with, or ``None`` when the head trained with the gates is final (``refit``).
 
-        Full batch, the weight chosen on held-out rows of every training domain. The
-        pre-fit (when scikit-learn fitted it with a chosen weight) is the same fit as a
-        refit on every column, and is reused when every column is kept.
+        Full batch. A classifier with several training environments chooses the weight on
+        whole held-out training domains (:func:`select_alpha` with ``by_domain``), else on
+        held-out rows of every training domain. The pre-fit (when scikit-learn fitted it
+        with a weight chosen on rows) is the same fit as a row-chosen refit on every column,
+        and is reused when every column is kept.
         """
         module = net.module_
         if not self._refits():
@@ -993,7 +1003,8 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
             module.fix_support(torch.from_numpy(_gate_values(module) * support))
             return None
         module.fix_support(torch.from_numpy(support.astype(np.float32)))
-        if prefit is not None and prefit.reusable and support.all():
+        by_domain = self._alpha_by_domain()
+        if prefit is not None and prefit.reusable and support.all() and not by_domain:
             # The same columns, weight path, folds and fit as the pre-fit's: reused.
             module.head.load_state_dict(prefit.head.state_dict())
             return prefit.alpha
@@ -1002,12 +1013,18 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         head = restrict_inputs(module.head, kept)
         inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
         if self.alpha == "auto":
-            alpha = select_alpha(head, *inputs, seed=problem.seed, **fit_args)[0]
+            choice = dict(seed=problem.seed, by_domain=by_domain)
+            alpha = select_alpha(head, *inputs, **choice, **fit_args)[0]
         else:
             alpha = float(self.alpha)
         fit_head(head, *inputs, alpha=alpha, **fit_args)
         expand_inputs(module.head, head, kept)
         return alpha
+
+    def _alpha_by_domain(self):
+        """Whether the refit's weight is chosen on whole held-out training domains: for a
+        classifier with several training environments and ``alpha="auto"`` (step 5)."""
+        return self.alpha == "auto" and self.task_ == "classification" and self.n_environments_ > 1
 
     def _support_from_gates(self, gates, net=None, *, scores=None):
         """The columns whose gate is above ``threshold`` (at most ``max_features``, by

@@ -5,13 +5,16 @@ test, the decision and the refit, each returning a typed result, and sets the fi
 attributes from them at the end.
 """
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import accuracy_score
+from sklearn.utils import Bunch
 
 from sklearn_seqinv import InvariantMaskSelector, TieInvarianceFilter
-from sklearn_seqinv.selection._refit import ALPHA_PATH
+from sklearn_seqinv.selection._refit import ALPHA_PATH, select_alpha
 from sklearn_seqinv.selection._selector import _CrossFit, _GatePhase
 
 
@@ -144,8 +147,17 @@ def test_the_refit_fits_the_kept_columns_or_leaves_a_final_hidden_head_alone(dat
     assert alpha in ALPHA_PATH
     weight = phase.net.module_.head.weight.detach()
     assert (weight[:, ~support] == 0).all() and (weight[:, support] != 0).all()
-    # Every column kept: the pre-fit is the refit.
-    assert linear._refit(problem, phase.net, np.ones(30, dtype=bool), prefit) == prefit.alpha
+    # A classifier of three domains chooses the weight on whole held-out domains: the
+    # pre-fit (its weight chosen on rows) is not the refit even with every column kept.
+    dataset, every = problem.dataset, np.ones(30, dtype=bool)
+    args = (dataset.X, dataset.y, dataset.domain, 3, linear._per_sample_loss())
+    by_domain = select_alpha(copy.deepcopy(prefit.head), *args, by_domain=True)[0]
+    assert linear._refit(problem, phase.net, every, prefit) == by_domain
+    # One domain: the weight is chosen on held-out rows, and the pre-fit is the refit.
+    pooled = InvariantMaskSelector(invariance=None, max_epochs=10, random_state=0)
+    problem, prefit, phase = _steps(pooled, Bunch(**{**data, "sample_domain": None}))
+    assert not pooled._alpha_by_domain()
+    assert pooled._refit(problem, phase.net, every, prefit) == prefit.alpha
     assert torch.equal(phase.net.module_.head.weight, prefit.head.weight)
 
     hidden = InvariantMaskSelector(hidden_units=8, max_epochs=10, random_state=0)
