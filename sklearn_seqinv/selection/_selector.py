@@ -107,7 +107,7 @@ class _Prefit(NamedTuple):
 
     alpha: float
     head: torch.nn.Module
-    held_out: float | None  # the chosen weight's held-out loss, when ``alpha="auto"``
+    held_out: float | None  # the chosen weight's held-out loss, when ``alpha`` is chosen
     reusable: bool  # fitted by scikit-learn at a chosen weight: the refit on every column
     folds: list  # (train, test) row indices of each held-out fold
     fold_heads: list
@@ -201,14 +201,9 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
        that does not lower the mean held-out loss is left out (the stage keeps none:
        modality trust), and the held-out domains where it hurts are named
        (``modality_risk``).
-    5. **Refit.** The head is refitted on the kept columns, full batch. A classifier with
-       several training domains chooses its L2 weight on whole training domains held out
-       in turn, each fitted without it (the weight is then judged only on domains that did
-       not shape it; under shift a weight chosen on rows i.i.d. with the training rows is
-       too weak); a regressor, or a classifier of one domain, on held-out training rows.
-       For squared error the held-out domains' losses favour a stronger shrinkage, which
-       pulls every prediction towards the training mean and costs the scores it is judged
-       by (docs/method.rst, step 5).
+    5. **Refit.** The head is refitted on the kept columns, full batch, with its L2 weight
+       chosen on held-out training rows, or, with ``alpha="domains"``, on whole training
+       domains held out in turn, each fitted without it (docs/method.rst, step 4).
 
     The estimator holds the fitted skorch net as ``net_``. Steps 1 and 4 make the ungated
     head (``gate=None, invariance=None``) a tuned linear model; they cost a few full-batch
@@ -224,12 +219,14 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         some pure-noise columns on wide inputs.
         One non-negative weight per column gives each column its own multiplier (a joint
         fit over several modalities gives each modality its own weight this way).
-    alpha : "auto" or float, default="auto"
+    alpha : {"auto", "rows", "domains"} or float, default="auto"
         L2 weight of the head (``alpha / 2 * ||W||^2`` on the mean loss; ``1 / (C * n)`` for
-        scikit-learn's ``C``). ``"auto"`` picks it on a path from 10 to 1e-4 by the loss on a
-        held-out fifth of every training domain (DomainBed's training-domain validation),
-        and, for the refitted head of a classifier with several training domains, by the
-        loss on each training domain held out in turn (step 5).
+        scikit-learn's ``C``), or how to choose it on a path from 10 to 1e-4 by a validation
+        loss: ``"rows"`` (and ``"auto"``) on a held-out fifth of every training domain
+        (DomainBed's training-domain validation); ``"domains"``, for the refitted head, on
+        each training domain held out in turn, fitted without it (at most five folds of
+        whole domains; rows with one domain), the pre-fit still on rows. Neither wins
+        everywhere (step 5; ``benchmarks/bench_refit_weight.py``).
     refit : bool or "auto", default="auto"
         Refit the head on the kept columns after the gates are learnt (step 5); ``False``
         predicts with the head of the gate phase on the kept columns, each scaled by its
@@ -253,9 +250,10 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         which the heterogeneity across domains is one part); to be removed in 0.3.
     validate_selection : bool, default=True
         Let the kept columns compete with all invariant columns on held-out training domains
-        by cross-fitting (step 4); needs ``alpha="auto"`` and a refit (``refit``). The gate phase
-        then trains one gated copy per held-out fold beside the fit (one loop; about 1.5
-        times the work per step with four domains). ``selection_kept_`` says which won.
+        by cross-fitting (step 4); needs a chosen ``alpha`` (not a float) and a refit
+        (``refit``). The gate phase then trains one gated copy per held-out fold beside the
+        fit (one loop; about 1.5 times the work per step with four domains).
+        ``selection_kept_`` says which won.
         Fitted on a single given domain (no ``sample_group``), an unguided stage keeps all
         columns: no held-out domain can show that a sparse selection generalizes.
     invariance : {"vrex", "irm", "coral"} or None, default="vrex"
@@ -405,7 +403,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "sparsity": [Interval(Real, 0, None, closed="left"), "array-like"],
-        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "alpha": [StrOptions({"auto", "rows", "domains"}), Interval(Real, 0, None, closed="left")],
         "refit": ["boolean", StrOptions({"auto"})],
         "tie_test_level": [Interval(Real, 0, 1, closed="neither"), StrOptions({"auto"}), None],
         "heterogeneity_level": [
@@ -631,7 +629,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         embeds = self._embeds_linear(n_outputs)
         head = make_head(n_inputs, n_outputs, 0 if embeds else self.hidden_units).to(device)
         args = (dataset.X, dataset.y, dataset.domain, self.n_environments_, loss_fn)
-        if alpha == "auto":
+        if isinstance(alpha, str):
             alpha, path_losses, _ = select_alpha(head, *args, seed=problem.seed)
             held_out = float(path_losses.min())
         alpha = float(alpha)
@@ -741,7 +739,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         return held_out_domain_folds(domain, self.n_environments_)
 
     def _may_decide(self):
-        return bool(self.validate_selection) and self.alpha == "auto" and self._refits()
+        return bool(self.validate_selection) and isinstance(self.alpha, str) and self._refits()
 
     def _refits(self):
         """Whether step 5 refits the head: ``refit``, where ``"auto"`` refits a linear head
@@ -991,11 +989,11 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         """Step 5: the head of ``net`` on the kept columns ``support``; the L2 weight it was
         fitted with, or ``None`` when the head trained with the gates is final (``refit``).
 
-        Full batch. A classifier with several training environments chooses the weight on
-        whole held-out training domains (:func:`select_alpha` with ``by_domain``), else on
-        held-out rows of every training domain. The pre-fit (when scikit-learn fitted it
-        with a weight chosen on rows) is the same fit as a row-chosen refit on every column,
-        and is reused when every column is kept.
+        Full batch, the weight chosen on held-out rows of every training domain, or, with
+        ``alpha="domains"``, on whole held-out training domains (:func:`select_alpha` with
+        ``by_domain``). The pre-fit (when scikit-learn fitted it with a weight chosen on
+        rows) is the same fit as a row-chosen refit on every column, and is reused when
+        every column is kept and the refit's weight is chosen on rows too.
         """
         module = net.module_
         if not self._refits():
@@ -1012,7 +1010,7 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         kept = self._head_columns(support, dataset)
         head = restrict_inputs(module.head, kept)
         inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
-        if self.alpha == "auto":
+        if isinstance(self.alpha, str):
             choice = dict(seed=problem.seed, by_domain=by_domain)
             alpha = select_alpha(head, *inputs, **choice, **fit_args)[0]
         else:
@@ -1022,9 +1020,9 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         return alpha
 
     def _alpha_by_domain(self):
-        """Whether the refit's weight is chosen on whole held-out training domains: for a
-        classifier with several training environments and ``alpha="auto"`` (step 5)."""
-        return self.alpha == "auto" and self.task_ == "classification" and self.n_environments_ > 1
+        """Whether the refit's weight is chosen on whole held-out training domains (step 5):
+        with ``alpha="domains"`` and several environments."""
+        return self.alpha == "domains" and self.n_environments_ > 1
 
     def _support_from_gates(self, gates, net=None, *, scores=None):
         """The columns whose gate is above ``threshold`` (at most ``max_features``, by

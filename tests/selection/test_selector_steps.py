@@ -147,18 +147,25 @@ def test_the_refit_fits_the_kept_columns_or_leaves_a_final_hidden_head_alone(dat
     assert alpha in ALPHA_PATH
     weight = phase.net.module_.head.weight.detach()
     assert (weight[:, ~support] == 0).all() and (weight[:, support] != 0).all()
-    # A classifier of three domains chooses the weight on whole held-out domains: the
-    # pre-fit (its weight chosen on rows) is not the refit even with every column kept.
-    dataset, every = problem.dataset, np.ones(30, dtype=bool)
-    args = (dataset.X, dataset.y, dataset.domain, 3, linear._per_sample_loss())
+    # Every column kept, the weight chosen on rows (the default): the pre-fit is the refit.
+    every = np.ones(30, dtype=bool)
+    assert not linear._alpha_by_domain()
+    assert linear._refit(problem, phase.net, every, prefit) == prefit.alpha
+    assert torch.equal(phase.net.module_.head.weight, prefit.head.weight)
+    # alpha="domains": the weight is chosen on whole held-out domains, so the pre-fit (its
+    # weight chosen on rows) is not the refit even with every column kept.
+    domains = InvariantMaskSelector(alpha="domains", max_epochs=10, random_state=0)
+    problem, prefit, phase = _steps(domains, data)
+    dataset = problem.dataset
+    args = (dataset.X, dataset.y, dataset.domain, 3, domains._per_sample_loss())
     by_domain = select_alpha(copy.deepcopy(prefit.head), *args, by_domain=True)[0]
-    assert linear._refit(problem, phase.net, every, prefit) == by_domain
-    # One domain: the weight is chosen on held-out rows, and the pre-fit is the refit.
-    pooled = InvariantMaskSelector(invariance=None, max_epochs=10, random_state=0)
+    assert domains._alpha_by_domain()
+    assert domains._refit(problem, phase.net, every, prefit) == by_domain
+    # One domain: nothing to hold out, rows again.
+    pooled = InvariantMaskSelector(alpha="domains", invariance=None, max_epochs=10)
     problem, prefit, phase = _steps(pooled, Bunch(**{**data, "sample_domain": None}))
     assert not pooled._alpha_by_domain()
     assert pooled._refit(problem, phase.net, every, prefit) == prefit.alpha
-    assert torch.equal(phase.net.module_.head.weight, prefit.head.weight)
 
     hidden = InvariantMaskSelector(hidden_units=8, max_epochs=10, random_state=0)
     problem, prefit, phase = _steps(hidden, data)
@@ -169,6 +176,25 @@ def test_the_refit_fits_the_kept_columns_or_leaves_a_final_hidden_head_alone(dat
     # What transform drops, predict does not read: its gates are closed.
     used = phase.net.module_.support.detach().numpy()
     assert (used[~support] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("alpha", "task", "n_domains", "expected"),
+    [
+        ("auto", "classification", 3, False),
+        ("rows", "classification", 3, False),
+        ("domains", "classification", 3, True),
+        ("domains", "regression", 3, True),
+        ("domains", "classification", 1, False),
+        (0.1, "classification", 3, False),
+    ],
+)
+def test_the_refit_weight_is_chosen_on_held_out_domains_where_alpha_says_so(
+    alpha, task, n_domains, expected
+):
+    selector = InvariantMaskSelector(alpha=alpha)
+    selector.task_, selector.n_environments_ = task, n_domains
+    assert selector._alpha_by_domain() is expected
 
 
 def test_fit_sets_the_attributes_from_the_steps_and_clears_those_a_refit_leaves_out(data):
