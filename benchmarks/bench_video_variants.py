@@ -99,11 +99,17 @@ def _prepared(X, domain, train, centred, min_rows=10):
     return StandardScaler().fit(X[train]).transform(X)
 
 
+def _parity(labels):
+    """The sign of each domain's spurious tie under the alternation (0: positive), as
+    :func:`~sklearn_seqinv.datasets.simulate_video` gives it over the sorted domains."""
+    return {label: i % 2 for i, label in enumerate(labels)}
+
+
 def _flipped(labels, target, sources, flip):
     """``flip_domains`` of a fold: none (the alternation), the held-out domain, or the
     training domains the alternation gives the held-out domain's sign (``"opposed"``)."""
     if flip == "opposed":
-        parity = {label: i % 2 for i, label in enumerate(labels)}
+        parity = _parity(labels)
         return [d for d in sources if parity[d] == parity[target]]
     return [target] if flip else None
 
@@ -113,7 +119,7 @@ def _ties_differ(labels, sources, flip):
     when it keeps its sign (same-signed), in sign when the training domains hold both."""
     if flip:
         return True
-    parity = {label: i % 2 for i, label in enumerate(labels)}
+    parity = _parity(labels)
     return len({parity[s] for s in sources}) > 1
 
 

@@ -121,8 +121,10 @@ def _ungated(invariance=None, grid=None, hidden_units=0):
     def build(modalities, task, max_epochs, random_state):
         from ._catalog import ungated_head
 
-        params = dict(invariance=invariance, hidden_units=hidden_units)
-        return ungated_head(task, max_epochs, random_state, **params), grid
+        head = ungated_head(
+            task, max_epochs, random_state, invariance=invariance, hidden_units=hidden_units
+        )
+        return head, grid
 
     return build
 

@@ -75,7 +75,8 @@ class StageObjective(NamedTuple):
     loss_scale: float | torch.Tensor = 1.0
 
 
-NO_PENALTY_DEFAULTS = StageObjective()
+#: The objective of a net built without one (immutable, so one instance serves every net).
+_DEFAULT_OBJECTIVE = StageObjective()
 
 
 @contextlib.contextmanager
@@ -137,7 +138,7 @@ class GatedNet(NeuralNet):
         self,
         module,
         *args,
-        objective=NO_PENALTY_DEFAULTS,
+        objective=_DEFAULT_OBJECTIVE,
         n_iter_no_change=None,
         threshold=0.5,
         **kwargs,

@@ -1011,8 +1011,8 @@ class InvariantMaskSelector(NetStateMixin, SelectorMixin, BaseEstimator):
         head = restrict_inputs(module.head, kept)
         inputs = (dataset.X[:, kept], dataset.y, dataset.domain)
         if isinstance(self.alpha, str):
-            choice = dict(seed=problem.seed, by_domain=by_domain)
-            alpha = select_alpha(head, *inputs, **choice, **fit_args)[0]
+            seed = problem.seed
+            alpha = select_alpha(head, *inputs, seed=seed, by_domain=by_domain, **fit_args)[0]
         else:
             alpha = float(self.alpha)
         fit_head(head, *inputs, alpha=alpha, **fit_args)
