@@ -188,7 +188,14 @@ class _BaseSequentialModality(TransformerMixin, _BaseComposition):
             dtype=[np.float64, np.float32],
             ensure_min_samples=2,
             ensure_all_finite="allow-nan",
+            multi_output=True,  # a y of several columns is refused below, by name
         )
+        if y.ndim == 2 and y.shape[1] > 1:
+            target, wrapper, alone = self._one_target
+            raise ValueError(
+                f"{type(self).__name__} predicts one {target} per row; got y of shape "
+                f"{y.shape}. Fit one per column of y (scikit-learn's {wrapper} does){alone}."
+            )
         y = self._check_target(y)
         groups = self._column_groups(X_raw)
         names = [name for name, _, _ in self.modalities]
@@ -537,6 +544,10 @@ class SequentialModalityClassifier(ClassifierMixin, _BaseSequentialModality):
     """
     )
 
+    #: What one row's target is, the scikit-learn wrapper that fits one per column of y, and
+    #: what else takes several columns (the message of a y with several).
+    _one_target = ("label", "MultiOutputClassifier", "")
+
     def _check_target(self, y):
         y, self.classes_ = check_class_labels(y)
         return y
@@ -580,6 +591,12 @@ class SequentialModalityRegressor(RegressorMixin, _BaseSequentialModality):
     >>> reg.fit(data.X, data.y, sample_domain=data.sample_domain).predict(data.X).shape
     (300,)
     """
+    )
+
+    _one_target = (
+        "score",
+        "MultiOutputRegressor",
+        ", or an InvariantMaskSelector, which regresses several scores at once",
     )
 
     def _check_target(self, y):

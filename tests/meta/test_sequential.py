@@ -544,6 +544,19 @@ def test_string_labels_given_to_a_regressor_are_refused_by_name(small_domains, l
         InvariantMaskSelector(task="regression").fit(small_domains.X, y)
 
 
+def test_several_target_columns_given_to_the_regressor_are_refused_by_name(small_domains):
+    y = np.c_[small_domains.y, -small_domains.y].astype(float)
+    model = SequentialModalityRegressor([("text", _selector(task="regression"), [0, 1, 2])])
+    with pytest.raises(ValueError, match=r"one score per row; got y of shape \(\d+, 2\)"):
+        model.fit(small_domains.X, y, sample_domain=small_domains.sample_domain)
+    # A single column is one score per row.
+    model.fit(small_domains.X, y[:, :1], sample_domain=small_domains.sample_domain)
+    labels = np.c_[small_domains.y > 0, small_domains.y > 1].astype(int)
+    classifier = SequentialModalityClassifier([("text", _selector(), [0, 1, 2])])
+    with pytest.raises(ValueError, match=r"one label per row; .* MultiOutputClassifier does\)\.$"):
+        classifier.fit(small_domains.X, labels, sample_domain=small_domains.sample_domain)
+
+
 def test_selection_grid_refuses_a_modality_the_estimator_does_not_have():
     from sklearn_seqinv.evaluation import selection_grid
 
