@@ -35,6 +35,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
@@ -44,11 +45,6 @@ from sklearn_seqinv import InvariantMaskSelector
 from sklearn_seqinv.datasets import load_reviews
 from sklearn_seqinv.evaluation import markdown_table
 from sklearn_seqinv.exceptions import SeqinvWarning
-
-RESULTS = Path(__file__).parent / "results"
-SHARED = Path(
-    os.environ.get("SEQINV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 
 
 def tuned_linear(X, y, domain):

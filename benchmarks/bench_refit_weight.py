@@ -26,12 +26,12 @@ Writes ``benchmarks/results/refit_weight.{json,md}``.
 
 import argparse
 import json
-import os
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import mean_absolute_error
 from sklearn.model_selection import LeaveOneGroupOut
@@ -47,10 +47,6 @@ from sklearn_seqinv.datasets import DEFAULT_DATA, load_reviews, make_multimodal_
 from sklearn_seqinv.evaluation import markdown_table
 from sklearn_seqinv.exceptions import SeqinvWarning
 
-RESULTS = Path(__file__).parent / "results"
-SHARED = Path(
-    os.environ.get("SEQINV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 CHOICES = ("rows", "domains")
 
 

@@ -26,12 +26,11 @@ Writes ``benchmarks/results/settling.{json,md}``.
 
 import argparse
 import json
-import os
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import (
@@ -47,11 +46,6 @@ from sklearn_seqinv.datasets import (
 )
 from sklearn_seqinv.evaluation import markdown_table
 from sklearn_seqinv.exceptions import SeqinvWarning
-
-RESULTS = Path(__file__).parent / "results"
-SHARED = Path(
-    os.environ.get("SEQINV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 
 
 def _problems(seeds):
@@ -113,6 +107,16 @@ def _name(patience):
     return "every epoch" if patience is None else f"patience {patience}"
 
 
+def _compare_columns(row, names):
+    """Record whether each fit of ``row`` kept the first one's columns, then keep only how
+    many each stage kept (the column lists of wide stages would fill the results file)."""
+    reference = row[names[0]]["kept"]
+    row["same_columns"] = {name: row[name]["kept"] == reference for name in names[1:]}
+    for name in names:
+        row[name]["kept"] = {stage: len(columns) for stage, columns in row[name]["kept"].items()}
+    return row
+
+
 def report(rows, patiences):
     first = _name(patiences[0])
     body = []
@@ -120,11 +124,10 @@ def report(rows, patiences):
         cells = [r["data"], str(r["held_out"])]
         for p in patiences:
             fit = r[_name(p)]
-            counts = ", ".join(str(len(v)) for v in fit["kept"].values())
+            counts = ", ".join(str(v) for v in fit["kept"].values())
             epochs = ", ".join(str(v) for v in fit["epochs"].values())
             cells.append(f"{fit['score']:.4f} ({counts}; {epochs} epochs)")
-        same = all(r[_name(p)]["kept"] == r[first]["kept"] for p in patiences)
-        cells.append("yes" if same else "no")
+        cells.append("yes" if all(r["same_columns"].values()) else "no")
         body.append(cells)
     header = ["data", "held out"]
     header += [f"{_name(p)}: score (kept per stage; epochs per stage)" for p in patiences]
@@ -132,7 +135,7 @@ def report(rows, patiences):
     lines = [markdown_table(header, body), ""]
     for p in patiences[1:]:
         name = _name(p)
-        moved = [r for r in rows if r[name]["kept"] != r[first]["kept"]]
+        moved = [r for r in rows if not r["same_columns"][name]]
         gaps = [r[name]["score"] - r[first]["score"] for r in rows]
         seconds = sum(r[name]["seconds"] for r in rows)
         base = sum(r[first]["seconds"] for r in rows)
@@ -160,7 +163,7 @@ def main(argv=None):
             row = {"data": label, "held_out": str(target)}
             for p in patiences:
                 row[_name(p)] = _fit(X, y, domain, modalities, task, seed, target, p)
-            rows.append(row)
+            rows.append(_compare_columns(row, [_name(p) for p in patiences]))
             progress = {
                 _name(p): [row[_name(p)]["score"], row[_name(p)]["epochs"]] for p in patiences
             }

@@ -51,13 +51,13 @@ the default).
 
 import argparse
 import json
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv import DomainCenterer, InvariantMaskSelector, SequentialModalityClassifier
@@ -65,10 +65,6 @@ from sklearn_seqinv.datasets import load_bclstm, load_reviews, simulate_video
 from sklearn_seqinv.evaluation import markdown_table, tuned_linear
 from sklearn_seqinv.exceptions import SeqinvWarning
 
-RESULTS = Path(__file__).parent / "results"
-SHARED = Path(
-    os.environ.get("SEQINV_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
 INVARIANT, SPURIOUS, NOISE = np.arange(0, 2), np.arange(2, 8), np.arange(8, 20)
 VARIANTS = {
     "sign-flip": dict(flip=False, style_shift=0.5),
