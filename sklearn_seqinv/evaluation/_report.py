@@ -132,11 +132,17 @@ def recommendation_lines(results):
         if len(tied) > 1:
             top = r["highest_validation"]
             scores = r["validation_by_method"]
+            # The rule takes the simplest of the tied methods, the highest among equally
+            # simple ones: when that is the highest overall, none of the others is simpler.
+            why = (
+                f"none of the others is simpler than {top}, the highest, which is recommended"
+                if r["method"] == top
+                else f"so the simplest of them is recommended, {r['method']}"
+            )
             line += (
                 f" Validation cannot tell {', '.join(tied)} apart (each within one standard "
                 f"error of the highest, {top}'s {scores[top]:.3f}; validation scores "
-                f"{min(scores[m] for m in tied):.3f} to {scores[top]:.3f}), so the simplest "
-                "of them is recommended."
+                f"{min(scores[m] for m in tied):.3f} to {scores[top]:.3f}): {why}."
             )
         if r["best_method"] != r["method"]:
             line += (

@@ -619,7 +619,33 @@ def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why
     assert chosen["standard_errors"]["erm"] == pytest.approx(np.sqrt(0.989 * 0.011 / 290))
     (line,) = recommendation_lines({"recommended": {p: chosen}})
     assert "Validation cannot tell erm_coral, text_first, linear_tuned apart" in line
-    assert "the simplest of them is recommended" in line
+    assert "so the simplest of them is recommended, linear_tuned." in line
+
+
+def test_a_tie_won_by_the_highest_method_is_not_called_a_choice_of_the_simplest():
+    # The main job's case: text_first and video_first (equally simple) within one standard
+    # error, text_first the highest: it is recommended for its validation, and the report
+    # must not say a simpler method was preferred.
+    from sklearn_seqinv.evaluation._aggregate import recommend
+    from sklearn_seqinv.evaluation._report import recommendation_lines
+
+    p = "official_split"
+    found = {"text_first": 0.664, "video_first": 0.660, "erm": 0.5}
+    validation = [
+        {"protocol": p, "method": m, "score": {"rows": v, "n_rows": 290, "domains": None}}
+        for m, v in found.items()
+    ]
+    summary = [
+        {"protocol": p, "method": m, "accuracy_mean": 0.75, "accuracy_worst": 0.7} for m in found
+    ]
+    chosen = recommend(validation, summary, "accuracy")[p]
+    assert chosen["tied"] == ["text_first", "video_first"]
+    assert chosen["method"] == "text_first"
+    (line,) = recommendation_lines({"recommended": {p: chosen}})
+    assert (
+        "none of the others is simpler than text_first, the highest, which is recommended." in line
+    )
+    assert "the simplest of them is recommended" not in line
 
 
 def test_a_gain_on_every_held_out_domain_is_not_a_tie():
