@@ -597,27 +597,34 @@ def test_selection_lines_state_the_columns_the_fitted_stages_keep():
     assert f"{gains.mean():+.3f} ({gains.min():+.3f} to {gains.max():+.3f}" in note
 
 
-def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why():
-    # MOSI's case: every method validates at 0.983-0.989 on 290 held-out rows, a spread
-    # below one binomial standard error (0.006): the arg-max would be noise.
+def _recommended_on_rows(found, n_rows=290):
+    """The recommendation, and its report line, of methods validated at ``found`` on
+    ``n_rows`` held-out rows (the same target scores for every method)."""
     from sklearn_seqinv.evaluation._aggregate import recommend
     from sklearn_seqinv.evaluation._report import recommendation_lines
 
     p = "official_split"
-    found = {"erm_coral": 0.989, "text_first": 0.986, "linear_tuned": 0.983, "erm": 0.95}
     validation = [
-        {"protocol": p, "method": m, "score": {"rows": v, "n_rows": 290, "domains": None}}
+        {"protocol": p, "method": m, "score": {"rows": v, "n_rows": n_rows, "domains": None}}
         for m, v in found.items()
     ]
     summary = [
         {"protocol": p, "method": m, "accuracy_mean": 0.75, "accuracy_worst": 0.7} for m in found
     ]
     chosen = recommend(validation, summary, "accuracy")[p]
+    (line,) = recommendation_lines({"recommended": {p: chosen}})
+    return chosen, line
+
+
+def test_validation_within_its_noise_recommends_the_simplest_method_and_says_why():
+    # MOSI's case: every method validates at 0.983-0.989 on 290 held-out rows, a spread
+    # below one binomial standard error (0.006): the arg-max would be noise.
+    found = {"erm_coral": 0.989, "text_first": 0.986, "linear_tuned": 0.983, "erm": 0.95}
+    chosen, line = _recommended_on_rows(found)
     assert chosen["highest_validation"] == "erm_coral"
     assert chosen["tied"] == ["erm_coral", "text_first", "linear_tuned"]  # not erm, 0.039 below
     assert chosen["method"] == "linear_tuned"
     assert chosen["standard_errors"]["erm"] == pytest.approx(np.sqrt(0.989 * 0.011 / 290))
-    (line,) = recommendation_lines({"recommended": {p: chosen}})
     assert "Validation cannot tell erm_coral, text_first, linear_tuned apart" in line
     assert "so the simplest of them is recommended, linear_tuned." in line
 
@@ -626,22 +633,9 @@ def test_a_tie_won_by_the_highest_method_is_not_called_a_choice_of_the_simplest(
     # The main job's case: text_first and video_first (equally simple) within one standard
     # error, text_first the highest: it is recommended for its validation, and the report
     # must not say a simpler method was preferred.
-    from sklearn_seqinv.evaluation._aggregate import recommend
-    from sklearn_seqinv.evaluation._report import recommendation_lines
-
-    p = "official_split"
-    found = {"text_first": 0.664, "video_first": 0.660, "erm": 0.5}
-    validation = [
-        {"protocol": p, "method": m, "score": {"rows": v, "n_rows": 290, "domains": None}}
-        for m, v in found.items()
-    ]
-    summary = [
-        {"protocol": p, "method": m, "accuracy_mean": 0.75, "accuracy_worst": 0.7} for m in found
-    ]
-    chosen = recommend(validation, summary, "accuracy")[p]
+    chosen, line = _recommended_on_rows({"text_first": 0.664, "video_first": 0.660, "erm": 0.5})
     assert chosen["tied"] == ["text_first", "video_first"]
     assert chosen["method"] == "text_first"
-    (line,) = recommendation_lines({"recommended": {p: chosen}})
     assert (
         "none of the others is simpler than text_first, the highest, which is recommended." in line
     )
