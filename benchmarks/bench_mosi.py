@@ -43,6 +43,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.preprocessing import StandardScaler
 
@@ -52,8 +53,7 @@ from sklearn_seqinv.evaluation import evaluate_domain_generalization, make_metho
 from sklearn_seqinv.evaluation._units import fit_validated
 from sklearn_seqinv.exceptions import ClosedGatesWarning
 
-RESULTS = Path(__file__).parent / "results"
-MOSI = Path(__file__).resolve().parents[2] / "shared" / "data" / "mosi"
+MOSI = SHARED / "mosi"
 SELECTION = ("text_first", "video_first", "joint", "independent")
 BASELINES = ("erm", "erm_vrex", "erm_irm", "erm_coral", "linear_tuned", "text_linear")
 CORRUPTIONS = [(m, k) for m in ("video", "audio") for k in ("noise", "zero", "missing")]

@@ -42,6 +42,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn_seqinv import GroupContext
 from sklearn_seqinv.datasets import load_bclstm
 from sklearn_seqinv.evaluation import markdown_table, tuned_linear
+from sklearn_seqinv.evaluation._units import with_context
 from sklearn_seqinv.model_selection import LeaveOneDomainOut, TrainingDomainHoldout
 
 SCORINGS = ("accuracy", "neg_log_loss")
@@ -60,7 +61,7 @@ def schemes(data, train, seeds):
     yield "5 folds of whole videos", GroupKFold(5), data.context_group[train]
 
 
-def test_accuracy(model, X, y, domain):
+def speakers_accuracy(model, X, y, domain):
     """Mean accuracy over the groups of test speakers, as ``bench_mosi.py`` reports it."""
     predicted = model.predict(X)
     return float(
@@ -70,12 +71,11 @@ def test_accuracy(model, X, y, domain):
 
 def with_text_context(data, X, train, test):
     """``X`` with the leave-self-out mean of the text of the other utterances of each video,
-    the train and the test rows summarized apart (as the protocol's ``context_group``)."""
-    context = GroupContext(columns=data.modalities["text"], passthrough=False)
-    out = np.empty((X.shape[0], len(data.modalities["text"])))
-    out[train] = context.fit_transform(X[train], sample_group=data.context_group[train])
-    out[test] = context.transform(X[test], sample_group=data.context_group[test])
-    return np.hstack([X, StandardScaler().fit(out[train]).transform(out)])
+    the train and the test rows summarized apart and every column standardized on the train
+    rows, as the protocol's ``context_group`` gives the ``+context`` rows."""
+    context = GroupContext(columns=data.modalities["text"])
+    both = with_context(X, train, test, context, data.context_group, None)
+    return StandardScaler().fit(both[train]).transform(both)
 
 
 def run(path, seeds):
@@ -91,7 +91,9 @@ def run(path, seeds):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     fitted.fit(inputs[train], data.y[train], groups=groups)
-                score = test_accuracy(fitted, inputs[test], data.y[test], data.sample_domain[test])
+                score = speakers_accuracy(
+                    fitted, inputs[test], data.y[test], data.sample_domain[test]
+                )
                 rows.append(
                     {
                         "features": features,

@@ -29,9 +29,9 @@ leave-one-domain-out Has0 accuracy on the generated data is above ERM's.
 import argparse
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
+from _paths import RESULTS, SHARED
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_seqinv.datasets import load_dataset, load_reviews, simulate_video
@@ -43,8 +43,7 @@ from sklearn_seqinv.evaluation import (
 )
 from sklearn_seqinv.exceptions import ClosedGatesWarning, PenaltyWithoutEnvironmentsWarning
 
-RESULTS = Path(__file__).parent / "results"
-REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviews4"
+REVIEWS = SHARED / "reviews4"
 
 
 def _run(
